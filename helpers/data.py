@@ -1,0 +1,105 @@
+"""Data for the lessons.
+
+- Fashion-MNIST through the unmodified ``keras.datasets.fashion_mnist.load_data()`` (the real loader and its
+  cache under ``$KERAS_HOME/datasets/fashion-mnist/``, default ``~/.keras``), scaled to [0, 1], each 28x28 image
+  read as a sequence of 28 time steps of 28 pixels (notebook 04).
+- The article's ``tf.data`` pipeline: ``repeat().shuffle(5000).batch(32).prefetch(AUTOTUNE)`` (notebook 04).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from helpers import checks
+
+#: The four files Keras's loader reads, in its cache sub-folder ``datasets/fashion-mnist``.
+FASHION_MNIST_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+#: Class names, in label order (Zalando's Fashion-MNIST README).
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+
+
+class DatasetUnavailableError(RuntimeError):
+    """The dataset is neither in the Keras cache nor downloadable (for example: no network)."""
+
+
+def keras_cache_dir() -> Path:
+    """The folder Keras caches Fashion-MNIST in: ``$KERAS_HOME/datasets/fashion-mnist`` (``~/.keras`` by default)."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "datasets" / "fashion-mnist"
+
+
+def load_fashion_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Fashion-MNIST as ``((x_train, y_train), (x_test, y_test))``.
+
+    ``x`` is float32 of shape ``(n, 28, 28)`` in [0, 1]: axis 1 is time (28 rows), axis 2 the 28 features of a row.
+    ``y`` is int64 of shape ``(n,)``, labels 0-9 (see ``FASHION_MNIST_CLASSES``).
+    The first call downloads the four files (about 30 MB) into the Keras cache; later calls work offline.
+    Raises ``DatasetUnavailableError`` with the folder and the fix when the files are neither cached nor downloadable.
+    """
+    import keras
+
+    try:
+        (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
+    except Exception as error:  # Keras wraps urllib's errors in a bare Exception
+        raise DatasetUnavailableError(_unavailable_message(error)) from None
+    return (_scale(x_train), y_train.astype(np.int64)), (_scale(x_test), y_test.astype(np.int64))
+
+
+def _scale(images: np.ndarray) -> np.ndarray:
+    return (images.astype(np.float32) / 255.0).reshape(-1, 28, 28)
+
+
+def _unavailable_message(error: Exception) -> str:
+    folder = keras_cache_dir()
+    present = [name for name in FASHION_MNIST_FILES if (folder / name).is_file()]
+    missing = [name for name in FASHION_MNIST_FILES if name not in present]
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return (
+        "Fashion-MNIST could not be loaded: it is not (completely) in the Keras cache and downloading it failed.\n"
+        f"  Expected folder: {folder}\n"
+        f"  Missing files:   {', '.join(missing) if missing else 'none (a cached file may be corrupt: delete it)'}\n"
+        f"  Download error:  {reason}\n"
+        "Fix: connect to the internet once and run\n"
+        '    python -c "import keras; keras.datasets.fashion_mnist.load_data()"\n'
+        "which caches the files for offline use, or copy the four files\n"
+        f"    {', '.join(FASHION_MNIST_FILES)}\n"
+        "(from https://github.com/zalandoresearch/fashion-mnist) into that folder, or set KERAS_HOME to a folder "
+        "that holds datasets/fashion-mnist/ with them."
+    )
+
+
+def fashion_mnist_pipeline(
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int = 32,
+    shuffle_buffer: int = 5000,
+    seed: int = 42,
+):
+    """The article's training pipeline, an endless ``tf.data.Dataset`` of ``(x, y)`` batches:
+    ``from_tensor_slices((x, y)).repeat().shuffle(shuffle_buffer, seed).batch(batch_size).prefetch(AUTOTUNE)``.
+
+    ``x``: ``(n, 28, 28)`` float images; ``y``: ``(n,)`` integer labels. Batches are ``(batch_size, 28, 28)`` and
+    ``(batch_size,)``. The same ``seed`` gives the same batches.
+    """
+    import tensorflow as tf
+
+    x = checks.array("x", x, shape=(None, 28, 28))
+    y = checks.array("y", y, ndim=1)
+    if len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"x and y must hold the same, non-zero number of examples, got {len(x)} and {len(y)}")
+    batch_size = checks.positive_int("batch_size", batch_size)
+    shuffle_buffer = checks.positive_int("shuffle_buffer", shuffle_buffer)
+    seed = checks.positive_int("seed", seed, minimum=0)
+    dataset = tf.data.Dataset.from_tensor_slices((x.astype(np.float32), y.astype(np.int64)))
+    return dataset.repeat().shuffle(shuffle_buffer, seed=seed).batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,86 @@
+"""The small models of notebook 01, in NumPy (float64 unless said otherwise).
+
+- scalar recurrence ``h_t = w·h_{t-1}``: ``dh_T/dh_0 = w^T``
+- matrix recurrence: ``‖W^k‖`` for ``W`` scaled to a chosen spectral radius
+- the "cliff" of Pascanu, Mikolov & Bengio (2013, Fig. 6): ``x_t = w·σ(x_{t-1}) + b``, ``x_0 = 0.5``,
+  loss ``(σ(x_50) − 0.7)²``, with its exact gradient over a grid of ``(w, b)`` (also used in notebook 03)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from helpers import checks
+
+
+def scalar_jacobians(w: float, steps: int) -> np.ndarray:
+    """``|dh_t/dh_0| = |w|^t`` for ``t = 0..steps``, shape ``(steps + 1,)``."""
+    w = checks.finite("w", w)
+    steps = checks.positive_int("steps", steps)
+    return np.abs(w) ** np.arange(steps + 1, dtype=np.float64)
+
+
+def matrix_with_spectral_radius(rho: float, size: int = 32, seed: int = 0, kind: str = "orthogonal") -> np.ndarray:
+    """A ``(size, size)`` matrix with spectral radius exactly ``rho``.
+
+    ``kind="orthogonal"``: ``rho·Q`` with ``Q`` a random orthogonal matrix (all singular values equal ``rho``).
+    ``kind="gaussian"``: a random Gaussian matrix rescaled so its largest |eigenvalue| is ``rho``; its largest
+    singular value is then larger than ``rho``, which is why ``‖W^k‖`` can grow for a while even when ``rho < 1``.
+    """
+    rho = checks.positive("rho", rho)
+    size = checks.positive_int("size", size)
+    checks.one_of("kind", kind, ("orthogonal", "gaussian"))
+    rng = np.random.default_rng(checks.positive_int("seed", seed, minimum=0))
+    a = rng.standard_normal((size, size))
+    if kind == "orthogonal":
+        q, r = np.linalg.qr(a)
+        return rho * q * np.sign(np.diag(r))
+    return rho * a / np.max(np.abs(np.linalg.eigvals(a)))
+
+
+def matrix_power_norms(matrix: np.ndarray, steps: int) -> np.ndarray:
+    """Spectral norms ``‖W^k‖₂`` for ``k = 0..steps``, shape ``(steps + 1,)``: how a gradient sent back ``k``
+    steps through a linear recurrence ``h_t = W h_{t-1}`` can grow or shrink at most."""
+    matrix = checks.array("matrix", matrix, ndim=2)
+    if matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"matrix must be square, got shape {matrix.shape}")
+    steps = checks.positive_int("steps", steps)
+    norms = np.empty(steps + 1)
+    power = np.eye(matrix.shape[0])
+    for k in range(steps + 1):
+        norms[k] = np.linalg.norm(power, 2)
+        power = power @ matrix
+    return norms
+
+
+def sigmoid(x):
+    """The logistic function, ``1 / (1 + e^-x)``."""
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+CLIFF_STEPS = 50
+CLIFF_X0 = 0.5
+CLIFF_TARGET = 0.7
+
+
+def cliff_loss_and_grad(w, b, steps: int = CLIFF_STEPS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Loss and exact gradient of Pascanu et al.'s one-unit model, element-wise over arrays ``w`` and ``b``.
+
+    ``x_t = w·σ(x_{t-1}) + b`` with ``x_0 = 0.5``; loss ``L = (σ(x_steps) − 0.7)²``.
+    Returns ``(L, dL/dw, dL/db)``, each of the broadcast shape of ``w`` and ``b`` (forward-mode derivatives).
+    """
+    w = checks.array("w", w).astype(np.float64)
+    b = checks.array("b", b).astype(np.float64)
+    steps = checks.positive_int("steps", steps)
+    w, b = np.broadcast_arrays(w, b)
+    x = np.full(w.shape, CLIFF_X0)
+    dx_dw = np.zeros(w.shape)
+    dx_db = np.zeros(w.shape)
+    for _ in range(steps):
+        s = sigmoid(x)
+        ds = s * (1.0 - s)
+        dx_dw, dx_db = s + w * ds * dx_dw, 1.0 + w * ds * dx_db
+        x = w * s + b
+    s = sigmoid(x)
+    dloss_dx = 2.0 * (s - CLIFF_TARGET) * s * (1.0 - s)
+    return (s - CLIFF_TARGET) ** 2, dloss_dx * dx_dw, dloss_dx * dx_db

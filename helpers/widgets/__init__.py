@@ -1,0 +1,80 @@
+"""Figures that update in place, wired to ipywidgets controls.
+
+``LivePlot`` is the one mechanism every lesson's interactive figure uses: a matplotlib ``Figure`` (not registered
+with pyplot, so it is never shown twice) rendered into an ``ipywidgets.Output``; every control's ``value`` change
+calls ``update()``, which calls the subclass's ``draw(**values)`` and re-renders. ``update`` and ``draw`` are plain
+methods, so tests drive a widget by setting ``control.value`` and reading the figure's data back.
+
+One submodule per notebook holds that lesson's widgets: ``recurrence`` (01).
+"""
+
+from __future__ import annotations
+
+import ipywidgets as W
+import numpy as np
+from IPython.display import clear_output, display
+from matplotlib.figure import Figure
+
+__all__ = ["LivePlot", "float_slider", "int_slider"]
+
+
+def float_slider(description: str, value: float, low: float, high: float, step: float, **kwargs) -> W.FloatSlider:
+    """A slider that reports its value on release (``continuous_update=False``)."""
+    return W.FloatSlider(
+        value=value, min=low, max=high, step=step, description=description, continuous_update=False,
+        style={"description_width": "initial"}, **kwargs,
+    )
+
+
+def int_slider(description: str, value: int, low: int, high: int, step: int = 1, **kwargs) -> W.IntSlider:
+    """An integer slider that reports its value on release (``continuous_update=False``)."""
+    return W.IntSlider(
+        value=value, min=low, max=high, step=step, description=description, continuous_update=False,
+        style={"description_width": "initial"}, **kwargs,
+    )
+
+
+class LivePlot:
+    """Controls above a figure that is redrawn whenever a control changes.
+
+    Subclasses set up their axes in ``__init__`` (after calling ``super().__init__``) and implement
+    ``draw(**values)``, where ``values`` are the controls' current values by name. Display the object in a
+    notebook to show it; call ``update()`` (or set a control's ``value``) to redraw.
+    """
+
+    def __init__(self, controls: dict[str, W.ValueWidget], nrows: int = 1, ncols: int = 1, figsize=(8.0, 3.6)):
+        self.controls = dict(controls)
+        self.figure = Figure(figsize=figsize, layout="constrained")
+        self.axes = np.atleast_1d(self.figure.subplots(nrows, ncols)).ravel()
+        self.output = W.Output()
+        self.message = W.HTML()
+        for control in self.controls.values():
+            control.observe(self._on_change, names="value")
+        self.widget = W.VBox([W.HBox(list(self.controls.values())), self.message, self.output])
+        self.updates = 0
+
+    def values(self) -> dict:
+        """The controls' current values, by name."""
+        return {name: control.value for name, control in self.controls.items()}
+
+    def draw(self, **values) -> None:  # pragma: no cover - every subclass implements it
+        raise NotImplementedError
+
+    def update(self) -> None:
+        """Redraw the figure for the controls' current values and show it in place."""
+        self.draw(**self.values())
+        self.updates += 1
+        self.render()
+
+    def render(self) -> None:
+        """Show the figure in the output area, replacing what was there."""
+        with self.output:
+            clear_output(wait=True)
+            display(self.figure)
+
+    def _on_change(self, _change) -> None:
+        self.update()
+
+    def _ipython_display_(self) -> None:
+        self.update()
+        display(self.widget)
