@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parent
 SHARED_FASHION_MNIST = ROOT.parent / "shared" / "datasets" / "fashion-mnist"
 
 

@@ -84,3 +84,41 @@ def cliff_loss_and_grad(w, b, steps: int = CLIFF_STEPS) -> tuple[np.ndarray, np.
     s = sigmoid(x)
     dloss_dx = 2.0 * (s - CLIFF_TARGET) * s * (1.0 - s)
     return (s - CLIFF_TARGET) ** 2, dloss_dx * dx_dw, dloss_dx * dx_db
+
+
+ACTIVATIONS = {
+    # name: (function, derivative as a function of the pre-activation, bound γ on |σ'|)
+    "linear": (lambda a: a, lambda a: np.ones_like(a), 1.0),
+    "tanh": (np.tanh, lambda a: 1.0 - np.tanh(a) ** 2, 1.0),
+    "sigmoid": (sigmoid, lambda a: sigmoid(a) * (1.0 - sigmoid(a)), 0.25),
+}
+
+
+def recurrent_jacobian_norms(
+    matrix: np.ndarray, steps: int, activation: str = "tanh", input_scale: float = 1.0, seed: int = 0
+) -> np.ndarray:
+    """Spectral norms ``‖∂h_k/∂h_0‖₂`` for ``k = 0..steps`` of ``h_t = σ(W h_{t-1} + x_t)``, shape ``(steps + 1,)``.
+
+    ``h_0 = 0``; inputs ``x_t`` are standard normal times ``input_scale`` (seeded). Each step multiplies the
+    Jacobian by ``diag(σ'(a_t))·W``, so with ``|σ'| ≤ γ`` (``ACTIVATIONS[activation][2]``) the norm shrinks at least
+    geometrically when the largest singular value of ``W`` is below ``1/γ`` (Pascanu et al. 2013, §2.1).
+    """
+    matrix = checks.array("matrix", matrix, ndim=2)
+    if matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"matrix must be square, got shape {matrix.shape}")
+    steps = checks.positive_int("steps", steps)
+    checks.one_of("activation", activation, ACTIVATIONS)
+    input_scale = checks.non_negative("input_scale", input_scale)
+    function, derivative, _ = ACTIVATIONS[activation]
+    rng = np.random.default_rng(checks.positive_int("seed", seed, minimum=0))
+    size = matrix.shape[0]
+    h = np.zeros(size)
+    jacobian = np.eye(size)
+    norms = np.empty(steps + 1)
+    norms[0] = 1.0
+    for k in range(1, steps + 1):
+        a = matrix @ h + input_scale * rng.standard_normal(size)
+        jacobian = (derivative(a)[:, None] * matrix) @ jacobian
+        h = function(a)
+        norms[k] = np.linalg.norm(jacobian, 2)
+    return norms
