@@ -4,6 +4,8 @@
   cache under ``$KERAS_HOME/datasets/fashion-mnist/``, default ``~/.keras``), scaled to [0, 1], each 28x28 image
   read as a sequence of 28 time steps of 28 pixels (notebook 04).
 - The article's ``tf.data`` pipeline: ``repeat().shuffle(5000).batch(32).prefetch(AUTOTUNE)`` (notebook 04).
+- ``adding_problem``: the adding problem of Hochreiter & Schmidhuber (1997, §5.4), in its common "sum" variant, as
+  a seeded generator of ``(x, y)`` (notebooks 02 and 05).
 """
 
 from __future__ import annotations
@@ -34,8 +36,20 @@ class DatasetUnavailableError(RuntimeError):
 
 
 def keras_cache_dir() -> Path:
-    """The folder Keras caches Fashion-MNIST in: ``$KERAS_HOME/datasets/fashion-mnist`` (``~/.keras`` by default)."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    """The folder Keras's loader caches Fashion-MNIST in: ``<keras home>/datasets/fashion-mnist``.
+
+    Keras reads ``KERAS_HOME`` (default ``~/.keras``) once, when it is imported, and falls back to ``/tmp/.keras``
+    when that folder is not writable; this returns the folder the loader really uses.
+    """
+    try:
+        from keras.src.backend.config import keras_home  # the loader's own (private) accessor
+
+        home = keras_home()
+    except ImportError:  # pragma: no cover - a Keras without it: same rule, read now
+        home = os.environ.get("KERAS_HOME") or os.path.join("~", ".keras")
+    home = os.path.expanduser(home)
+    if not os.access(home, os.W_OK):
+        home = os.path.join("/tmp", ".keras")
     return Path(home) / "datasets" / "fashion-mnist"
 
 
@@ -103,3 +117,36 @@ def fashion_mnist_pipeline(
     seed = checks.positive_int("seed", seed, minimum=0)
     dataset = tf.data.Dataset.from_tensor_slices((x.astype(np.float32), y.astype(np.int64)))
     return dataset.repeat().shuffle(shuffle_buffer, seed=seed).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def adding_problem(n: int, length: int, seed: int = 0, dtype: str = "float32") -> tuple[np.ndarray, np.ndarray]:
+    """``n`` sequences of the adding problem, ``(x, y)``: ``x`` of shape ``(n, length, 2)``, ``y`` of shape ``(n, 1)``.
+
+    Each step is a pair (value, marker): ``x[..., 0]`` are values drawn uniformly from [0, 1); ``x[..., 1]`` is 1 at
+    exactly two steps of each sequence and 0 elsewhere, one marked step drawn uniformly from the first half
+    (``0 <= i < length // 2``) and one from the second half. The target is the **sum** of the two marked values, in
+    [0, 2). Predicting the mean, 1, gives a mean squared error of 1/6 (the baseline to beat). The same ``seed``
+    gives the same data.
+
+    Source: Hochreiter & Schmidhuber (1997), "Long short-term memory", Neural Computation 9(8), §5.4 (Experiment 4).
+    This is the simplified variant used since Le, Jaitly & Hinton (2015) and Arjovsky, Shah & Bengio (2016). The
+    original differs: values in [−1, 1]; markers 1.0 for the two marked pairs, −1.0 for the first and the last pair,
+    0 elsewhere; the first mark among the first ten pairs, the second among the first T/2 − 1 unmarked ones;
+    random lengths between T and T + T/10; target 0.5 + (X1 + X2)/4, the sum scaled into [0, 1].
+    """
+    n = checks.positive_int("n", n)
+    length = checks.positive_int("length", length, minimum=2)
+    seed = checks.positive_int("seed", seed, minimum=0)
+    checks.one_of("dtype", dtype, ("float32", "float64"))
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(0.0, 1.0, size=(n, length))
+    half = length // 2
+    first = rng.integers(0, half, size=n)
+    second = rng.integers(half, length, size=n)
+    markers = np.zeros((n, length))
+    rows = np.arange(n)
+    markers[rows, first] = 1.0
+    markers[rows, second] = 1.0
+    x = np.stack([values, markers], axis=-1).astype(dtype)
+    y = (x[rows, first, 0] + x[rows, second, 0])[:, None]
+    return x, y
