@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import gzip
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -65,13 +67,50 @@ def load_fashion_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarra
 
     try:
         (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
-    except Exception as error:  # Keras wraps urllib's errors in a bare Exception
-        raise DatasetUnavailableError(_unavailable_message(error)) from None
+    except Exception as error:  # Keras wraps urllib's errors in a bare Exception; gzip/numpy raise others
+        corrupt = corrupt_cache_files()
+        message = _corrupt_message(corrupt) if corrupt else _unavailable_message(error)
+        raise DatasetUnavailableError(message) from None
     return (_scale(x_train), y_train.astype(np.int64)), (_scale(x_test), y_test.astype(np.int64))
 
 
 def _scale(images: np.ndarray) -> np.ndarray:
     return (images.astype(np.float32) / 255.0).reshape(-1, 28, 28)
+
+
+#: The first 4 bytes of an IDX file (big-endian): 2049 for labels, 2051 for images (LeCun's MNIST format).
+_IDX_MAGIC = {"labels": 2049, "images": 2051}
+
+
+def corrupt_cache_files() -> dict[str, str]:
+    """Cached Fashion-MNIST files that cannot be read as gzip-compressed IDX data, as ``{path: reason}``."""
+    bad = {}
+    for name in FASHION_MNIST_FILES:
+        path = keras_cache_dir() / name
+        if not path.is_file():
+            continue
+        try:
+            with gzip.open(path, "rb") as handle:
+                payload = handle.read()
+        except (OSError, EOFError, zlib.error) as error:
+            bad[str(path)] = f"not a readable gzip file ({error})"
+            continue
+        kind = "images" if "images" in name else "labels"
+        header = 16 if kind == "images" else 8
+        magic, count = (int.from_bytes(payload[i : i + 4], "big") for i in (0, 4)) if len(payload) >= 8 else (0, 0)
+        expected = header + count * (28 * 28 if kind == "images" else 1)
+        if magic != _IDX_MAGIC[kind] or len(payload) != expected:
+            bad[str(path)] = f"not a complete IDX {kind} file ({len(payload)} bytes after unpacking)"
+    return bad
+
+
+def _corrupt_message(corrupt: dict[str, str]) -> str:
+    files = "\n".join(f"  {path}: {reason}" for path, reason in corrupt.items())
+    return (
+        f"Fashion-MNIST could not be loaded: a cached file is corrupt (an interrupted download?).\n{files}\n"
+        "Fix: delete the file(s) named above and run again with internet access, so Keras downloads them anew, "
+        "or replace them with good copies (https://github.com/zalandoresearch/fashion-mnist)."
+    )
 
 
 def _unavailable_message(error: Exception) -> str:

@@ -1,8 +1,10 @@
 """helpers.data: the real Keras loader through KERAS_HOME, the clear offline error, the article's pipeline."""
 
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -52,6 +54,21 @@ def test_no_network_and_no_cache_gives_one_clear_error(tmp_path):
         assert name in message
     assert "keras.datasets.fashion_mnist.load_data()" in message and "KERAS_HOME" in message
     assert "network disabled by the test" in message  # the reason, in one line
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_corrupt_cached_file_is_named_with_the_fix(tmp_path, damage):
+    source = Path(os.environ["KERAS_HOME"]) / "datasets" / "fashion-mnist"
+    target = tmp_path / "datasets" / "fashion-mnist"
+    shutil.copytree(source, target)
+    broken = target / "train-images-idx3-ubyte.gz"
+    content = broken.read_bytes()
+    broken.write_bytes(content[: len(content) // 2] if damage == "truncate" else b"not a gzip file at all")
+    result = run_python(NO_NETWORK + "from helpers import data\ndata.load_fashion_mnist()\n", tmp_path)
+    assert result.returncode != 0
+    message = result.stderr[result.stderr.index("helpers.data.DatasetUnavailableError") :]
+    assert "corrupt" in message and str(broken) in message and "delete" in message
+    assert "t10k-images" not in message  # only the damaged file is named
 
 
 def test_pipeline_batches_and_determinism():
