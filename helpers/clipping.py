@@ -55,7 +55,8 @@ def _check_grads(grads) -> list:
 def _threshold(threshold, dtype):
     """A Python number is checked (positive, finite); a tensor is taken as it is (so a compiled loop can vary it)."""
     if not isinstance(threshold, tf.Tensor | tf.Variable):
-        threshold = checks.positive("threshold", threshold)
+        # straight to the gradients' dtype: tf.cast of a Python float would round it to float32 first
+        return tf.constant(checks.positive("threshold", threshold), dtype)
     return tf.cast(threshold, dtype)
 
 

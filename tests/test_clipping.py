@@ -450,3 +450,13 @@ def test_descend_cliff_bad_input(kwargs, error, match):
     arguments = {"start": (5.5, -2.0), "learning_rate": 0.5, "steps": 3} | kwargs
     with pytest.raises(error, match=match):
         descent.descend_cliff(**arguments)
+
+
+def test_float64_gradients_keep_the_threshold_in_float64():
+    grads = [tf.constant([3.0, 4.0], tf.float64)]
+    for mode in ("norm", "global_norm"):
+        clipped, _ = clipping.clip(grads, mode, 0.1)
+        assert clipped[0].dtype == tf.float64
+        assert float(tf.norm(clipped[0])) == pytest.approx(0.1, rel=1e-15)
+    clipped, _ = clipping.clip_by_value(grads, 0.1)
+    assert float(clipped[0][0]) == 0.1

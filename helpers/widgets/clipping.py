@@ -1,0 +1,216 @@
+"""Notebook 03's widgets: what clipping does to one gradient, and to gradient descent on the cliff.
+
+- ``ClippingGeometry``: a 2-D gradient (length, angle) and a threshold ``c``; the raw vector, the norm-clipped vector
+  (same direction, on the circle of radius ``c``) and the value-clipped vector (inside the box ``[-c, c]²``, direction
+  changed) drawn together, and the direction change of value clipping for every angle.
+- ``CliffDescent``: gradient descent on notebook 01's cliff from a chosen start, without and with norm clipping, drawn
+  on the loss surface, with the length of every step.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as W
+import numpy as np
+import tensorflow as tf
+
+from helpers import checks, descent, theory
+from helpers import clipping as rules
+from helpers.widgets import LivePlot, float_slider
+
+COLORS = {"raw": "C0", "norm": "C2", "value": "C3"}
+
+
+def _angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angle in degrees between 2-D vectors ``a`` and ``b`` (shape ``(..., 2)``); 0 where either is zero."""
+    cross = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+    dot = np.sum(a * b, axis=-1)
+    return np.degrees(np.abs(np.arctan2(cross, dot)))
+
+
+class ClippingGeometry(LivePlot):
+    """One 2-D gradient ``g = L·(cos θ, sin θ)`` and its norm-clipped and value-clipped versions at threshold ``c``.
+
+    Left: the circle ``‖v‖ = c`` (norm clipping's limit), the box ``|v_i| ≤ c`` (value clipping's limit) and the three
+    vectors, computed with ``helpers.clipping`` (the rules Keras applies). Right: the angle value clipping turns the
+    gradient by, for every direction θ at the current ``L`` and ``c`` (norm clipping turns it by 0° everywhere).
+    After each redraw ``self.result`` holds the three vectors, their lengths and the angle change (degrees).
+    """
+
+    def __init__(self, length: float = 2.5, angle: float = 30.0, threshold: float = 1.0):
+        length = checks.in_range("length", length, 0.1, 4.0)
+        angle = checks.in_range("angle", angle, 0.0, 360.0)
+        threshold = checks.in_range("threshold", threshold, 0.1, 3.0)
+        super().__init__(
+            {
+                "length": float_slider("gradient length ‖g‖", length, 0.1, 4.0, 0.05),
+                "angle": float_slider("angle θ (degrees)", angle, 0.0, 360.0, 1.0),
+                "threshold": float_slider("threshold c", threshold, 0.1, 3.0, 0.05),
+            },
+            ncols=2,
+            figsize=(10.0, 4.4),
+        )
+        self.ax, self.ax_angle = self.axes
+        ax = self.ax
+        ax.set_aspect("equal")
+        ax.set_xlim(-4.3, 4.3)
+        ax.set_ylim(-4.3, 4.3)
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.axvline(0, color="grey", lw=0.6)
+        ax.set_xlabel("∂L/∂θ₁ (gradient component 1)")
+        ax.set_ylabel("∂L/∂θ₂ (gradient component 2)")
+        (self.circle,) = ax.plot([], [], "--", color=COLORS["norm"], lw=1, label="‖v‖ = c (norm limit)")
+        (self.box,) = ax.plot([], [], ":", color=COLORS["value"], lw=1.2, label="|vᵢ| ≤ c (value limit)")
+        self.vectors = {
+            name: ax.plot([], [], "-o", markevery=[1], color=COLORS[name], lw=lw, label=label)[0]
+            for name, lw, label in (
+                ("raw", 3.0, "raw gradient g"),
+                ("norm", 2.2, "norm-clipped (clipnorm)"),
+                ("value", 2.2, "value-clipped (clipvalue)"),
+            )
+        }
+        ax.legend(loc="lower left", fontsize=7)
+        self.ax_angle.set_xlim(0, 360)
+        self.ax_angle.set_xticks(np.arange(0, 361, 45))
+        self.ax_angle.set_xlabel("gradient direction θ (degrees)")
+        self.ax_angle.set_ylabel("direction change by clipping (degrees)")
+        (self.angle_curve,) = self.ax_angle.plot([], [], color=COLORS["value"], label="value clipping")
+        (self.norm_curve,) = self.ax_angle.plot([], [], "--", color=COLORS["norm"], label="norm clipping")
+        (self.angle_marker,) = self.ax_angle.plot([], [], "o", color="k", label="current θ")
+        self.ax_angle.legend(loc="upper right", fontsize=7)
+        self.result: dict = {}
+
+    def draw(self, length: float, angle: float, threshold: float) -> None:
+        c = threshold
+        g = length * np.array([np.cos(np.radians(angle)), np.sin(np.radians(angle))])
+        grads = [tf.constant(g, tf.float64)]
+        by_norm = rules.clip_by_norm(grads, c)[0][0].numpy()
+        by_value = rules.clip_by_value(grads, c)[0][0].numpy()
+        turn = float(_angle_between(g, by_value))
+        self.result = {
+            "raw": g,
+            "norm": by_norm,
+            "value": by_value,
+            "angle_change": turn,
+            "lengths": {
+                name: float(np.linalg.norm(v)) for name, v in (("raw", g), ("norm", by_norm), ("value", by_value))
+            },
+        }
+        for name, v in (("raw", g), ("norm", by_norm), ("value", by_value)):
+            self.vectors[name].set_data([0.0, v[0]], [0.0, v[1]])
+        t = np.linspace(0, 2 * np.pi, 361)
+        self.circle.set_data(c * np.cos(t), c * np.sin(t))
+        self.box.set_data([-c, c, c, -c, -c], [-c, -c, c, c, -c])
+        lengths = self.result["lengths"]
+        self.ax.set_title(
+            f"‖g‖ = {lengths['raw']:.2f}   ‖norm-clipped‖ = {lengths['norm']:.2f}   "
+            f"‖value-clipped‖ = {lengths['value']:.2f}",
+            fontsize=9,
+        )
+        thetas = np.arange(0.0, 360.5, 0.5)
+        directions = length * np.stack([np.cos(np.radians(thetas)), np.sin(np.radians(thetas))], axis=-1)
+        turns = _angle_between(directions, np.clip(directions, -c, c))
+        self.angle_curve.set_data(thetas, turns)
+        self.norm_curve.set_data(thetas, np.zeros_like(thetas))
+        self.angle_marker.set_data([angle], [turn])
+        self.ax_angle.set_ylim(-2, max(50.0, turns.max() * 1.1))
+        self.ax_angle.set_title(f"value clipping turns this gradient by {turn:.1f}°; norm clipping by 0°", fontsize=9)
+
+
+class CliffDescent(LivePlot):
+    """Gradient descent on notebook 01's cliff (``helpers.descent.descend_cliff``), unclipped and norm-clipped.
+
+    Left: the loss surface over ``(w, b)`` with both trajectories (points beyond the window are drawn toward the
+    edge; the title says where the unclipped run ends). Right: the length of every update on a log axis, with the
+    longest step clipping allows, ``learning_rate · c``. After each redraw ``self.runs`` holds both ``Trajectory``s.
+    """
+
+    def __init__(
+        self,
+        start: tuple[float, float] = (5.5, -2.0),
+        learning_rate: float = 0.5,
+        threshold: float = 1.0,
+        steps: int = 40,
+        window: tuple[tuple[float, float], tuple[float, float]] = ((1.0, 9.0), (-6.0, 2.0)),
+    ):
+        (w_low, w_high), (b_low, b_high) = checks.array("window", window, shape=(2, 2))
+        if not (w_low < w_high and b_low < b_high):
+            raise ValueError(f"window must be ((w_min, w_max), (b_min, b_max)) with min < max, got {window}")
+        start = checks.array("start", start, shape=(2,))
+        checks.in_range("start[0] (w)", start[0], w_low, w_high)
+        checks.in_range("start[1] (b)", start[1], b_low, b_high)
+        learning_rate = checks.in_range("learning_rate", learning_rate, 0.01, 10.0)
+        threshold = checks.in_range("threshold", threshold, 0.05, 5.0)
+        self.steps = checks.positive_int("steps", steps)
+        super().__init__(
+            {
+                "learning_rate": W.FloatLogSlider(
+                    value=learning_rate,
+                    base=10,
+                    min=-2,
+                    max=1,
+                    step=0.05,
+                    description="learning rate η",
+                    continuous_update=False,
+                    style={"description_width": "initial"},
+                ),
+                "threshold": float_slider("threshold c", threshold, 0.05, 5.0, 0.05),
+                "start_w": float_slider("start w", float(start[0]), w_low, w_high, 0.05),
+                "start_b": float_slider("start b", float(start[1]), b_low, b_high, 0.05),
+            },
+            ncols=2,
+            figsize=(10.5, 4.2),
+        )
+        controls = list(self.controls.values())
+        self.widget = W.VBox([W.HBox(controls[:2]), W.HBox(controls[2:]), self.message, self.output])
+        self.window = ((w_low, w_high), (b_low, b_high))
+        w_grid, b_grid = np.meshgrid(np.linspace(w_low, w_high, 241), np.linspace(b_low, b_high, 241))
+        loss, _, _ = theory.cliff_loss_and_grad(w_grid, b_grid)
+        self.ax, self.ax_steps = self.axes
+        image = self.ax.pcolormesh(w_grid, b_grid, loss, shading="auto", cmap="viridis")
+        self.figure.colorbar(image, ax=self.ax, label="loss (σ(x₅₀) − 0.7)²")
+        self.ax.set_xlim(w_low, w_high)
+        self.ax.set_ylim(b_low, b_high)
+        self.ax.set_xlabel("recurrent weight w")
+        self.ax.set_ylabel("bias b")
+        (self.free_line,) = self.ax.plot([], [], "o-", color="C3", ms=3, lw=1.5, label="unclipped")
+        (self.clipped_line,) = self.ax.plot(
+            [], [], "o-", color="w", mec="k", mew=0.6, ms=4, lw=1.5, label="norm-clipped"
+        )
+        (self.start_marker,) = self.ax.plot([], [], "*", color="orange", ms=14, label="start")
+        self.ax.legend(loc="lower left", fontsize=7)
+        self.ax_steps.set_yscale("log")
+        self.ax_steps.set_xlabel("update k")
+        self.ax_steps.set_ylabel("step length ‖θ_{k+1} − θ_k‖ (log)")
+        (self.free_steps,) = self.ax_steps.plot([], [], "o-", color="C3", ms=3, label="unclipped")
+        (self.clipped_steps,) = self.ax_steps.plot([], [], "o-", color="C2", ms=3, label="norm-clipped")
+        (self.limit_line,) = self.ax_steps.plot([], [], ":", color="k", label="η·c (longest clipped step)")
+        self.ax_steps.legend(loc="upper left", fontsize=7)
+        self.runs: dict[str, descent.Trajectory] = {}
+
+    def draw(self, learning_rate: float, threshold: float, start_w: float, start_b: float) -> None:
+        start = (start_w, start_b)
+        free = descent.descend_cliff(start, learning_rate, self.steps)
+        clipped = descent.descend_cliff(start, learning_rate, self.steps, threshold=threshold)
+        self.runs = {"unclipped": free, "clipped": clipped}
+        self.free_line.set_data(free.points[:, 0], free.points[:, 1])
+        self.clipped_line.set_data(clipped.points[:, 0], clipped.points[:, 1])
+        self.start_marker.set_data([start_w], [start_b])
+        k = np.arange(1, self.steps + 1)
+        tiny = 1e-12  # a zero-length step cannot be drawn on a log axis
+        self.free_steps.set_data(k, np.maximum(free.step_sizes, tiny))
+        self.clipped_steps.set_data(k, np.maximum(clipped.step_sizes, tiny))
+        self.limit_line.set_data([1, self.steps], [learning_rate * threshold] * 2)
+        self.ax_steps.set_xlim(0, self.steps + 1)
+        shown = np.concatenate([free.step_sizes, clipped.step_sizes, [learning_rate * threshold]])
+        shown = shown[shown > 0]
+        self.ax_steps.set_ylim(shown.min() / 3, shown.max() * 3)
+        (w_low, w_high), (b_low, b_high) = self.window
+        end = free.points[-1]
+        outside = not (w_low <= end[0] <= w_high and b_low <= end[1] <= b_high)
+        where = f"; it ends OUTSIDE the plot at (w, b) = ({end[0]:.3g}, {end[1]:.3g})" if outside else ""
+        self.ax.set_title(f"final loss: unclipped {free.losses[-1]:.3g}, clipped {clipped.losses[-1]:.3g}", fontsize=9)
+        self.ax_steps.set_title(
+            f"longest step: unclipped {free.step_sizes.max():.3g}, clipped {clipped.step_sizes.max():.3g}",
+            fontsize=9,
+        )
+        self.message.value = f"{int(clipped.clipped.sum())} of {self.steps} clipped updates were shortened{where}."
