@@ -165,7 +165,7 @@ def adding_problem(n: int, length: int, seed: int = 0, dtype: str = "float32") -
     exactly two steps of each sequence and 0 elsewhere, one marked step drawn uniformly from the first half
     (``0 <= i < length // 2``) and one from the second half. The target is the **sum** of the two marked values, in
     [0, 2). Predicting the mean, 1, gives a mean squared error of 1/6 (the baseline to beat). The same ``seed``
-    gives the same data.
+    and ``dtype`` give the same data.
 
     Source: Hochreiter & Schmidhuber (1997), "Long short-term memory", Neural Computation 9(8), §5.4 (Experiment 4).
     This is the simplified variant used since Le, Jaitly & Hinton (2015) and Arjovsky, Shah & Bengio (2016). The
@@ -178,14 +178,14 @@ def adding_problem(n: int, length: int, seed: int = 0, dtype: str = "float32") -
     seed = checks.positive_int("seed", seed, minimum=0)
     checks.one_of("dtype", dtype, ("float32", "float64"))
     rng = np.random.default_rng(seed)
-    values = rng.uniform(0.0, 1.0, size=(n, length))
+    values = rng.random((n, length), dtype=np.dtype(dtype))  # [0, 1) in the requested precision
     half = length // 2
     first = rng.integers(0, half, size=n)
     second = rng.integers(half, length, size=n)
-    markers = np.zeros((n, length))
+    markers = np.zeros((n, length), dtype=dtype)
     rows = np.arange(n)
     markers[rows, first] = 1.0
     markers[rows, second] = 1.0
-    x = np.stack([values, markers], axis=-1).astype(dtype)
+    x = np.stack([values, markers], axis=-1)
     y = (x[rows, first, 0] + x[rows, second, 0])[:, None]
     return x, y
