@@ -2,6 +2,9 @@
 
 - ``article_lstm``: the source article's model, ``LSTM(10)`` then a 10-way softmax, on 28 time steps of 28
   features (Fashion-MNIST rows) (notebook 04).
+- ``recurrent_model``: one ``SimpleRNN``/``GRU``/``LSTM`` layer then a linear readout, its recurrent kernel set to
+  ``ρ·Q`` (``Q`` orthogonal) so a lesson can dial the spectral radius ρ; ``set_spectral_radius`` re-dials it in place
+  (notebook 02).
 """
 
 from __future__ import annotations
@@ -29,3 +32,93 @@ def article_lstm(units: int = 10, timesteps: int = 28, features: int = 28, class
         ],
         name="article_lstm",
     )
+
+
+#: The recurrent layer types ``recurrent_model`` builds (Keras class names).
+RECURRENT_CELLS = ("SimpleRNN", "GRU", "LSTM")
+#: The activations ``recurrent_model`` offers for the recurrent layer (its ``activation`` argument).
+RECURRENT_ACTIVATIONS = ("linear", "tanh")
+#: Gate blocks in each recurrent kernel, in Keras's column order.
+GATE_BLOCKS = {"SimpleRNN": ("h",), "GRU": ("z", "r", "h"), "LSTM": ("i", "f", "c", "o")}
+
+
+def recurrent_model(
+    cell: str = "SimpleRNN",
+    units: int = 32,
+    rho: float = 1.0,
+    activation: str = "tanh",
+    features: int = 2,
+    timesteps: int | None = None,
+    outputs: int = 1,
+    seed: int = 0,
+    dtype: str = "float32",
+):
+    """``Sequential([Input((timesteps, features)), <cell>(units, activation, name="rnn"), Dense(outputs,
+    name="readout")])``, not compiled, with the recurrent kernel set by ``set_spectral_radius(rho)``.
+
+    Input ``(batch, timesteps, features)`` (``timesteps=None``: any length); output ``(batch, outputs)``, a linear
+    read-out of the last hidden state. ``activation`` is the layer's ``activation`` (SimpleRNN: the state update;
+    GRU: the candidate; LSTM: the candidate and the squashing of ``c_t``); the GRU/LSTM gates keep their sigmoid.
+    All initial weights come from ``seed`` (no global seeding needed); ``dtype="float64"`` for exact comparisons.
+    """
+    import keras
+
+    checks.one_of("cell", cell, RECURRENT_CELLS)
+    units = checks.positive_int("units", units)
+    rho = checks.positive("rho", rho)
+    checks.one_of("activation", activation, RECURRENT_ACTIVATIONS)
+    features = checks.positive_int("features", features)
+    if timesteps is not None:
+        timesteps = checks.positive_int("timesteps", timesteps)
+    outputs = checks.positive_int("outputs", outputs)
+    seed = checks.positive_int("seed", seed, minimum=0)
+    checks.one_of("dtype", dtype, ("float32", "float64"))
+    layer_class = getattr(keras.layers, cell)
+    model = keras.Sequential(
+        [
+            keras.Input((timesteps, features), dtype=dtype),
+            layer_class(
+                units,
+                activation=activation,
+                kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+                recurrent_initializer=keras.initializers.Orthogonal(seed=seed + 1),
+                dtype=dtype,
+                name="rnn",
+            ),
+            keras.layers.Dense(
+                outputs, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 2), dtype=dtype,
+                name="readout",
+            ),
+        ],
+        name=f"{cell.lower()}_{activation}",
+    )
+    set_spectral_radius(model.get_layer("rnn"), rho, seed=seed)
+    return model
+
+
+def set_spectral_radius(layer, rho: float, seed: int = 0):
+    """Assign ``ρ·Q_k`` to every gate block ``k`` of ``layer``'s recurrent kernel, in place (no rebuild).
+
+    ``layer``: a built ``SimpleRNN``/``GRU``/``LSTM`` layer with ``units`` = n; its recurrent kernel ``(n, n·blocks)``
+    holds one ``(n, n)`` block per gate (``GATE_BLOCKS``). Each ``Q_k`` is a seeded random orthogonal matrix
+    (``helpers.theory.matrix_with_spectral_radius``, seed ``seed + k``), so every block has all singular values and
+    the spectral radius equal to ``ρ``. Returns the new kernel as a NumPy array.
+    """
+    import keras
+    import numpy as np
+
+    from helpers.theory import matrix_with_spectral_radius
+
+    name = type(layer).__name__
+    if name not in RECURRENT_CELLS or not isinstance(layer, keras.layers.Layer):
+        raise TypeError(f"layer must be a Keras {', '.join(RECURRENT_CELLS)} layer, got {name}")
+    if not layer.built:
+        raise ValueError(f"layer {layer.name!r} must be built (call the model once or give it an Input) first")
+    rho = checks.positive("rho", rho)
+    seed = checks.positive_int("seed", seed, minimum=0)
+    kernel = layer.cell.recurrent_kernel
+    units = layer.cell.units
+    blocks = [matrix_with_spectral_radius(rho, units, seed=seed + k) for k in range(len(GATE_BLOCKS[name]))]
+    value = np.concatenate(blocks, axis=1).astype(kernel.dtype)
+    kernel.assign(value)
+    return value
