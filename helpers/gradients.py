@@ -1,0 +1,286 @@
+"""Gradient norms of Keras models: per time step inside a recurrent layer, per layer, and global (notebook 02).
+
+Per time step: for a ``keras.Sequential`` model with one recurrent layer (``SimpleRNN``, ``GRU`` or ``LSTM``) and a
+batch ``x`` of shape ``(batch, T, features)``, ``step_gradient_norms`` measures
+
+    ‖∂L/∂h_t‖  for t = 1..T     (and ‖∂L/∂c_t‖ for the LSTM's cell state),
+
+the norm of the gradient of the batch-mean loss ``L`` with respect to the hidden state ``h_t`` of shape
+``(batch, units)`` (the Frobenius norm over batch and units), where ``∂`` is the *total* derivative: every path
+from ``h_t`` to the loss counts. With the loss read from the last step only, ``∂L/∂h_t`` is the gradient that
+travels back ``T − t`` steps. For a linear ``SimpleRNN`` with recurrent kernel ``ρ·Q`` (``Q`` orthogonal) each step
+back multiplies it by exactly ``ρ``: ``‖∂L/∂h_t‖ = ρ^(T−t)·‖∂L/∂h_T‖`` (``linear_prediction``).
+
+How the per-step states reach the gradient tape: the layer's own cell (``layer.cell``, its real weights) is run over
+time with ``tf.scan``, and a zero tensor ``δ_t`` is added to each new state; ``∂L/∂δ_t = ∂L/∂h_t``. The forward
+values are unchanged (tests check them against the layer itself). For the LSTM, ``h_t = o_t·tanh(c_t)``, so the
+cell-state perturbation is also passed through the output gate ``o_t`` (recomputed from the layer's weights) so that
+``∂L/∂c_t`` includes the path through ``h_t``.
+
+Units: the gradient norms are in loss units per unit of hidden activation (the hidden state is dimensionless).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from helpers import checks
+
+#: The recurrent layer types ``step_gradient_norms`` understands (Keras class names).
+CELL_TYPES = ("SimpleRNN", "GRU", "LSTM")
+
+# One compiled function per (model, loss): built on the first call, reused for any batch size and length T.
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class StepGradientNorms:
+    """What ``step_gradient_norms`` measured for one batch.
+
+    ``hidden``: ``(T,)`` ‖∂L/∂h_t‖ for t = 1..T (index ``t − 1``).
+    ``cell``: ``(T,)`` ‖∂L/∂c_t‖ of the LSTM's cell state, ``None`` for SimpleRNN and GRU.
+    ``hidden_states``: ``(batch, T, units)`` the states ``h_t`` themselves (to measure e.g. tanh saturation).
+    ``cell_states``: ``(batch, T, units)`` the LSTM's ``c_t``, ``None`` otherwise.
+    ``loss``: the batch-mean loss ``L``.
+    """
+
+    hidden: np.ndarray
+    cell: np.ndarray | None
+    hidden_states: np.ndarray
+    cell_states: np.ndarray | None
+    loss: float
+
+
+@dataclass(frozen=True)
+class WeightGradientNorms:
+    """What ``weight_gradient_norms`` measured for one batch: ``loss`` (batch mean), ``global_norm``
+    (sqrt of the sum of squares of every weight gradient, the norm ``global_clipnorm`` clips), ``layers``
+    (layer name → the norm over that layer's weight gradients) and ``variables`` (variable path → its norm)."""
+
+    loss: float
+    global_norm: float
+    layers: dict[str, float]
+    variables: dict[str, float]
+
+
+def _keras():
+    import keras
+
+    return keras
+
+
+def recurrent_layer(model):
+    """The one recurrent layer (``SimpleRNN``/``GRU``/``LSTM``) of a ``keras.Sequential`` model.
+
+    Raises ``TypeError`` for other models and ``ValueError`` when there is not exactly one such layer, or when it
+    runs backwards, is stateful or returns its state (the per-step measurement assumes a plain forward layer).
+    """
+    keras = _keras()
+    if not isinstance(model, keras.Sequential):
+        raise TypeError(f"model must be a keras.Sequential model, got {type(model).__name__}")
+    found = [layer for layer in model.layers if type(layer).__name__ in CELL_TYPES]
+    if len(found) != 1:
+        names = [type(layer).__name__ for layer in model.layers]
+        raise ValueError(f"model must hold exactly one of {', '.join(CELL_TYPES)} layers, got layers {names}")
+    layer = found[0]
+    for flag in ("go_backwards", "stateful", "return_state"):
+        if getattr(layer, flag):
+            raise ValueError(f"model's recurrent layer {layer.name!r} must not use {flag}=True")
+    return layer
+
+
+def _loss_function(loss) -> Callable:
+    keras = _keras()
+    if isinstance(loss, str):
+        try:
+            return keras.losses.get(loss)
+        except ValueError as error:
+            raise ValueError(f"loss must be a Keras loss name such as 'mse' or a callable, got {loss!r}") from error
+    if not callable(loss):
+        raise TypeError(f"loss must be a Keras loss name or a callable loss(y_true, y_pred), got {type(loss).__name__}")
+    return loss
+
+
+def _check_batch(model, x, y):
+    x = checks.array("x", x, ndim=3)
+    if x.shape[0] < 1 or x.shape[1] < 1:
+        raise ValueError(f"x must hold at least one sequence of at least one step, got shape {x.shape}")
+    expected = model.inputs[0].shape[-1] if model.inputs else None
+    if expected is not None and x.shape[2] != expected:
+        raise ValueError(f"x must have {expected} features in its last axis (the model's input), got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("x must hold finite numbers only")
+    y = checks.array("y", y)
+    if y.ndim == 0 or y.shape[0] != x.shape[0]:
+        raise ValueError(f"y must have one target per sequence (first axis {x.shape[0]}), got shape {y.shape}")
+    return x, y
+
+
+def _step_function(model, loss: Callable, layer):
+    import tensorflow as tf
+
+    keras = _keras()
+    cell = layer.cell
+    index = model.layers.index(layer)
+    before, after = model.layers[:index], model.layers[index + 1 :]
+    units = cell.units
+    dtype = layer.compute_dtype
+    is_lstm = isinstance(cell, keras.layers.LSTMCell)
+
+    def step(carry, elements):
+        h_prev, c_prev = carry
+        x_t, dh_t, dc_t = elements
+        if not is_lstm:
+            h, _ = cell(x_t, [h_prev], training=False)
+            return h + dh_t, c_prev
+        h, (_, c) = cell(x_t, [h_prev, c_prev], training=False)
+        # The output gate, from the layer's own weights (Keras's gate order: i, f, c, o).
+        z_o = tf.matmul(x_t, cell.kernel[:, 3 * units :]) + tf.matmul(h_prev, cell.recurrent_kernel[:, 3 * units :])
+        if cell.use_bias:
+            z_o = z_o + cell.bias[3 * units :]
+        o = cell.recurrent_activation(z_o)
+        c_new = c + dc_t
+        # Equal to h when dc_t = 0; lets ∂L/∂c_t include the path c_t → h_t = o_t·act(c_t).
+        h = h + o * (cell.activation(c_new) - cell.activation(c))
+        return h + dh_t, c_new
+
+    def measure(x, y):
+        sequence = x
+        for other in before:
+            sequence = other(sequence, training=False)
+        sequence = tf.cast(sequence, dtype)
+        batch, length = tf.shape(sequence)[0], tf.shape(sequence)[1]
+        dh = tf.zeros(tf.stack([length, batch, units]), dtype=dtype)
+        dc = tf.zeros_like(dh)
+        zeros = tf.zeros(tf.stack([batch, units]), dtype=dtype)
+        with tf.GradientTape() as tape:
+            tape.watch([dh, dc])
+            hs, cs = tf.scan(step, (tf.transpose(sequence, [1, 0, 2]), dh, dc), initializer=(zeros, zeros))
+            out = tf.transpose(hs, [1, 0, 2]) if layer.return_sequences else hs[-1]
+            for other in after:
+                out = other(out, training=False)
+            value = tf.reduce_mean(loss(y, out))
+        grad_h, grad_c = tape.gradient(value, [dh, dc])
+        norm_h = tf.sqrt(tf.reduce_sum(tf.square(grad_h), axis=[1, 2]))
+        norm_c = tf.sqrt(tf.reduce_sum(tf.square(grad_c), axis=[1, 2]))
+        return value, norm_h, norm_c, tf.transpose(hs, [1, 0, 2]), tf.transpose(cs, [1, 0, 2])
+
+    return measure
+
+
+def step_gradient_norms(model, x, y, loss="mse") -> StepGradientNorms:
+    """Measure ‖∂L/∂h_t‖ for every time step t = 1..T (and ‖∂L/∂c_t‖ for an LSTM) on one batch.
+
+    ``model``: a ``keras.Sequential`` with one ``SimpleRNN``/``GRU``/``LSTM`` layer (see ``recurrent_layer``); layers
+    after it read its last state (or the whole sequence with ``return_sequences=True``). ``x``: ``(batch, T,
+    features)``; ``y``: targets with first axis ``batch``; ``loss``: a Keras loss name or ``loss(y_true, y_pred)``,
+    averaged over the batch into ``L``. Runs in the layer's dtype (use ``dtype="float64"`` layers for exact
+    comparisons). The first call per model compiles a ``tf.function`` (about a second); later calls with any batch
+    size or length reuse it. See the module docstring for what is measured and how.
+    """
+    layer = recurrent_layer(model)
+    loss_fn = _loss_function(loss)
+    x, y = _check_batch(model, x, y)
+    import tensorflow as tf
+
+    dtype = layer.compute_dtype
+    y_tensor = tf.convert_to_tensor(y)
+    if y_tensor.dtype.is_floating:
+        y_tensor = tf.cast(y_tensor, dtype)
+    # Batch size and length are left open in the signature, so one trace serves every T.
+    key = (loss, y_tensor.shape.rank, y_tensor.dtype.name)
+    per_model = _COMPILED.setdefault(model, {})
+    if key not in per_model:
+        signature = (
+            tf.TensorSpec((None, None, x.shape[2]), dtype),
+            tf.TensorSpec((None, *y_tensor.shape[1:]), y_tensor.dtype),
+        )
+        per_model[key] = tf.function(_step_function(model, loss_fn, layer), input_signature=signature)
+    value, norm_h, norm_c, hs, cs = per_model[key](tf.constant(x, dtype=dtype), y_tensor)
+    lstm = type(layer).__name__ == "LSTM"
+    return StepGradientNorms(
+        hidden=norm_h.numpy(),
+        cell=norm_c.numpy() if lstm else None,
+        hidden_states=hs.numpy(),
+        cell_states=cs.numpy() if lstm else None,
+        loss=float(value),
+    )
+
+
+def linear_prediction(rho, last_norm, length) -> np.ndarray:
+    """The linear-RNN prediction ``ρ^(T−t)·‖∂L/∂h_T‖`` for t = 1..T, shape ``(T,)``, float64.
+
+    Exact for ``h_t = h_{t−1}·ρQ + x_t·K + b`` with ``Q`` orthogonal: each step back multiplies the gradient by
+    ``(ρQ)ᵀ``, which scales every vector's norm by ``ρ`` (notebook 01 derives it, notebook 02 measures it).
+    """
+    rho = checks.positive("rho", rho)
+    last_norm = checks.non_negative("last_norm", last_norm)
+    length = checks.positive_int("length", length)
+    return last_norm * rho ** np.arange(length - 1, -1, -1, dtype=np.float64)
+
+
+def weight_gradients(model, x, y, loss="mse", training: bool = True):
+    """``(L, grads)``: the batch-mean loss of the real forward pass ``model(x)`` and its gradient for every trainable
+    variable (``grads[i]`` has the shape of ``model.trainable_variables[i]``), from one ``tf.GradientTape``."""
+    import tensorflow as tf
+
+    keras = _keras()
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+    if not isinstance(training, bool):
+        raise TypeError(f"training must be True or False, got {training!r}")
+    loss_fn = _loss_function(loss)
+    x = checks.array("x", x)
+    y = checks.array("y", y)
+    if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must have the same first (batch) axis, got shapes {x.shape} and {y.shape}")
+    dtype = model.compute_dtype
+    x_tensor = tf.constant(x, dtype=dtype)
+    y_tensor = tf.convert_to_tensor(y)
+    if y_tensor.dtype.is_floating:
+        y_tensor = tf.cast(y_tensor, dtype)
+    with tf.GradientTape() as tape:
+        value = tf.reduce_mean(loss_fn(y_tensor, model(x_tensor, training=training)))
+    return value, tape.gradient(value, model.trainable_variables)
+
+
+def layer_gradient_norms(model, grads) -> dict[str, float]:
+    """Layer name → the L2 norm over all of that layer's weight gradients (in the order of ``model.layers``).
+
+    ``grads`` must line up with ``model.trainable_variables`` (as ``tape.gradient(loss, model.trainable_variables)``
+    returns them); a ``None`` gradient (a variable the loss does not use) counts as zero.
+    """
+    keras = _keras()
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+    variables = model.trainable_variables
+    if isinstance(grads, np.ndarray) or not isinstance(grads, list | tuple) or len(grads) != len(variables):
+        raise ValueError(
+            f"grads must be a list with one gradient per trainable variable ({len(variables)}), "
+            f"got {type(grads).__name__}{'' if not hasattr(grads, '__len__') else f' of length {len(grads)}'}"
+        )
+    squares = {
+        id(v): 0.0 if g is None else float(np.sum(np.square(np.asarray(g, np.float64))))
+        for v, g in zip(variables, grads)
+    }
+    norms = {}
+    for layer in model.layers:
+        own = [squares[id(v)] for v in layer.trainable_variables if id(v) in squares]
+        if own:
+            norms[layer.name] = float(np.sqrt(sum(own)))
+    return norms
+
+
+def weight_gradient_norms(model, x, y, loss="mse") -> WeightGradientNorms:
+    """Per-layer, per-variable and global norms of the weight gradients of one batch (see ``weight_gradients``)."""
+    value, grads = weight_gradients(model, x, y, loss)
+    per_variable = {
+        v.path: 0.0 if g is None else float(np.linalg.norm(np.ravel(g)))
+        for v, g in zip(model.trainable_variables, grads)
+    }
+    total = float(np.sqrt(sum(n * n for n in per_variable.values())))
+    return WeightGradientNorms(float(value), total, layer_gradient_norms(model, grads), per_variable)
