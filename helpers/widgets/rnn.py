@@ -1,0 +1,148 @@
+"""Notebook 02's interactive figure: the gradient norm that reaches each time step of a real Keras recurrent layer.
+
+``GradientNormsPlot`` has four controls — spectral radius ρ of the recurrent kernel, sequence length T, cell type
+(SimpleRNN / GRU / LSTM) and activation (linear / tanh) — and redraws, on release, ‖∂L/∂h_t‖ for t = 1..T on a log
+axis (``helpers.gradients.step_gradient_norms``), plus the LSTM's ‖∂L/∂c_t‖, plus, for the linear SimpleRNN, the
+prediction ρ^(T−t)·‖∂L/∂h_T‖ (``helpers.gradients.linear_prediction``).
+
+Speed: one float64 model per (cell type, activation) is built the first time it is shown and kept; moving ρ only
+re-assigns its recurrent kernel (``helpers.models.set_spectral_radius``), and the measurement is one compiled
+function per model that serves every T. The first update of a cell type costs a build and a trace (about a second);
+later ones a small fraction of that (``benchmarks/widget_update_rnn.py`` prints both).
+"""
+
+from __future__ import annotations
+
+import ipywidgets as W
+import numpy as np
+
+from helpers import checks
+from helpers.data import adding_problem
+from helpers.gradients import StepGradientNorms, linear_prediction, step_gradient_norms
+from helpers.models import RECURRENT_ACTIVATIONS, RECURRENT_CELLS, recurrent_model, set_spectral_radius
+from helpers.widgets import LivePlot, float_slider, int_slider
+
+__all__ = ["GradientNormsPlot"]
+
+
+class GradientNormsPlot(LivePlot):
+    """Per-step gradient norms ‖∂L/∂h_t‖ of a recurrent model on adding-problem batches, with four controls.
+
+    ``units``: hidden units of every model; ``batch``: sequences per measurement; ``max_length``: the slider's
+    largest T; ``rho``, ``length``, ``cell``, ``activation``: the initial control values; ``seed``: weights and data.
+    After an update, ``result`` holds the ``StepGradientNorms`` that was drawn and ``prediction`` the linear
+    prediction (``None`` unless the cell is a linear SimpleRNN).
+    """
+
+    def __init__(
+        self,
+        units: int = 32,
+        batch: int = 16,
+        max_length: int = 200,
+        rho: float = 1.1,
+        length: int = 50,
+        cell: str = "SimpleRNN",
+        activation: str = "linear",
+        seed: int = 0,
+    ):
+        self.units = checks.positive_int("units", units)
+        self.batch = checks.positive_int("batch", batch)
+        max_length = checks.positive_int("max_length", max_length, minimum=10)
+        rho = checks.in_range("rho", rho, 0.5, 1.5)
+        length = checks.positive_int("length", length, minimum=2)
+        if length > max_length:
+            raise ValueError(f"length must be at most max_length={max_length}, got {length}")
+        checks.one_of("cell", cell, RECURRENT_CELLS)
+        checks.one_of("activation", activation, RECURRENT_ACTIVATIONS)
+        self.seed = checks.positive_int("seed", seed, minimum=0)
+        controls = {
+            "rho": float_slider("spectral radius ρ", rho, 0.5, 1.5, 0.05),
+            "length": int_slider("length T", length, 2, max_length, 1),
+            "cell": W.Dropdown(options=list(RECURRENT_CELLS), value=cell, description="cell"),
+            "activation": W.ToggleButtons(
+                options=list(RECURRENT_ACTIVATIONS), value=activation, description="activation"
+            ),
+        }
+        super().__init__(controls, figsize=(9.0, 3.8))
+        self._models: dict[tuple[str, str], object] = {}
+        self._data: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        ax = self.axes[0]
+        ax.set_yscale("log")
+        ax.set_xlabel("time step t (the loss is computed after step T)")
+        ax.set_ylabel("gradient norm (loss per unit of state)")
+        ax.grid(True, which="major", alpha=0.3)
+        (self.hidden_line,) = ax.plot([], [], "o-", ms=2.5, lw=1.2, color="C0", label="measured ‖∂L/∂h_t‖")
+        (self.cell_line,) = ax.plot(
+            [], [], "s-", ms=2.0, lw=1.0, color="C2", label="measured ‖∂L/∂c_t‖\n(LSTM cell state)"
+        )
+        (self.prediction_line,) = ax.plot(
+            [], [], "--", lw=2.0, color="C3", alpha=0.8, label="predicted\nρ^(T−t)·‖∂L/∂h_T‖"
+        )
+        self.result: StepGradientNorms | None = None
+        self.prediction: np.ndarray | None = None
+
+    def model(self, cell: str, activation: str):
+        """The float64 model for ``(cell, activation)``, built once and kept."""
+        key = (
+            checks.one_of("cell", cell, RECURRENT_CELLS),
+            checks.one_of("activation", activation, RECURRENT_ACTIVATIONS),
+        )
+        if key not in self._models:
+            self._models[key] = recurrent_model(
+                cell, self.units, 1.0, activation, features=2, seed=self.seed, dtype="float64"
+            )
+        return self._models[key]
+
+    def data(self, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """The adding-problem batch of length ``length`` (float64), made once per length."""
+        length = checks.positive_int("length", length, minimum=2)
+        if length not in self._data:
+            self._data[length] = adding_problem(self.batch, length, seed=self.seed, dtype="float64")
+        return self._data[length]
+
+    def draw(self, rho: float, length: int, cell: str, activation: str) -> None:
+        model = self.model(cell, activation)
+        set_spectral_radius(model.get_layer("rnn"), rho, seed=self.seed)
+        x, y = self.data(length)
+        result = step_gradient_norms(model, x, y)
+        steps = np.arange(1, length + 1)
+        self.result = result
+        self.hidden_line.set_data(steps, result.hidden)
+        if result.cell is not None:
+            self.cell_line.set_data(steps, result.cell)
+        else:
+            self.cell_line.set_data([], [])
+        linear = cell == "SimpleRNN" and activation == "linear"
+        self.prediction = None
+        if linear and np.isfinite(result.hidden[-1]):
+            self.prediction = linear_prediction(rho, result.hidden[-1], length)
+            self.prediction_line.set_data(steps, self.prediction)
+        else:
+            self.prediction_line.set_data([], [])
+        ax = self.axes[0]
+        shown = [line for line in (self.hidden_line, self.cell_line, self.prediction_line) if len(line.get_xdata())]
+        # A fixed place outside the axes: loc="best" would cost a search over every point at every update.
+        ax.legend(handles=shown, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+        values = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in shown])
+        values = values[np.isfinite(values) & (values > 0)]
+        if values.size:
+            ax.set_ylim(values.min() / 3.0, values.max() * 3.0)
+        ax.set_xlim(0.5, length + 0.5)
+        ax.set_title(f"{cell}, {activation}, ρ = {rho:.2f}, T = {length}", fontsize="medium")
+        self.message.value = self._summary(result, rho, length, linear)
+
+    def _summary(self, result: StepGradientNorms, rho: float, length: int, linear: bool) -> str:
+        hidden = result.hidden
+        if not np.all(np.isfinite(hidden)):
+            first = int(np.argmax(~np.isfinite(hidden[::-1])))
+            return (
+                f"<b>Overflow:</b> the gradient is not finite from step {length - first} back "
+                f"(float64 range exceeded); those steps are not drawn."
+            )
+        text = f"‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ = {hidden[0] / hidden[-1]:.3g} over {length - 1} steps back"
+        if linear and self.prediction is not None:
+            deviation = np.max(np.abs(hidden / self.prediction - 1.0))
+            text += f"; ρ^(T−1) = {rho ** (length - 1):.3g}; largest relative gap to the prediction {deviation:.1e}"
+        if result.cell is not None:
+            text += f"; cell state ‖∂L/∂c_1‖ / ‖∂L/∂c_T‖ = {result.cell[0] / result.cell[-1]:.3g}"
+        return text
