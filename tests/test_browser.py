@@ -3,8 +3,8 @@
 One JupyterLab server for the module (127.0.0.1, a free port, a random token, throw-away settings, the test
 KERAS_HOME inherited from conftest). For each ``notebooks/*.ipynb``: open it, wait for its kernel, Run → Run All
 Cells from the menu, wait until every code cell has run, assert no error output, then for each interactive figure
-(a widget box holding a slider and a plot image) move its first slider with the keyboard and assert the plot image
-changed. Screenshots go to ``tests/screenshots/`` (gitignored).
+(a widget box holding a slider and a plot) drag its first slider and assert the plot image changed. Then present it
+with jupyterlab-rise (Alt+R) and count the slides. Screenshots go to ``tests/screenshots/`` (gitignored).
 
 If Chromium or Playwright is missing the test fails under CI (``CI`` set) and is skipped elsewhere; if the browser is
 there but cannot start, the test fails with the reason.
@@ -23,6 +23,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -214,6 +215,13 @@ def _wait_for_kernel(page, lab: dict, notebook: str) -> str:
     pytest.fail(f"the kernel for {notebook} did not become idle within 120 s:\n{lab['log'].read_text()[-2000:]}")
 
 
+def _close_sessions(lab: dict, notebook: str) -> None:
+    """Shut down every kernel session of the notebook (frees its memory for the next one)."""
+    for session in _api(lab, "/api/sessions"):
+        if session["path"] == f"notebooks/{notebook}":
+            _api(lab, f"/api/sessions/{session['id']}", method="DELETE")
+
+
 def _run_all(page, notebook: str) -> list[dict]:
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
     page.locator('li[data-command="runmenu:run-all"]').click()
@@ -286,6 +294,44 @@ def test_notebook_runs_in_jupyterlab_and_its_widgets_redraw(context, lab, path):
         assert not shown, f"{path.name}: error output after moving sliders: {shown}"
     finally:
         if session is not None:
-            _api(lab, f"/api/sessions/{session}", method="DELETE")  # frees the kernel's memory for the next one
+            _close_sessions(lab, path.name)
         page.close()
     assert path.read_bytes() == stored, f"{path.name} was modified on disk while it ran in JupyterLab"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_presents_as_slides(context, lab, path):
+    """jupyterlab-rise renders the notebook as reveal.js slides (Alt+R): one top-level slide per "slide" cell, the
+    title first, skipped cells (hidden solutions) absent."""
+    notebook = nbformat.read(path, as_version=4)
+    kinds = [cell.metadata.get("slideshow", {}).get("slide_type") for cell in notebook.cells]
+    title = notebook.cells[0].source.splitlines()[0].lstrip("# ").strip()
+    skipped = [
+        max(cell.source.splitlines(), key=len).strip()
+        for cell, kind in zip(notebook.cells, kinds, strict=True)
+        if kind == "skip" and cell.cell_type == "code" and cell.source.strip()
+    ]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    stored = path.read_bytes()
+    page = context.new_page()
+    try:
+        page.goto(f"{lab['url']}/lab/tree/notebooks/{path.name}?reset")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        page.locator(".jp-Notebook .jp-Cell").first.click()
+        page.keyboard.press("Escape")  # command mode: the RISE shortcut needs the notebook focused
+        page.keyboard.press("Alt+r")
+        slides = page.frame_locator("iframe").first.locator(".reveal .slides")
+        slides.locator(":scope > section").first.wait_for(timeout=60_000)
+        count = slides.locator(":scope > section").count()
+        page.screenshot(path=str(SCREENSHOTS / f"{path.stem}_slides.png"))
+        assert count == kinds.count("slide"), f"{path.name}: {count} slides shown, {kinds.count('slide')} in metadata"
+        assert title in slides.locator(":scope > section").first.inner_text(), (
+            f"{path.name}: first slide is not the title"
+        )
+        text = slides.evaluate("element => element.textContent")
+        shown = [line for line in skipped if line in text]
+        assert not shown, f"{path.name}: skipped cells appear in the slides: {shown}"
+    finally:
+        _close_sessions(lab, path.name)
+        page.close()
+    assert path.read_bytes() == stored, f"{path.name} was modified on disk while it was presented"
