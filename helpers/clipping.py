@@ -1,4 +1,5 @@
-"""Gradient clipping rules as pure functions on a list of gradient tensors (notebook 03; used by ``helpers.training``).
+"""Gradient clipping rules as pure functions on a list of gradient tensors (notebooks 03 and 05; used by
+``helpers.training``).
 
 Every function takes ``grads`` (a list of tensors, one per trainable variable, any shapes) and a threshold, and
 returns ``(clipped, pre_clip_norm)``: a new list of the same shapes and the norm(s) measured *before* clipping.
@@ -28,12 +29,35 @@ Non-finite gradients (exactly as Keras; tested in ``tests/test_clipping.py``):
   of *every* tensor in it becomes NaN, as ``tf.clip_by_global_norm`` does.
 
 In every case the returned pre-clip norm is inf or NaN, which is what a training loop should test.
+
+Adaptive rules (notebook 05), whose threshold is not one fixed number:
+
+- **AutoClip** (Seetharaman et al. 2020, arXiv:2007.14469): global-norm clipping at a threshold that, at step t, is
+  the ``p``-th percentile of all pre-clip global norms seen so far, *including step t's own* (the reference
+  implementation, github.com/pseeth/autoclip ``autoclip.py``, appends the new norm and then calls ``np.percentile``,
+  whose default interpolation is "linear"; the paper suggests ``p = 10``). ``autoclip_threshold(history, p)`` is that
+  percentile; ``AutoClip(p, capacity)`` keeps the history in a fixed-size ``tf.Variable`` and works eagerly and inside
+  ``tf.function(jit_compile=True)``. The reference clips with ``torch.nn.utils.clip_grad_norm_``
+  (``max_norm / (norm + 1e-6)``); here the clip is ``clip_by_global_norm`` (Keras's ``global_clipnorm`` arithmetic).
+- **AGC**, adaptive gradient clipping (Brock et al. 2021, NFNets, arXiv:2102.06171, §4): unit-wise, each unit's
+  gradient ``G_i`` is rescaled to ``λ·max(‖W_i‖, ε)/‖G_i‖·G_i`` where ``‖G_i‖/max(‖W_i‖, ε) > λ``; ``ε = 1e-3``; the
+  paper leaves the final (classifier) layer unclipped (``skip=last_layer(model)``). ``agc(grads, params, clipping)``.
+
+Non-finite values in the adaptive rules (tested in ``tests/test_adaptive_clipping.py``):
+
+- AutoClip does **not** record a non-finite norm (it would make every later percentile NaN or infinite): the history
+  holds finite norms only. The step that produced it is clipped by ``clip_by_global_norm`` as above, so all its
+  entries become NaN and its returned norm is inf/NaN — the training loop stops there as with a fixed threshold.
+- AGC clips unit by unit: a unit whose gradient holds a NaN becomes NaN everywhere; a unit holding ±inf (no NaN)
+  becomes NaN where the entry was infinite and ±0 elsewhere (per-unit Keras ``clipnorm``); other units are clipped as
+  usual. A NaN *weight* makes its unit's gradient NaN; an infinite weight leaves its unit unclipped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from helpers import checks
@@ -213,3 +237,232 @@ def clip_per_layer(grads, groups, thresholds) -> tuple[list[tf.Tensor], dict[str
         for i, g in zip(indices, layer_clipped, strict=True):
             clipped[i] = g
     return clipped, norms
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Adaptive gradient clipping (Brock et al. 2021): notebook 05
+
+
+def unitwise_norm(x) -> tf.Tensor:
+    """The L2 norm of each *unit* of a weight (or gradient) tensor, broadcast back to ``x``'s shape.
+
+    A unit is what one output unit owns, in Keras's layouts (kernels are ``(inputs, outputs)``, inputs first):
+
+    - rank 0 or 1 (a bias, a scale): the whole tensor is one unit;
+    - rank 2 (``Dense`` and recurrent kernels ``(inputs, units·gates)``) and rank 3: the norm over axis 0, so each
+      column — one output unit, or one gate of one recurrent unit — is a unit;
+    - rank 4 (``Conv2D`` kernels ``(h, w, in, out)``): the norm over axes 0, 1, 2, one unit per output channel.
+
+    This is optax's ``unitwise_norm`` convention, taken from the NFNets reference code (kernels stored HWIO).
+    """
+    x = tf.convert_to_tensor(x)
+    rank = x.shape.rank
+    if rank is None or rank > 4:
+        raise ValueError(f"unitwise_norm needs a tensor of rank 0 to 4, got shape {x.shape}")
+    axes = {0: None, 1: None, 2: [0], 3: [0], 4: [0, 1, 2]}[rank]
+    squared = tf.reduce_sum(tf.square(x), axis=axes, keepdims=rank > 0)
+    return tf.broadcast_to(tf.sqrt(squared), tf.shape(x))
+
+
+def _check_params(params, grads: list) -> list:
+    if isinstance(params, tf.Tensor | tf.Variable) or not isinstance(params, Sequence):
+        raise TypeError(f"params must be a list of tensors or variables, one per gradient; got {type(params).__name__}")
+    if len(params) != len(grads):
+        raise ValueError(f"params must hold one tensor per gradient: got {len(params)} params for {len(grads)} grads")
+    params = [tf.convert_to_tensor(w) for w in params]
+    for i, (w, g) in enumerate(zip(params, grads, strict=True)):
+        if w.shape != g.shape:
+            raise ValueError(f"params[{i}] has shape {w.shape} but grads[{i}] has shape {g.shape}")
+    return params
+
+
+def _check_skip(skip, count: int) -> set[int]:
+    if isinstance(skip, str | bytes) or not isinstance(skip, Sequence | set | frozenset):
+        raise TypeError(f"skip must be a list of gradient indices, got {type(skip).__name__}")
+    checked = set()
+    for index in skip:
+        checks.positive_int("skip index", index, minimum=0)
+        if index >= count:
+            raise ValueError(f"skip holds index {index}, but there are only {count} gradients")
+        checked.add(int(index))
+    return checked
+
+
+def _scalar(name: str, value, dtype):
+    """Like ``_threshold`` for λ and ε: a Python number is checked (positive, finite), a tensor taken as it is."""
+    if not isinstance(value, tf.Tensor | tf.Variable):
+        return tf.constant(checks.positive(name, value), dtype)
+    return tf.cast(value, dtype)
+
+
+def unitwise_ratios(grads, params, eps: float = 1e-3) -> list[tf.Tensor]:
+    """``‖G_i‖ / max(‖W_i‖, ε)`` for every unit ``i`` of every tensor, each broadcast to that tensor's shape.
+
+    The quantity AGC compares with λ: how large one SGD step (learning rate 1) is relative to the weights it changes.
+    """
+    grads = _check_grads(grads)
+    params = _check_params(params, grads)
+    dtype = grads[0].dtype
+    epsilon = _scalar("eps", eps, dtype)
+    return [unitwise_norm(g) / tf.maximum(unitwise_norm(tf.cast(w, dtype)), epsilon) for g, w in zip(grads, params)]
+
+
+def agc(grads, params, clipping, eps: float = 1e-3, skip=()) -> tuple[list[tf.Tensor], tf.Tensor]:
+    """Adaptive gradient clipping (Brock et al. 2021, NFNets, eq. 3), unit-wise. Returns ``(clipped, global_norm)``.
+
+    For each unit ``i`` (``unitwise_norm``) of each gradient tensor ``G`` with weights ``W``::
+
+        G_i  <-  λ · max(‖W_i‖, ε) / ‖G_i‖ · G_i    where  ‖G_i‖ / max(‖W_i‖, ε) > λ,   unchanged elsewhere.
+
+    ``params``: the weights, one per gradient, same shapes (``model.trainable_variables``). ``clipping`` is λ and
+    ``eps`` is ε, positive finite numbers (or tensors, taken as they are, so a compiled loop can vary them); the paper
+    uses λ = 0.01 at batch size 4096 and larger λ for smaller batches, ε = 1e-3 so that zero-initialised weights can
+    still move. ``skip``: indices of gradients left unclipped — the paper does not clip the final linear layer: pass
+    ``last_layer(model)``. The returned norm is the pre-clip global norm of all gradients.
+    """
+    grads = _check_grads(grads)
+    params = _check_params(params, grads)
+    skipped = _check_skip(skip, len(grads))
+    dtype = grads[0].dtype
+    lam = _scalar("clipping", clipping, dtype)
+    epsilon = _scalar("eps", eps, dtype)
+    clipped = []
+    for i, (g, w) in enumerate(zip(grads, params, strict=True)):
+        if i in skipped:
+            clipped.append(g)
+            continue
+        max_norm = lam * tf.maximum(unitwise_norm(tf.cast(w, dtype)), epsilon)
+        g_norm = unitwise_norm(g)
+        # the 1e-6 floor only guards a division by zero that the comparison already excludes (optax does the same);
+        # "keep where g_norm < max_norm" sends NaN norms to the rescaled branch, so a NaN unit turns NaN entirely
+        rescaled = g * (max_norm / tf.maximum(g_norm, tf.constant(1e-6, dtype)))
+        clipped.append(tf.where(g_norm < max_norm, g, rescaled))
+    return clipped, global_norm(grads)
+
+
+def last_layer(model) -> list[int]:
+    """Indices (into ``model.trainable_variables``) of the last layer with trainable variables: AGC's ``skip``."""
+    return list(layer_groups(model).values())[-1]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# AutoClip (Seetharaman et al. 2020): notebook 05
+
+
+def _check_p(p) -> float:
+    p = checks.finite("p", p)
+    if not 0 < p <= 100:
+        raise ValueError(f"p (a percentile) must be in (0, 100], got {p}")
+    return p
+
+
+def percentile(values, p, count=None) -> tf.Tensor:
+    """The ``p``-th percentile of the first ``count`` entries along the last axis of ``values`` (all of them when
+    ``count`` is None), with NumPy's default "linear" interpolation: sorted ``v``, position ``q = p/100·(n−1)``,
+    ``v[⌊q⌋] + (q − ⌊q⌋)·(v[⌊q⌋+1] − v[⌊q⌋])``. ``values`` may have leading (batch) axes; ``count`` is a scalar or has
+    the batch shape. Runs inside ``tf.function(jit_compile=True)`` with a tensor ``count`` (entries at positions
+    ``>= count`` are ignored, whatever they hold). NaN when ``count`` is 0. A Python ``p`` must be in (0, 100].
+    """
+    values = tf.convert_to_tensor(values)
+    size = tf.shape(values)[-1]
+    n = (
+        tf.fill(tf.shape(values)[:-1], size)
+        if count is None
+        else tf.broadcast_to(tf.cast(count, tf.int32), tf.shape(values)[:-1])
+    )
+    n = tf.minimum(n, size)
+    positions = tf.range(size)
+    inf = tf.constant(float("inf"), values.dtype)
+    valid = positions < n[..., None]
+    ordered = tf.sort(tf.where(valid, values, inf), axis=-1)  # the first n entries, sorted, then +inf
+    p = tf.cast(p, values.dtype) if isinstance(p, tf.Tensor | tf.Variable) else tf.constant(_check_p(p), values.dtype)
+    q = p / tf.constant(100.0, values.dtype) * tf.cast(tf.maximum(n - 1, 0), values.dtype)
+    low = tf.cast(tf.floor(q), tf.int32)
+    high = tf.minimum(low + 1, tf.maximum(n - 1, 0))
+    a = tf.gather(ordered, low[..., None], axis=-1, batch_dims=low.shape.rank)[..., 0]
+    b = tf.gather(ordered, high[..., None], axis=-1, batch_dims=high.shape.rank)[..., 0]
+    t = q - tf.floor(q)
+    # NumPy's _lerp: a + (b − a)·t, computed from the nearer end for t >= 0.5
+    result = tf.where(t >= 0.5, b - (b - a) * (1 - t), a + (b - a) * t)
+    result = tf.where(tf.equal(a, b), a, result)  # equal neighbours: exactly that value
+    return tf.where(n > 0, result, tf.constant(float("nan"), values.dtype))
+
+
+def autoclip_threshold(norm_history, p: float = 10.0) -> tf.Tensor:
+    """AutoClip's threshold: the ``p``-th percentile (linear interpolation, as ``np.percentile``) of the finite
+    entries of ``norm_history`` (a 1-D array of pre-clip global norms, the current step's included). Non-finite
+    entries are ignored, as ``AutoClip`` never records them. ``p`` in (0, 100]; the paper suggests 10.
+
+    NumPy arrays and lists are checked (1-D, at least one finite entry); a ``tf.Tensor`` is taken as it is and the
+    result is NaN when it holds no finite entry.
+    """
+    p = _check_p(p)
+    if not isinstance(norm_history, tf.Tensor | tf.Variable):
+        history = checks.array("norm_history", norm_history, ndim=1).astype(float)
+        if not np.isfinite(history).any():
+            raise ValueError(f"norm_history must hold at least one finite norm, got {history[:5]!r}...")
+        norm_history = tf.constant(history)
+    norm_history = tf.convert_to_tensor(norm_history)
+    finite = tf.math.is_finite(norm_history)
+    # finite entries first (stable order), then count them: percentile() ignores the rest
+    order = tf.argsort(tf.cast(tf.logical_not(finite), tf.int32), stable=True)
+    return percentile(tf.gather(norm_history, order), p, count=tf.reduce_sum(tf.cast(finite, tf.int32)))
+
+
+class AutoClip:
+    """AutoClip with its state: ``clipper(grads)`` records the pre-clip global norm (when finite), sets the threshold
+    to the ``p``-th percentile of every norm recorded so far, the new one included, and clips by global norm.
+    Returns ``(clipped, pre_clip_global_norm)`` like ``clip``.
+
+    The history lives in a ``tf.Variable`` of ``capacity`` slots plus a step count, so a ``tf.function`` (also with
+    ``jit_compile=True``) can call the clipper. With more than ``capacity`` recorded norms the oldest are overwritten:
+    the percentile is then over the last ``capacity`` norms (a sliding window, as the ``autoclip`` package's
+    ``history_length``); give ``capacity`` >= the number of steps for the paper's "all norms so far".
+    ``dtype`` of the history: ``"float32"`` or ``"float64"``.
+    """
+
+    def __init__(self, p: float = 10.0, capacity: int = 10_000, dtype: str = "float32"):
+        self.p = _check_p(p)
+        self.capacity = checks.positive_int("capacity", capacity)
+        checks.one_of("dtype", dtype, ("float32", "float64"))
+        self.dtype = tf.as_dtype(dtype)
+        self.norms = tf.Variable(tf.zeros([self.capacity], self.dtype), trainable=False, name="autoclip_norms")
+        self.count = tf.Variable(0, dtype=tf.int64, trainable=False, name="autoclip_count")
+        self.last_threshold = tf.Variable(float("nan"), dtype=self.dtype, trainable=False, name="autoclip_threshold")
+
+    def record(self, norm) -> None:
+        """Append one pre-clip norm to the history (ignored when it is not finite)."""
+        norm = tf.cast(norm, self.dtype)
+        finite = tf.math.is_finite(norm)
+        slot = tf.math.floormod(self.count, self.capacity)
+        current = tf.gather(self.norms, slot)  # not norms[slot]: XLA would recompile for every slot value
+        self.norms.scatter_nd_update([[slot]], [tf.where(finite, norm, current)])
+        self.count.assign_add(tf.cast(finite, tf.int64))
+
+    def threshold(self) -> tf.Tensor:
+        """The ``p``-th percentile of the recorded norms (NaN before the first finite one)."""
+        return percentile(self.norms, self.p, count=tf.minimum(self.count, self.capacity))
+
+    def __call__(self, grads) -> tuple[list[tf.Tensor], tf.Tensor]:
+        grads = _check_grads(grads)
+        norm = global_norm(grads)
+        self.record(norm)
+        threshold = self.threshold()
+        self.last_threshold.assign(threshold)
+        clipped, _ = clip_by_global_norm(grads, tf.cast(threshold, grads[0].dtype))
+        return clipped, norm
+
+    def history(self) -> np.ndarray:
+        """The recorded norms, oldest first (at most ``capacity`` of them), as a NumPy array."""
+        count = int(self.count.numpy())
+        norms = self.norms.numpy()
+        if count <= self.capacity:
+            return norms[:count].copy()
+        start = count % self.capacity
+        return np.concatenate([norms[start:], norms[:start]])
+
+    def reset(self) -> None:
+        """Forget every recorded norm."""
+        self.norms.assign(tf.zeros_like(self.norms))
+        self.count.assign(0)
+        self.last_threshold.assign(float("nan"))
