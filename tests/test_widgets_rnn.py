@@ -122,3 +122,12 @@ def test_model_and_data_bad_input(plot):
         plot.model("GRU", "sigmoid")
     with pytest.raises(ValueError, match="length must be an integer >= 2"):
         plot.data(1)
+
+
+def test_draw_bad_input(plot):
+    with pytest.raises(ValueError, match="rho must be a positive"):
+        plot.draw(rho=0.0, length=20, cell="SimpleRNN", activation="linear")
+    with pytest.raises(ValueError, match="cell must be one of"):
+        plot.draw(rho=1.0, length=20, cell="RNN", activation="linear")
+    with pytest.raises(ValueError, match="length must be an integer >= 2"):
+        plot.draw(rho=1.0, length=0, cell="SimpleRNN", activation="linear")
