@@ -1,0 +1,768 @@
+"""One fast, instrumented training loop for Keras classifiers, several settings at once (notebook 04; used by 05).
+
+Per step it records the training loss, the batch accuracy, the **pre-clip global gradient norm** and whether the
+step was clipped, and it stops a setting cleanly at the first step whose loss or gradient is NaN/inf (that update is
+not applied; the step is reported in ``History.diverged_at``; no exception is raised).
+
+The loop is the ordinary gradient-tape loop, for every setting ``k``::
+
+    with tf.GradientTape() as tape:
+        loss = sparse_categorical_crossentropy(y, model_k(x))
+    grads = tape.gradient(loss, model_k.trainable_variables)
+    clipped, norm = helpers.clipping.clip(grads, mode_k, threshold_k)
+    optimizer_k.apply(clipped, model_k.trainable_variables)
+
+made fast in three ways: K settings are stepped together inside **one** ``tf.function(jit_compile=True)``; a chunk of
+steps runs inside that compiled function (a ``tf.while_loop`` returning the per-step metrics), so Python is visited
+once per chunk, not once per step; and every per-setting number (learning rate, threshold, clipping rule, optimizer)
+is a tensor, so changing them never retraces. All settings of one call see the same batches, drawn from the
+``tf.data`` pipeline you pass (``helpers.data.fashion_mnist_pipeline``), one chunk at a time.
+
+Two engines compute the K losses and gradients:
+
+- ``"vectorized"`` (the default when the model allows it): for a ``Sequential`` of ``LSTM`` layers and ``Dense``
+  layers, the K copies of the model are evaluated as one batched computation (each weight stacked along a new first
+  axis of length K). It reads every size and activation from the Keras layers and performs the Keras layers' own
+  arithmetic (``LSTMCell``'s fused gates; the loss from the softmax's logits, as Keras does); the tests check it
+  against the Keras model's outputs and gradients and against ``model.fit``.
+- ``"keras"``: any Keras model, each copy called through ``model.stateless_call`` (slower; compile time grows with K).
+
+The optimizers follow Keras 3's update rules exactly (``keras/src/optimizers/{sgd,adam,rmsprop}.py``, default
+hyper-parameters) so that ``keras_optimizer(setting)`` is the drop-in Keras equivalent of a ``Setting``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from helpers import checks
+
+#: Optimizers a ``Setting`` can name (Keras 3's SGD — with ``momentum`` for SGD+momentum —, Adam and RMSprop).
+OPTIMIZERS = ("sgd", "adam", "rmsprop")
+#: Keras 3 default hyper-parameters used for Adam and RMSprop (``keras.optimizers.Adam()``, ``RMSprop()``).
+ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-7
+RMSPROP_RHO, RMSPROP_EPSILON = 0.9, 1e-7
+#: Engines that compute the K settings' losses and gradients (see the module docstring).
+ENGINES = ("auto", "vectorized", "keras")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Clipping rules: each one a pure function of one setting's gradient list and a scalar threshold tensor
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClipRule:
+    """A clipping rule the trainer can use, by ``name`` (the ``Setting.mode``).
+
+    ``clip(grads, threshold) -> clipped`` and ``was_clipped(grads, threshold) -> bool scalar`` take one setting's
+    list of gradient tensors and a float32 scalar threshold tensor; both must be traceable by ``tf.vectorized_map``
+    (the trainer maps them over the K settings). ``needs_threshold`` is False only for "none".
+    """
+
+    name: str
+    clip: Callable
+    was_clipped: Callable
+    needs_threshold: bool = True
+
+
+def _sum_squares(grads):
+    import tensorflow as tf
+
+    return [tf.reduce_sum(tf.square(g)) for g in grads]
+
+
+def _default_rules() -> dict[str, ClipRule]:
+    import tensorflow as tf
+
+    from helpers import clipping
+
+    def rule_clip(mode):
+        def apply(grads, threshold):
+            return clipping.clip(list(grads), mode, None if mode == "none" else threshold)[0]
+
+        return apply
+
+    tests = {
+        "none": lambda grads, c: tf.constant(False),
+        "value": lambda grads, c: tf.reduce_any(tf.stack([tf.reduce_max(tf.abs(g)) > c for g in grads])),
+        "norm": lambda grads, c: tf.reduce_any(tf.stack([tf.sqrt(s) > c for s in _sum_squares(grads)])),
+        "global_norm": lambda grads, c: tf.sqrt(tf.add_n(_sum_squares(grads))) > c,
+    }
+
+    def changed(grads, c, apply):  # a rule helpers.clipping adds later: "clipped" = it changed some entry
+        return tf.reduce_any(tf.stack([tf.reduce_any(a != g) for a, g in zip(apply(grads, c), grads)]))
+
+    rules = {}
+    for mode in clipping.MODES:
+        apply = rule_clip(mode)
+        test = tests.get(mode, lambda grads, c, apply=apply: changed(grads, c, apply))
+        rules[mode] = ClipRule(mode, apply, test, needs_threshold=mode != "none")
+    return rules
+
+
+_RULES: dict[str, ClipRule] = {}
+
+
+def rules() -> dict[str, ClipRule]:
+    """The clipping rules by name: every mode of ``helpers.clipping.MODES``, plus any added by ``register_rule``."""
+    if not _RULES:
+        _RULES.update(_default_rules())
+    return dict(_RULES)
+
+
+def register_rule(rule: ClipRule) -> None:
+    """Make a new clipping rule available as ``Setting(mode=rule.name, ...)`` (for example an adaptive rule)."""
+    if not isinstance(rule, ClipRule):
+        raise TypeError(f"rule must be a ClipRule, got {type(rule).__name__}")
+    rules()
+    _RULES[rule.name] = rule
+    _CHUNK_FUNCTIONS.clear()  # compiled functions enumerate the rules: rebuild them
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Settings and histories
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One training configuration.
+
+    ``mode``: a clipping rule (``"none"``, ``"value"``, ``"norm"`` = per tensor, ``"global_norm"``; see ``rules()``);
+    ``threshold``: its positive threshold (``None`` for ``"none"``); ``learning_rate`` > 0;
+    ``optimizer``: ``"sgd"`` (with ``momentum`` in [0, 1) for SGD+momentum), ``"adam"`` or ``"rmsprop"``;
+    ``seed``: seeds the model's initial weights. Settings are hashable (a cache key) and compare by value.
+    """
+
+    mode: str = "none"
+    threshold: float | None = None
+    learning_rate: float = 0.01
+    optimizer: str = "sgd"
+    momentum: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self):
+        checks.one_of("mode", self.mode, tuple(rules()))
+        rule = rules()[self.mode]
+        if rule.needs_threshold:
+            if self.threshold is None:
+                raise ValueError(f"threshold is required for mode={self.mode!r}: a positive finite number")
+            object.__setattr__(self, "threshold", checks.positive("threshold", self.threshold))
+        elif self.threshold is not None:
+            raise ValueError(f"threshold must be None when mode={self.mode!r}, got {self.threshold!r}")
+        object.__setattr__(self, "learning_rate", checks.positive("learning_rate", self.learning_rate))
+        checks.one_of("optimizer", self.optimizer, OPTIMIZERS)
+        momentum = checks.finite("momentum", self.momentum)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        if momentum and self.optimizer != "sgd":
+            raise ValueError(f"momentum is an SGD option; it must be 0 for optimizer={self.optimizer!r}")
+        object.__setattr__(self, "momentum", momentum)
+        object.__setattr__(self, "seed", checks.positive_int("seed", self.seed, minimum=0))
+
+    @property
+    def label(self) -> str:
+        """A short description for legends, e.g. ``"value ≤ 0.5, SGD lr=0.01"``."""
+        names = {"none": "no clipping", "value": "value", "norm": "per-tensor norm", "global_norm": "global norm"}
+        clip = names.get(self.mode, self.mode) + ("" if self.threshold is None else f" ≤ {self.threshold:g}")
+        opt = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop"}[self.optimizer]
+        if self.momentum:
+            opt += f"+momentum {self.momentum:g}"
+        return f"{clip}, {opt} lr={self.learning_rate:g}"
+
+
+@dataclass(frozen=True, eq=False)
+class History:
+    """What one setting's training run recorded, one entry per step actually run (NumPy arrays of length ``steps``).
+
+    ``loss``: training loss of the step's batch (mean sparse categorical cross-entropy, nats), float32;
+    ``accuracy``: fraction of the batch classified correctly; ``grad_norm``: global L2 norm of the gradient
+    *before* clipping; ``clipped``: whether the clipping rule changed the gradient (bool).
+    ``diverged_at``: the first step whose loss or gradient was NaN/inf (its update was not applied; its values are
+    the last entries), or ``None``. ``steps``: steps run; ``steps_requested``: steps asked for (more than ``steps``
+    when the run diverged or was stopped). ``seconds``: wall time of the whole ``train`` call (shared by the
+    settings trained together). ``weights``: the final trainable weights, in ``model.trainable_variables`` order.
+    """
+
+    setting: Setting
+    loss: np.ndarray
+    accuracy: np.ndarray
+    grad_norm: np.ndarray
+    clipped: np.ndarray
+    diverged_at: int | None
+    steps: int
+    steps_requested: int
+    seconds: float
+    weights: tuple = field(repr=False)
+
+    @property
+    def diverged(self) -> bool:
+        """True when the run hit a NaN/inf loss or gradient."""
+        return self.diverged_at is not None
+
+    @property
+    def clipped_fraction(self) -> float:
+        """Fraction of the steps run whose gradient was clipped."""
+        return float(np.mean(self.clipped)) if self.steps else math.nan
+
+    def final_loss(self, window: int = 50) -> float:
+        """Mean training loss over the last ``window`` steps; ``inf`` for a diverged run."""
+        window = checks.positive_int("window", window)
+        if self.diverged:
+            return math.inf
+        return float(np.mean(self.loss[-window:])) if self.steps else math.nan
+
+    def smoothed(self, name: str = "loss", window: int = 50) -> np.ndarray:
+        """A running mean (over ``window`` steps) of ``loss``, ``accuracy`` or ``grad_norm``, same length."""
+        checks.one_of("name", name, ("loss", "accuracy", "grad_norm"))
+        window = checks.positive_int("window", window)
+        values = getattr(self, name).astype(np.float64)
+        cumulative = np.concatenate([[0.0], np.cumsum(values)])
+        counts = np.minimum(np.arange(1, len(values) + 1), window)
+        return (cumulative[1:] - cumulative[np.arange(1, len(values) + 1) - counts]) / counts
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Keras equivalents
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def keras_optimizer(setting: Setting):
+    """The Keras optimizer this ``setting`` stands for, with Keras's own clipping argument
+    (``clipvalue`` / ``clipnorm`` / ``global_clipnorm``; see ``helpers.clipping.KERAS_ARGUMENT``)."""
+    import keras
+
+    from helpers import clipping
+
+    if not isinstance(setting, Setting):
+        raise TypeError(f"setting must be a Setting, got {type(setting).__name__}")
+    if setting.mode not in clipping.KERAS_ARGUMENT and setting.mode != "none":
+        raise ValueError(f"Keras optimizers have no argument for mode={setting.mode!r}")
+    kwargs = {"learning_rate": setting.learning_rate}
+    if setting.mode != "none":
+        kwargs[clipping.KERAS_ARGUMENT[setting.mode]] = setting.threshold
+    if setting.optimizer == "sgd":
+        return keras.optimizers.SGD(momentum=setting.momentum, **kwargs)
+    if setting.optimizer == "adam":
+        return keras.optimizers.Adam(beta_1=ADAM_BETA_1, beta_2=ADAM_BETA_2, epsilon=ADAM_EPSILON, **kwargs)
+    return keras.optimizers.RMSprop(rho=RMSPROP_RHO, epsilon=RMSPROP_EPSILON, **kwargs)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Engines: the K settings' losses and batch accuracies, differentiable w.r.t. the stacked weights
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _layer_signature(layer) -> tuple:
+    config = dict(layer.get_config())
+    config.pop("name", None)
+    return (type(layer).__name__, tuple(sorted((k, repr(v)) for k, v in config.items())))
+
+
+def _vectorizable(model) -> str | None:
+    """``None`` if the vectorized engine can run ``model``; otherwise the reason it cannot."""
+    import keras
+
+    if not isinstance(model, keras.Sequential):
+        return "the model is not a keras.Sequential"
+    layers = model.layers
+    if not layers or not isinstance(layers[-1], keras.layers.Dense):
+        return "the last layer is not a Dense layer"
+    for index, layer in enumerate(layers):
+        if isinstance(layer, keras.layers.LSTM):
+            if index != 0:
+                return "only a first LSTM layer is supported"
+            if layer.return_sequences or layer.go_backwards or layer.stateful or layer.return_state:
+                return "LSTM options return_sequences/go_backwards/stateful/return_state are not supported"
+            if layer.cell.dropout or layer.cell.recurrent_dropout or not layer.cell.use_bias:
+                return "LSTM dropout, recurrent_dropout and use_bias=False are not supported"
+        elif isinstance(layer, keras.layers.Dense):
+            if layer.kernel_constraint is not None or layer.bias_constraint is not None:
+                return "Dense constraints are not supported"
+        else:
+            return f"layer {layer.name!r} ({type(layer).__name__}) is not supported"
+    if any("seed_generator" not in v.path for v in model.non_trainable_variables):
+        return "the model has non-trainable weights (other than random-seed states)"
+    return None
+
+
+class _VectorizedEngine:
+    """K copies of a ``Sequential([LSTM, Dense, ...])`` evaluated as one batched computation.
+
+    Weight ``i`` of setting ``k`` is ``W[i][k]``; the arithmetic is that of ``keras.layers.LSTMCell`` (fused gates,
+    ``z = x·kernel + h·recurrent_kernel + bias``; ``i, f, c̃, o``) and ``keras.layers.Dense``; the loss is Keras's
+    sparse categorical cross-entropy (from the logits when the last activation is softmax, as Keras does).
+    """
+
+    def __init__(self, model):
+        import keras
+
+        self.key = ("vectorized", tuple(_layer_signature(layer) for layer in model.layers))
+        index = {id(v): i for i, v in enumerate(model.trainable_variables)}
+        self.plan = []
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.LSTM):
+                cell = layer.cell
+                ids = (index[id(cell.kernel)], index[id(cell.recurrent_kernel)], index[id(cell.bias)])
+                self.plan.append(("lstm", ids, cell.units, cell.activation, cell.recurrent_activation))
+            else:
+                ids = (index[id(layer.kernel)], index[id(layer.bias)] if layer.use_bias else None)
+                self.plan.append(("dense", ids, layer.units, layer.activation, None))
+        self.softmax_logits = model.layers[-1].activation is keras.activations.softmax
+
+    def probabilities_and_loss(self, weights, x, y):
+        """``x``: ``(batch, time, features)``; ``y``: ``(batch,)``. Returns outputs ``(K, batch, classes)`` and the
+        per-setting loss ``(K,)`` and accuracy ``(K,)``."""
+        import keras
+        import tensorflow as tf
+
+        h = None
+        logits = None
+        for kind, ids, units, activation, recurrent_activation in self.plan:
+            if kind == "lstm":
+                kernel, recurrent, bias = (weights[i] for i in ids)
+                k = tf.shape(kernel)[0]
+                # x·kernel for every time step at once: (time, K, batch, 4·units)
+                projected = tf.einsum("btf,kfg->tkbg", x, kernel)
+                zeros = tf.zeros(tf.stack([k, tf.shape(x)[0], units]), x.dtype)
+
+                def step(
+                    t,
+                    h,
+                    c,
+                    projected=projected,
+                    recurrent=recurrent,
+                    bias=bias,
+                    act=activation,
+                    rec_act=recurrent_activation,
+                ):
+                    z = projected[t] + tf.einsum("kbh,khg->kbg", h, recurrent)
+                    z = z + bias[:, None, :]
+                    z0, z1, z2, z3 = tf.split(z, 4, axis=-1)
+                    c = rec_act(z1) * c + rec_act(z0) * act(z2)
+                    h = rec_act(z3) * act(c)
+                    return t + 1, h, c
+
+                _, h, _ = tf.while_loop(
+                    lambda t, h, c: t < tf.shape(x)[1],
+                    step,
+                    (tf.constant(0), zeros, zeros),
+                    maximum_iterations=x.shape[1],
+                )
+            else:
+                if h is None:
+                    raise ValueError("the first layer must be an LSTM")
+                kernel = weights[ids[0]]
+                z = tf.einsum("kbh,khu->kbu", h, kernel)
+                if ids[1] is not None:
+                    z = z + weights[ids[1]][:, None, :]
+                logits = z
+                h = activation(z)
+        labels = tf.broadcast_to(tf.cast(y, tf.int64)[None, :], tf.shape(h)[:2])
+        if self.softmax_logits:
+            per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        else:
+            epsilon = keras.config.epsilon()
+            log_p = tf.math.log(tf.clip_by_value(h, epsilon, 1.0 - epsilon))
+            per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=log_p)
+        loss = tf.reduce_mean(per_example, axis=1)
+        correct = tf.cast(tf.equal(tf.argmax(h, axis=-1), labels), tf.float32)
+        return h, loss, tf.reduce_mean(correct, axis=1)
+
+
+class _KerasEngine:
+    """Any Keras model: setting ``k`` is ``model.stateless_call([w[k] for w in W], ...)``."""
+
+    def __init__(self, model):
+        self.key = ("keras", id(model))
+        self.model = model
+        self.non_trainable = [v.value for v in model.non_trainable_variables]
+
+    def probabilities_and_loss(self, weights, x, y):
+        import keras
+        import tensorflow as tf
+
+        k = weights[0].shape[0]
+        outputs, losses, accuracies = [], [], []
+        for i in range(k):
+            out, _ = self.model.stateless_call([w[i] for w in weights], self.non_trainable, x, training=True)
+            losses.append(tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, out)))
+            accuracies.append(
+                tf.reduce_mean(tf.cast(tf.equal(tf.argmax(out, axis=-1), tf.cast(y, tf.int64)), tf.float32))
+            )
+            outputs.append(out)
+        return tf.stack(outputs), tf.stack(losses), tf.stack(accuracies)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The compiled chunk of steps
+# ----------------------------------------------------------------------------------------------------------------
+
+_CHUNK_FUNCTIONS: dict = {}
+
+
+def _per_setting(mask, like):
+    """``mask`` of shape ``(K,)`` reshaped to broadcast against a stacked tensor ``like`` ``(K, ...)``."""
+    import tensorflow as tf
+
+    return tf.reshape(mask, [-1] + [1] * (like.shape.rank - 1))
+
+
+def _clip_all(grads, thresholds, mode_index, rule_list):
+    """Apply each setting's rule. Returns ``(clipped stacked grads, pre-clip global norms (K,), flags (K,))``."""
+    import tensorflow as tf
+
+    global_norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(g), axis=list(range(1, g.shape.rank))) for g in grads]))
+    out = list(grads)
+    was = tf.zeros_like(mode_index, tf.bool)
+    for j, rule in enumerate(rule_list):
+        if not rule.needs_threshold:
+            continue
+
+        def one_setting(args, rule=rule):
+            grads_k, threshold_k = args
+            return rule.clip(grads_k, threshold_k), rule.was_clipped(grads_k, threshold_k)
+
+        clipped, flag = tf.vectorized_map(one_setting, (list(grads), thresholds))
+        chosen = tf.equal(mode_index, j)
+        out = [tf.where(_per_setting(chosen, g), c, o) for g, c, o in zip(grads, clipped, out)]
+        was = tf.where(chosen, flag, was)
+    return out, global_norm, was
+
+
+def _optimizer_step(weights, first, second, grads, count, lr, momentum, opt_index):
+    """One update of every setting with its own optimizer (Keras 3's arithmetic). ``count``: this update's
+    1-based step number per setting (Adam's ``iterations + 1``). Returns new ``(weights, first, second)``."""
+    import tensorflow as tf
+
+    new_w, new_m, new_v = [], [], []
+    for w, m, v, g in zip(weights, first, second, grads):
+        lr_ = _per_setting(lr, w)
+        sgd_m = m * _per_setting(momentum, w) - g * lr_
+        sgd_w = w + sgd_m
+        # Adam (keras/src/optimizers/adam.py)
+        step = _per_setting(count, w)
+        alpha = lr_ * tf.sqrt(1 - tf.pow(ADAM_BETA_2, step)) / (1 - tf.pow(ADAM_BETA_1, step))
+        adam_m = m + (g - m) * (1 - ADAM_BETA_1)
+        adam_v = v + (tf.square(g) - v) * (1 - ADAM_BETA_2)
+        adam_w = w - (adam_m * alpha) / (tf.sqrt(adam_v) + ADAM_EPSILON)
+        # RMSprop (keras/src/optimizers/rmsprop.py), no momentum, not centered
+        rms_v = RMSPROP_RHO * v + (1 - RMSPROP_RHO) * tf.square(g)
+        rms_w = w - (lr_ * g) / tf.sqrt(rms_v + RMSPROP_EPSILON)
+        kind = _per_setting(opt_index, w)
+        new_w.append(tf.where(kind == 0, sgd_w, tf.where(kind == 1, adam_w, rms_w)))
+        new_m.append(tf.where(kind == 0, sgd_m, tf.where(kind == 1, adam_m, m)))
+        new_v.append(tf.where(kind == 1, adam_v, tf.where(kind == 2, rms_v, v)))
+    return new_w, new_m, new_v
+
+
+def _chunk_function(engine, rule_list):
+    """The compiled function that runs up to ``n`` steps of all K settings on a chunk of batches."""
+    key = (engine.key, tuple(rule_list))
+    if key in _CHUNK_FUNCTIONS:
+        return _CHUNK_FUNCTIONS[key]
+    import tensorflow as tf
+
+    @tf.function(jit_compile=True)
+    def run(weights, first, second, count, alive, diverged, hyper, xs, ys, n, offset):
+        lr, thresholds, momentum, mode_index, opt_index = hyper
+        size = tf.shape(xs)[0]
+        k = tf.shape(alive)[0]
+        logs = [
+            tf.TensorArray(dtype, size=size, element_shape=[None])
+            for dtype in (tf.float32, tf.float32, tf.float32, tf.bool)
+        ]
+
+        def body(i, weights, first, second, count, alive, diverged, logs):
+            with tf.GradientTape() as tape:
+                tape.watch(weights)
+                _, loss, accuracy = engine.probabilities_and_loss(weights, xs[i], ys[i])
+                total = tf.reduce_sum(tf.where(alive, loss, 0.0))
+            grads = tape.gradient(total, weights)
+            clipped, norm, was = _clip_all(grads, thresholds, mode_index, rule_list)
+            ok = alive & tf.math.is_finite(loss) & tf.math.is_finite(norm)
+            diverged = tf.where(alive & ~ok, offset + i, diverged)
+            step = count + tf.cast(ok, tf.float32)
+            new_w, new_m, new_v = _optimizer_step(weights, first, second, clipped, step, lr, momentum, opt_index)
+
+            def keep(new, old):
+                return [tf.where(_per_setting(ok, o), a, o) for a, o in zip(new, old)]
+
+            logs = [logs[0].write(i, loss), logs[1].write(i, accuracy), logs[2].write(i, norm), logs[3].write(i, was)]
+            return i + 1, keep(new_w, weights), keep(new_m, first), keep(new_v, second), step, ok, diverged, logs
+
+        i, weights, first, second, count, alive, diverged, logs = tf.while_loop(
+            lambda i, *_: (i < n) & tf.reduce_any(alive),
+            body,
+            (tf.constant(0), list(weights), list(first), list(second), count, alive, diverged, logs),
+            maximum_iterations=xs.shape[0],
+        )
+        del k
+        return weights, first, second, count, alive, diverged, i, [log.stack() for log in logs]
+
+    _CHUNK_FUNCTIONS[key] = run
+    return run
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Initial weights, batches, the public train()
+# ----------------------------------------------------------------------------------------------------------------
+
+_INITIAL_WEIGHTS: dict = {}
+
+
+def initial_weights(model_fn: Callable, seed: int) -> tuple[np.ndarray, ...]:
+    """The trainable weights ``model_fn()`` gets after ``keras.utils.set_random_seed(seed)`` (cached per pair)."""
+    import keras
+
+    seed = checks.positive_int("seed", seed, minimum=0)
+    key = (model_fn, seed)
+    if key not in _INITIAL_WEIGHTS:
+        keras.utils.set_random_seed(seed)
+        model = model_fn()
+        _INITIAL_WEIGHTS[key] = tuple(np.array(v.numpy()) for v in model.trainable_variables)
+    return _INITIAL_WEIGHTS[key]
+
+
+def _dataset(data, data_seed: int, batch_size: int, shuffle_buffer: int):
+    """A fresh, endless dataset of ``(x, y)`` batches whose order depends only on ``data_seed``."""
+    import keras
+    import tensorflow as tf
+
+    from helpers.data import fashion_mnist_pipeline
+
+    keras.utils.set_random_seed(data_seed)  # tf.data's shuffle order depends on the global seed too
+    if callable(data):
+        dataset = data()
+        if not isinstance(dataset, tf.data.Dataset):
+            raise TypeError(f"data() must return a tf.data.Dataset, got {type(dataset).__name__}")
+    elif isinstance(data, tuple | list) and len(data) == 2:
+        dataset = fashion_mnist_pipeline(data[0], data[1], batch_size, shuffle_buffer, data_seed)
+    else:
+        raise TypeError(
+            "data must be (x, y) arrays for the article's pipeline or a function returning a tf.data.Dataset, "
+            f"got {type(data).__name__}"
+        )
+    spec = dataset.element_spec
+    if not (isinstance(spec, tuple) and len(spec) == 2 and spec[0].shape.rank == 3 and spec[1].shape.rank == 1):
+        raise ValueError(
+            "data must yield (x, y) batches with x of shape (batch, time, features) and y of shape (batch,), "
+            f"got element_spec {spec}"
+        )
+    return dataset
+
+
+def draw_batches(data, steps: int, data_seed: int = 0, batch_size: int = 32, shuffle_buffer: int = 5000):
+    """The first ``steps`` batches ``train`` uses for these arguments, as arrays ``xs`` of shape
+    ``(steps, batch, time, features)`` and ``ys`` of shape ``(steps, batch)`` (for checks against ``model.fit``)."""
+    steps = checks.positive_int("steps", steps)
+    data_seed = checks.positive_int("data_seed", data_seed, minimum=0)
+    dataset = _dataset(data, data_seed, batch_size, shuffle_buffer)
+    xs, ys = next(iter(dataset.batch(steps, drop_remainder=True)))
+    return xs.numpy(), ys.numpy()
+
+
+def train(
+    settings: Setting | Sequence[Setting],
+    data,
+    steps: int,
+    *,
+    data_seed: int = 0,
+    batch_size: int = 32,
+    shuffle_buffer: int = 5000,
+    model: Callable | None = None,
+    engine: str = "auto",
+    chunk: int = 100,
+    progress: bool = True,
+    on_chunk: Callable[[int], bool | None] | None = None,
+) -> History | list[History]:
+    """Train every setting for ``steps`` steps on the same batches; return one ``History`` per setting.
+
+    ``settings``: one ``Setting`` (returns one ``History``) or a sequence of them (returns a list, same order), all
+    trained together in one compiled computation. ``data``: ``(x_train, y_train)`` for the article's pipeline
+    (``helpers.data.fashion_mnist_pipeline(x, y, batch_size, shuffle_buffer, data_seed)``), or a function returning
+    a ``tf.data.Dataset`` of ``(x, y)`` batches. The batch order depends only on ``data_seed``: every call with the
+    same arguments sees the same batches. ``model``: a function returning a new, built Keras classifier with a softmax
+    (or probability) output, default ``helpers.models.article_lstm``; it is called with Keras seeded by each
+    setting's ``seed``. Note: ``train`` re-seeds Keras, TensorFlow, NumPy and Python (``keras.utils.set_random_seed``)
+    with those seeds. ``engine``: ``"auto"``, ``"vectorized"`` or ``"keras"`` (module docstring). ``chunk``: steps per
+    compiled call. ``progress``: show a progress bar (``tqdm.auto``). ``on_chunk(steps_done)``: called after each
+    chunk; returning ``False`` stops the run early (the histories then hold the steps run).
+    """
+    import tensorflow as tf
+
+    single = isinstance(settings, Setting)
+    if single:
+        settings = [settings]
+    if isinstance(settings, str | bytes) or not isinstance(settings, Sequence):
+        raise TypeError(f"settings must be a Setting or a sequence of Settings, got {type(settings).__name__}")
+    settings = list(settings)
+    if not settings:
+        raise ValueError("settings must hold at least one Setting, got an empty sequence")
+    for i, s in enumerate(settings):
+        if not isinstance(s, Setting):
+            raise TypeError(f"settings[{i}] must be a Setting, got {type(s).__name__}")
+    steps = checks.positive_int("steps", steps)
+    data_seed = checks.positive_int("data_seed", data_seed, minimum=0)
+    batch_size = checks.positive_int("batch_size", batch_size)
+    shuffle_buffer = checks.positive_int("shuffle_buffer", shuffle_buffer)
+    chunk = checks.positive_int("chunk", chunk)
+    checks.one_of("engine", engine, ENGINES)
+    if model is None:
+        from helpers.models import article_lstm as model
+    if not callable(model):
+        raise TypeError(f"model must be a function returning a Keras model, got {type(model).__name__}")
+    if on_chunk is not None and not callable(on_chunk):
+        raise TypeError(f"on_chunk must be callable or None, got {type(on_chunk).__name__}")
+
+    started = time.perf_counter()
+    run = _prepare(model, engine)
+    rule_names = tuple(rules())
+    rule_list = [rules()[name] for name in rule_names]
+    starts = [initial_weights(model, s.seed) for s in settings]
+    weights = [tf.constant(np.stack(ws)) for ws in zip(*starts)]
+    first = [tf.zeros_like(w) for w in weights]
+    second = [tf.zeros_like(w) for w in weights]
+    k = len(settings)
+    count = tf.zeros([k], tf.float32)
+    alive = tf.ones([k], tf.bool)
+    diverged = tf.fill([k], tf.constant(-1, tf.int32))
+    hyper = (
+        tf.constant([s.learning_rate for s in settings], tf.float32),
+        tf.constant([s.threshold if s.threshold is not None else 1.0 for s in settings], tf.float32),
+        tf.constant([s.momentum for s in settings], tf.float32),
+        tf.constant([rule_names.index(s.mode) for s in settings], tf.int32),
+        tf.constant([OPTIMIZERS.index(s.optimizer) for s in settings], tf.int32),
+    )
+    function = _chunk_function(run, rule_list)
+    size = min(chunk, steps)
+    source = iter(_dataset(data, data_seed, batch_size, shuffle_buffer).batch(size, drop_remainder=True).prefetch(1))
+    logs = [[] for _ in range(4)]
+    done = 0
+    bar = _progress_bar(steps, progress, k)
+    try:
+        while done < steps:
+            xs, ys = next(source)
+            n = min(size, steps - done)
+            weights, first, second, count, alive, diverged, ran, chunk_logs = function(
+                weights,
+                first,
+                second,
+                count,
+                alive,
+                diverged,
+                hyper,
+                xs,
+                ys,
+                tf.constant(n),
+                tf.constant(done),
+            )
+            ran = int(ran)
+            for store, values in zip(logs, chunk_logs):
+                store.append(values.numpy()[:ran])
+            done += ran
+            if bar is not None:
+                bar.update(ran)
+            if not bool(tf.reduce_any(alive)):
+                break
+            if on_chunk is not None and on_chunk(done) is False:
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - started
+    stacked = [np.concatenate(store) if store else np.zeros((0, k)) for store in logs]
+    diverged = diverged.numpy()
+    final = [w.numpy() for w in weights]
+    histories = []
+    for i, setting in enumerate(settings):
+        stop = int(diverged[i]) + 1 if diverged[i] >= 0 else done
+        histories.append(
+            History(
+                setting=setting,
+                loss=stacked[0][:stop, i].astype(np.float32),
+                accuracy=stacked[1][:stop, i].astype(np.float32),
+                grad_norm=stacked[2][:stop, i].astype(np.float32),
+                clipped=stacked[3][:stop, i].astype(bool),
+                diverged_at=int(diverged[i]) if diverged[i] >= 0 else None,
+                steps=stop,
+                steps_requested=steps,
+                seconds=seconds,
+                weights=tuple(w[i] for w in final),
+            )
+        )
+    return histories[0] if single else histories
+
+
+def _progress_bar(steps, progress, k):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=steps, desc=f"training {k} setting{'s' if k > 1 else ''}", unit="step")
+
+
+_ENGINES: dict = {}
+
+
+def _prepare(model_fn, engine):
+    """The engine for ``model_fn``'s architecture (built once per model function and engine)."""
+    import keras
+
+    key = (model_fn, engine)
+    if key not in _ENGINES:
+        template = model_fn()
+        if not isinstance(template, keras.Model):
+            raise TypeError(f"model must return a keras.Model, got {type(template).__name__}")
+        reason = _vectorizable(template)
+        if engine == "vectorized" and reason is not None:
+            raise ValueError(f"engine='vectorized' cannot run this model: {reason}; use engine='keras'")
+        _ENGINES[key] = _VectorizedEngine(template) if engine != "keras" and reason is None else _KerasEngine(template)
+    return _ENGINES[key]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Evaluation with the real Keras model
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def keras_model(history: History, model: Callable | None = None):
+    """A Keras model (from ``model``, default ``helpers.models.article_lstm``) holding ``history``'s final weights."""
+    if not isinstance(history, History):
+        raise TypeError(f"history must be a History, got {type(history).__name__}")
+    if model is None:
+        from helpers.models import article_lstm as model
+    built = model()
+    if len(built.trainable_variables) != len(history.weights):
+        raise ValueError("model does not match the weights in history (different number of trainable variables)")
+    for variable, value in zip(built.trainable_variables, history.weights):
+        variable.assign(value)
+    return built
+
+
+def evaluate(history: History, x, y, model: Callable | None = None, batch_size: int = 1000) -> tuple[float, float]:
+    """``(loss, accuracy)`` of ``history``'s final weights on ``(x, y)`` (e.g. the test split), computed by the real
+    Keras model: mean sparse categorical cross-entropy (nats) and the fraction classified correctly."""
+    import keras
+
+    x = checks.array("x", x, ndim=3)
+    y = checks.array("y", y, ndim=1)
+    if len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"x and y must hold the same, non-zero number of examples, got {len(x)} and {len(y)}")
+    batch_size = checks.positive_int("batch_size", batch_size)
+    built = keras_model(history, model)
+    probabilities = np.concatenate(
+        [
+            np.asarray(built(x[i : i + batch_size].astype(np.float32), training=False))
+            for i in range(0, len(x), batch_size)
+        ]
+    )
+    loss = float(np.mean(keras.losses.sparse_categorical_crossentropy(y, probabilities)))
+    accuracy = float(np.mean(np.argmax(probabilities, axis=-1) == y))
+    return loss, accuracy
