@@ -10,9 +10,11 @@ One submodule per notebook holds that lesson's widgets: ``recurrence`` (01).
 
 from __future__ import annotations
 
+import io
+
 import ipywidgets as W
 import numpy as np
-from IPython.display import clear_output, display
+from IPython.display import Image, clear_output, display
 from matplotlib.figure import Figure
 
 __all__ = ["LivePlot", "float_slider", "int_slider"]
@@ -52,6 +54,7 @@ class LivePlot:
             control.observe(self._on_change, names="value")
         self.widget = W.VBox([W.HBox(list(self.controls.values())), self.message, self.output])
         self.updates = 0
+        self.dpi = 100
 
     def values(self) -> dict:
         """The controls' current values, by name."""
@@ -66,11 +69,22 @@ class LivePlot:
         self.updates += 1
         self.render()
 
+    def png(self) -> bytes:
+        """The figure as PNG bytes (what the output area shows)."""
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=self.dpi)
+        return buffer.getvalue()
+
     def render(self) -> None:
-        """Show the figure in the output area, replacing what was there."""
+        """Show the figure in the output area as a PNG image, replacing what was there.
+
+        The PNG is made here rather than by IPython's figure formatter, which matplotlib registers only once pyplot
+        has chosen its backend: a widget shown before any other plot would otherwise print ``<Figure ...>``.
+        """
+        image = Image(data=self.png(), format="png")
         with self.output:
             clear_output(wait=True)
-            display(self.figure)
+            display(image)
 
     def _on_change(self, _change) -> None:
         self.update()
