@@ -469,7 +469,7 @@ def _chunk_function(engine, rule_list):
         return _CHUNK_FUNCTIONS[key]
     import tensorflow as tf
 
-    @tf.function(jit_compile=True)
+    @tf.function(jit_compile=True, autograph=False)  # explicit tf.while_loop: no AutoGraph needed
     def run(weights, first, second, count, alive, diverged, hyper, xs, ys, n, offset):
         lr, thresholds, momentum, mode_index, opt_index = hyper
         size = tf.shape(xs)[0]

@@ -1,0 +1,475 @@
+"""Notebook 04's clipping lab, and the static figure of training histories it shares its drawing with.
+
+- ``plot_histories``: loss, accuracy, pre-clip global gradient norm (log axis, with each run's threshold) and the
+  fraction of clipped steps of several ``helpers.training.History`` side by side; a diverged run is marked with an
+  ``x`` at the step where it stopped.
+- ``ClippingLab``: the same four panels for one setting, chosen with a mode dropdown (none / value / per-tensor norm /
+  global norm), a threshold slider and a learning-rate slider (both logarithmic). On release the setting is trained
+  (the four modes at that threshold and learning rate together, one compiled call) with a progress bar in the widget,
+  and the panels update in place; settings already run are redrawn from a cache at once. Training runs in a
+  background thread: moving a control while it trains abandons that run at the next chunk, and only the last
+  requested setting is trained (no queue of stale runs).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import threading
+import time
+
+import ipywidgets as W
+import numpy as np
+import PIL.Image
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from helpers import checks, training
+from helpers.training import History, Setting
+from helpers.widgets import LivePlot
+
+__all__ = ["ClippingLab", "MODE_LABELS", "plot_histories"]
+
+#: Dropdown labels of the clipping modes, with the Keras argument each one corresponds to.
+MODE_LABELS = {
+    "none": "no clipping",
+    "value": "value (clipvalue)",
+    "norm": "per-tensor norm (clipnorm)",
+    "global_norm": "global norm (global_clipnorm)",
+}
+PANELS = ("loss", "accuracy", "grad_norm", "clipped")
+DPI = 72
+YLABELS = {
+    "loss": "training loss (nats)",
+    "accuracy": "batch accuracy",
+    "grad_norm": "pre-clip global norm ‖g‖",
+    "clipped": "fraction of steps clipped",
+}
+
+
+def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Mean of the last ``window`` values at every step (fewer at the start), same length."""
+    cumulative = np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
+    index = np.arange(1, len(values) + 1)
+    return (cumulative[index] - cumulative[index - np.minimum(index, window)]) / np.minimum(index, window)
+
+
+def _curve(history: History, name: str, window: int) -> np.ndarray:
+    """The per-step values drawn for panel ``name``: running means over ``window`` steps of the loss, the accuracy
+    and the clipped flag (as a fraction); the gradient norm unsmoothed (its spikes are the point). NaN/inf entries
+    (only the last one, of a diverged run) are drawn as gaps."""
+    values = getattr(history, name).astype(np.float64)
+    finite = np.isfinite(values)
+    if name == "grad_norm":
+        return np.where(finite, values, np.nan)
+    smooth = np.full(len(values), np.nan)
+    count = int(np.argmin(finite)) if not finite.all() else len(values)
+    smooth[:count] = _running_mean(values[:count], window)
+    return smooth
+
+
+def _divergence_point(history: History, name: str, window: int) -> tuple[float, float] | None:
+    """Where to put the ``x`` of a diverged run on panel ``name``: the stopping step, at the last finite value."""
+    if not history.diverged:
+        return None
+    values = _curve(history, name, window)
+    finite = values[np.isfinite(values)]
+    return float(history.diverged_at), float(finite[-1]) if len(finite) else 1.0
+
+
+def _divergence_text(history: History) -> str:
+    return f"NaN/inf at step {history.diverged_at}: stopped"
+
+
+def plot_histories(histories, window: int = 50, labels=None, figsize=(12.0, 3.2)) -> Figure:
+    """Four panels (loss, accuracy, pre-clip global norm on a log axis, clipped fraction) of ``histories`` against the
+    step; running means over ``window`` steps; dotted lines are the norm thresholds; ``x`` marks a diverged run.
+    Returns the matplotlib ``Figure`` (show it with ``display(fig)`` or ``plt.show()`` if made with pyplot)."""
+    if isinstance(histories, History):
+        histories = [histories]
+    histories = list(histories)
+    if not histories or not all(isinstance(h, History) for h in histories):
+        raise TypeError("histories must be a History or a non-empty list of History objects")
+    window = checks.positive_int("window", window)
+    if labels is None:
+        labels = [h.setting.label for h in histories]
+    if len(labels) != len(histories):
+        raise ValueError(f"labels must have one entry per history ({len(histories)}), got {len(labels)}")
+    figure = Figure(figsize=figsize, layout="constrained")
+    axes = figure.subplots(1, 4)
+    for color, (history, label) in enumerate(zip(histories, labels)):
+        steps = np.arange(history.steps)
+        for ax, name in zip(axes, PANELS):
+            ax.plot(
+                steps,
+                _curve(history, name, window),
+                color=f"C{color}",
+                lw=1.2 if name != "grad_norm" else 0.6,
+                label=label,
+            )
+            point = _divergence_point(history, name, window)
+            if point is not None:
+                ax.plot(*point, "x", color=f"C{color}", ms=10, mew=2.5)
+                ax.annotate(
+                    _divergence_text(history),
+                    point,
+                    textcoords="offset points",
+                    xytext=(4, 4),
+                    fontsize=7,
+                    color=f"C{color}",
+                )
+        if history.setting.mode in ("norm", "global_norm"):
+            axes[2].axhline(history.setting.threshold, color=f"C{color}", ls=":", lw=1.2)
+    for ax, name in zip(axes, PANELS):
+        ax.set_xlabel("training step")
+        ax.set_ylabel(YLABELS[name])
+    axes[2].set_yscale("log")
+    axes[3].set_ylim(-0.02, 1.02)
+    axes[0].legend(fontsize=7)
+    return figure
+
+
+class ClippingLab(LivePlot):
+    """Train the article's LSTM with a chosen clipping mode, threshold and learning rate; see the module docstring.
+
+    ``data``: ``(x_train, y_train)``; ``steps`` per run; ``optimizer``/``momentum``/``seed``/``data_seed``: fixed for
+    every run (``helpers.training.Setting``). ``threshold_range``/``lr_range``: slider limits (log scale).
+    ``background``: train in a background thread (False: train inside the callback, as the tests and the first
+    display do). ``histories``: runs already trained (e.g. by the notebook) with the same ``steps``, ``data`` and
+    ``data_seed``: they fill the cache.
+    ``train_kwargs`` go to ``helpers.training.train`` (e.g. ``chunk``).
+    """
+
+    def __init__(
+        self,
+        data,
+        steps: int = 500,
+        mode: str = "global_norm",
+        threshold: float = 1.0,
+        learning_rate: float = 1.0,
+        optimizer: str = "sgd",
+        momentum: float = 0.9,
+        seed: int = 0,
+        data_seed: int = 0,
+        threshold_range=(1e-3, 1e2),
+        lr_range=(1e-3, 10.0),
+        window: int = 50,
+        background: bool = True,
+        histories=(),
+        **train_kwargs,
+    ):
+        self.steps = checks.positive_int("steps", steps)
+        self.window = checks.positive_int("window", window)
+        checks.one_of("mode", mode, tuple(MODE_LABELS))
+        threshold_range = self._range("threshold_range", threshold_range)
+        lr_range = self._range("lr_range", lr_range)
+        checks.in_range("threshold", threshold, *threshold_range)
+        checks.in_range("learning_rate", learning_rate, *lr_range)
+        Setting(optimizer=optimizer, momentum=momentum, seed=seed)  # validates them
+        self.fixed = {"optimizer": optimizer, "momentum": float(momentum), "seed": seed}
+        self.data = data
+        self.data_seed = checks.positive_int("data_seed", data_seed, minimum=0)
+        self.train_kwargs = dict(train_kwargs)
+        self.background = bool(background)
+        self.cache: dict[Setting, History] = {}
+        for history in histories:
+            if not isinstance(history, History):
+                raise TypeError(f"histories must hold History objects, got {type(history).__name__}")
+            if history.steps_requested == self.steps and (history.steps == self.steps or history.diverged):
+                self.cache[self.key(history.setting)] = history
+        self.runs: list[tuple[Setting, ...]] = []  # every group of settings trained, in order (tests count them)
+        self.last_redraw_seconds = math.nan
+        self.last_render_seconds = math.nan
+        self._trained_seconds = math.nan
+        self._fresh: set[Setting] = set()  # settings trained since the last draw (for the message)
+        self._wanted: Setting | None = None
+        self._worker: threading.Thread | None = None
+        self._lock = threading.RLock()
+        controls = {
+            "mode": W.Dropdown(
+                options=[(label, value) for value, label in MODE_LABELS.items()],
+                value=mode,
+                description="clipping",
+                style={"description_width": "initial"},
+            ),
+            "threshold": W.FloatLogSlider(
+                value=threshold,
+                base=10,
+                min=math.log10(threshold_range[0]),
+                max=math.log10(threshold_range[1]),
+                step=0.25,
+                description="threshold c",
+                continuous_update=False,
+                readout_format=".3g",
+                style={"description_width": "initial"},
+            ),
+            "learning_rate": W.FloatLogSlider(
+                value=learning_rate,
+                base=10,
+                min=math.log10(lr_range[0]),
+                max=math.log10(lr_range[1]),
+                step=0.25,
+                description="learning rate",
+                continuous_update=False,
+                readout_format=".3g",
+                style={"description_width": "initial"},
+            ),
+        }
+        super().__init__(controls, nrows=2, ncols=2, figsize=(10.0, 5.6))
+        self.progress = W.IntProgress(
+            value=0, min=0, max=self.steps, description="training", layout=W.Layout(width="320px")
+        )
+        self.widget = W.VBox([W.HBox(list(self.controls.values())), W.HBox([self.progress, self.message]), self.output])
+        self._build_artists()
+
+    @staticmethod
+    def _range(name, value):
+        if not (isinstance(value, tuple | list) and len(value) == 2):
+            raise TypeError(f"{name} must be a (low, high) pair of positive numbers, got {value!r}")
+        low, high = checks.positive(f"{name}[0]", value[0]), checks.positive(f"{name}[1]", value[1])
+        if not low < high:
+            raise ValueError(f"{name} must have low < high, got {value!r}")
+        return low, high
+
+    # ------------------------------------------------------------------------------------------------ settings
+
+    def setting(self, mode: str, threshold: float, learning_rate: float) -> Setting:
+        """The ``Setting`` the controls stand for (the threshold is ignored for "none"); threshold and learning
+        rate rounded to 4 significant digits, so that a slider position and a number typed in a notebook
+        (10 ** -0.5 computed in JavaScript or in Python) name the same cached run."""
+        threshold = None if mode == "none" else float(f"{threshold:.4g}")
+        return Setting(mode, threshold, float(f"{learning_rate:.4g}"), **self.fixed)
+
+    def key(self, setting: Setting) -> Setting:
+        """The cache key of any ``Setting`` (rounded as in ``setting``)."""
+        if (setting.optimizer, setting.momentum, setting.seed) != tuple(self.fixed.values()):
+            return setting
+        return self.setting(setting.mode, setting.threshold or 1.0, setting.learning_rate)
+
+    def group(self, setting: Setting) -> list[Setting]:
+        """The settings trained together with ``setting``: all four modes at its threshold and learning rate."""
+        threshold = setting.threshold if setting.threshold is not None else self.controls["threshold"].value
+        return [self.setting(mode, threshold, setting.learning_rate) for mode in MODE_LABELS]
+
+    def train_group(self, setting: Setting, cancelled=lambda: False) -> bool:
+        """Train ``group(setting)`` into the cache, showing progress; ``False`` if ``cancelled()`` stopped it."""
+        group = self.group(setting)
+        with self._lock:
+            self.runs.append(tuple(group))
+        self.progress.value = 0
+        self.progress.bar_style = "info"
+        self.message.value = f"training {len(group)} settings × {self.steps} steps …"
+
+        def on_chunk(done):
+            self.progress.value = done
+            return not cancelled()
+
+        started = time.perf_counter()
+        histories = training.train(
+            group,
+            self.data,
+            self.steps,
+            data_seed=self.data_seed,
+            progress=False,
+            on_chunk=on_chunk,
+            **self.train_kwargs,
+        )
+        if any(h.steps < h.steps_requested and not h.diverged for h in histories):
+            self.progress.bar_style = "warning"
+            return False
+        with self._lock:
+            for history in histories:
+                self.cache[self.key(history.setting)] = history
+        self.progress.value = self.steps
+        self.progress.bar_style = "success"
+        self._trained_seconds = time.perf_counter() - started
+        self._fresh = {self.key(h.setting) for h in histories}
+        return True
+
+    # ------------------------------------------------------------------------------------------------ callbacks
+
+    def _on_change(self, _change) -> None:
+        setting = self.setting(**self.values())
+        with self._lock:
+            self._wanted = setting
+            cached = setting in self.cache
+        if cached or not self.background:
+            self.update()
+            return
+        self.message.value = "training …"
+        with self._lock:
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._work, name="clipping-lab", daemon=True)
+                self._worker.start()
+
+    def _work(self) -> None:
+        """Background thread: train the latest wanted setting, abandon it when a newer one is wanted, then draw."""
+        while True:
+            with self._lock:
+                target = self._wanted
+                if target is None or target in self.cache:
+                    self._worker = None
+                    return
+            try:
+                finished = self.train_group(target, cancelled=lambda target=target: self._wanted != target)
+            except Exception as error:  # report in the widget: an exception in a thread would be lost
+                self.message.value = f"<b>training failed:</b> {type(error).__name__}: {error}"
+                with self._lock:
+                    self._worker = None
+                return
+            with self._lock:
+                current = self._wanted
+            if finished and current == target:
+                self.update()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the background training (if any) has finished (for tests and scripts)."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+
+    # ------------------------------------------------------------------------------------------------ drawing
+
+    def _build_artists(self) -> None:
+        """Static parts (axes, labels, legends) are drawn once per set of axis limits and kept as a background;
+        the curves are "animated" artists drawn over it (blitting), so a cached setting redraws quickly."""
+        self.figure.set_layout_engine("none")
+        self.figure.set_dpi(DPI)
+        self.axes[0].get_gridspec().update(left=0.075, right=0.985, bottom=0.09, top=0.91, hspace=0.42, wspace=0.22)
+        for ax in self.axes:
+            ax.set_position(ax.get_subplotspec().get_position(self.figure))
+        FigureCanvasAgg(self.figure)
+        self.panel = dict(zip(PANELS, self.axes))
+        self.reference, self.line, self.cross, self.note = {}, {}, {}, {}
+        for name, ax in self.panel.items():
+            ax.set_xlabel("training step")
+            ax.set_ylabel(YLABELS[name])
+            (self.reference[name],) = ax.plot([], [], color="0.6", lw=1.2, label="no clipping, same learning rate")
+            (self.line[name],) = ax.plot([], [], color="C3", lw=1.6, label="this setting")
+            (self.cross[name],) = ax.plot([], [], "x", color="k", ms=11, mew=2.5)
+            self.note[name] = ax.annotate("", (0, 0), textcoords="offset points", xytext=(5, 5), fontsize=8)
+        (self.raw_loss,) = self.panel["loss"].plot([], [], color="C3", lw=0.5, alpha=0.35)
+        self.threshold_line = self.panel["grad_norm"].axhline(1.0, color="k", ls=":", lw=1.2, label="threshold c")
+        self.panel["grad_norm"].set_yscale("log")
+        self.panel["loss"].legend(fontsize=8, loc="upper right")
+        self.panel["grad_norm"].legend(handles=[self.threshold_line], fontsize=8, loc="upper right")
+        self.title = self.figure.suptitle("", fontsize=10)
+        self.dynamic = [
+            *self.reference.values(),
+            *self.line.values(),
+            *self.cross.values(),
+            *self.note.values(),
+            self.raw_loss,
+            self.threshold_line,
+            self.title,
+        ]
+        for artist in self.dynamic:
+            artist.set_animated(True)
+        self._background = None
+        self._background_limits = None
+
+    def history(self, setting: Setting) -> History:
+        """``setting``'s history from the cache, training its group first (in this thread) if needed."""
+        with self._lock:
+            if setting in self.cache:
+                return self.cache[setting]
+        self.train_group(setting)
+        return self.cache[setting]
+
+    def _limits(self, curves: dict, threshold: float | None) -> tuple:
+        """Axis limits rounded to "nice" values, so that most redraws keep them (and reuse the background)."""
+        loss = np.concatenate([c[np.isfinite(c)] for c in curves["loss"]] + [np.array([1.0])])
+        norms = np.concatenate([c[np.isfinite(c) & (c > 0)] for c in curves["grad_norm"]] + [np.array([1.0])])
+        if threshold is not None:
+            norms = np.append(norms, threshold)
+        limits = {
+            "loss": (0.0, _nice_ceiling(1.05 * loss.max())),
+            "accuracy": (0.0, 1.0),
+            "grad_norm": (10.0 ** math.floor(math.log10(norms.min())), 10.0 ** math.ceil(math.log10(norms.max()))),
+            "clipped": (-0.02, 1.02),
+        }
+        return (self.steps, *(limits[name] for name in PANELS))
+
+    def draw(self, mode: str, threshold: float, learning_rate: float) -> None:
+        started = time.perf_counter()
+        setting = self.setting(mode, threshold, learning_rate)
+        history = self.history(setting)
+        fresh, self._fresh = setting in self._fresh, set()
+        reference = self.cache.get(self.setting("none", threshold, learning_rate))
+        if reference is history:
+            reference = None
+        norm_rule = setting.mode in ("norm", "global_norm")  # value clipping bounds entries, not norms
+        curves = {name: [_curve(history, name, self.window)] for name in PANELS}
+        if reference is not None:
+            for name in PANELS:
+                curves[name].append(_curve(reference, name, self.window))
+        with self._lock:
+            for name in PANELS:
+                self.line[name].set_data(np.arange(history.steps), curves[name][0])
+                if reference is not None:
+                    self.reference[name].set_data(np.arange(reference.steps), curves[name][1])
+                else:
+                    self.reference[name].set_data([], [])
+                point = _divergence_point(history, name, self.window)
+                self.cross[name].set_data([point[0]] if point else [], [point[1]] if point else [])
+                self.note[name].set_text(_divergence_text(history) if point else "")
+                if point:
+                    self.note[name].xy = point
+            self.raw_loss.set_data(np.arange(history.steps), np.where(np.isfinite(history.loss), history.loss, np.nan))
+            self.threshold_line.set_visible(norm_rule)
+            if norm_rule:
+                self.threshold_line.set_ydata([setting.threshold, setting.threshold])
+            self.title.set_text(
+                f"{setting.label}: final loss {history.final_loss(self.window):.3g}, "
+                f"{100 * history.clipped_fraction:.0f} % of steps clipped"
+            )
+            limits = self._limits(curves, setting.threshold if norm_rule else None)
+            for name, (low, high) in zip(PANELS, limits[1:]):
+                self.panel[name].set_xlim(0, limits[0])
+                self.panel[name].set_ylim(low, high)
+            self.limits = limits
+        if history.diverged:
+            self.message.value = (
+                f"<b>diverged:</b> the loss or gradient became NaN/inf at step "
+                f"{history.diverged_at}; the run was stopped there (marked ×)."
+            )
+        elif fresh:
+            self.message.value = f"trained 4 settings × {self.steps} steps in {self._trained_seconds:.1f} s"
+        else:
+            self.message.value = "from the cache"
+        self.last_redraw_seconds = time.perf_counter() - started
+
+    def png(self) -> bytes:
+        """The figure as PNG bytes: the static background is redrawn only when the axis limits changed."""
+        with self._lock:
+            canvas = self.figure.canvas
+            if self._background is None or self._background_limits != self.limits:
+                canvas.draw()  # animated artists are skipped: this is the background
+                self._background = canvas.copy_from_bbox(self.figure.bbox)
+                self._background_limits = self.limits
+            else:
+                canvas.restore_region(self._background)
+            for artist in self.dynamic:
+                if artist.get_visible():
+                    self.figure.draw_artist(artist)
+            image = PIL.Image.fromarray(np.asarray(canvas.buffer_rgba()))
+        buffer = io.BytesIO()
+        image.save(buffer, format="png", compress_level=1)
+        return buffer.getvalue()
+
+    def render(self) -> None:
+        """Show the figure in the output area by replacing its outputs (safe from the training thread)."""
+        started = time.perf_counter()
+        data = {"image/png": base64.b64encode(self.png()).decode("ascii"), "text/plain": "<clipping lab>"}
+        self.output.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
+        self.last_render_seconds = time.perf_counter() - started
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest of 1, 1.5, 2, 2.5, 3, 4, 5, 7.5 times a power of ten that is >= ``value`` (> 0)."""
+    power = 10.0 ** math.floor(math.log10(value))
+    for factor in (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0):
+        if factor * power >= value * (1 - 1e-12):
+            return factor * power
+    return 10.0 * power
