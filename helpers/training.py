@@ -642,7 +642,9 @@ def train(
     )
     function = _chunk_function(run, rule_list)
     size = min(chunk, steps)
-    source = iter(_dataset(data, data_seed, batch_size, shuffle_buffer).batch(size, drop_remainder=True).prefetch(1))
+    chunks = -(-steps // size)  # exactly the batches needed: no chunk left half-made in a background thread
+    dataset = _dataset(data, data_seed, batch_size, shuffle_buffer).take(chunks * size)
+    source = iter(dataset.batch(size, drop_remainder=True))
     logs = [[] for _ in range(4)]
     done = 0
     bar = _progress_bar(steps, progress, k)
@@ -665,7 +667,7 @@ def train(
             )
             ran = int(ran)
             for store, values in zip(logs, chunk_logs):
-                store.append(values.numpy()[:ran])
+                store.append(np.array(values.numpy()[:ran]))  # own copies: no TF buffers kept alive
             done += ran
             if bar is not None:
                 bar.update(ran)
@@ -679,7 +681,7 @@ def train(
     seconds = time.perf_counter() - started
     stacked = [np.concatenate(store) if store else np.zeros((0, k)) for store in logs]
     diverged = diverged.numpy()
-    final = [w.numpy() for w in weights]
+    final = [np.array(w.numpy()) for w in weights]
     histories = []
     for i, setting in enumerate(settings):
         stop = int(diverged[i]) + 1 if diverged[i] >= 0 else done

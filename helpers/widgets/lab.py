@@ -82,9 +82,10 @@ def _divergence_text(history: History) -> str:
     return f"NaN/inf at step {history.diverged_at}: stopped"
 
 
-def plot_histories(histories, window: int = 50, labels=None, figsize=(12.0, 3.2)) -> Figure:
+def plot_histories(histories, window: int = 50, labels=None, figsize=(12.0, 3.5)) -> Figure:
     """Four panels (loss, accuracy, pre-clip global norm on a log axis, clipped fraction) of ``histories`` against the
-    step; running means over ``window`` steps; dotted lines are the norm thresholds; ``x`` marks a diverged run.
+    step; running means over ``window`` steps; dotted lines are the norm thresholds; ``x`` marks a diverged run;
+    one legend below the panels.
     Returns the matplotlib ``Figure`` (show it with ``display(fig)`` or ``plt.show()`` if made with pyplot)."""
     if isinstance(histories, History):
         histories = [histories]
@@ -98,10 +99,11 @@ def plot_histories(histories, window: int = 50, labels=None, figsize=(12.0, 3.2)
         raise ValueError(f"labels must have one entry per history ({len(histories)}), got {len(labels)}")
     figure = Figure(figsize=figsize, layout="constrained")
     axes = figure.subplots(1, 4)
+    handles = []
     for color, (history, label) in enumerate(zip(histories, labels)):
         steps = np.arange(history.steps)
         for ax, name in zip(axes, PANELS):
-            ax.plot(
+            (line,) = ax.plot(
                 steps,
                 _curve(history, name, window),
                 color=f"C{color}",
@@ -115,10 +117,11 @@ def plot_histories(histories, window: int = 50, labels=None, figsize=(12.0, 3.2)
                     _divergence_text(history),
                     point,
                     textcoords="offset points",
-                    xytext=(4, 4),
+                    xytext=(6, -12),
                     fontsize=7,
                     color=f"C{color}",
                 )
+        handles.append(line)
         if history.setting.mode in ("norm", "global_norm"):
             axes[2].axhline(history.setting.threshold, color=f"C{color}", ls=":", lw=1.2)
     for ax, name in zip(axes, PANELS):
@@ -126,7 +129,7 @@ def plot_histories(histories, window: int = 50, labels=None, figsize=(12.0, 3.2)
         ax.set_ylabel(YLABELS[name])
     axes[2].set_yscale("log")
     axes[3].set_ylim(-0.02, 1.02)
-    axes[0].legend(fontsize=7)
+    figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), fontsize=8)
     return figure
 
 
