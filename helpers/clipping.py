@@ -349,7 +349,8 @@ def last_layer(model) -> list[int]:
 # AutoClip (Seetharaman et al. 2020): notebook 05
 
 
-def _check_p(p) -> float:
+def check_percentile(p) -> float:
+    """``p`` as a float; ``ValueError`` unless it is a percentile in (0, 100] (AutoClip's parameter)."""
     p = checks.finite("p", p)
     if not 0 < p <= 100:
         raise ValueError(f"p (a percentile) must be in (0, 100], got {p}")
@@ -375,7 +376,11 @@ def percentile(values, p, count=None) -> tf.Tensor:
     inf = tf.constant(float("inf"), values.dtype)
     valid = positions < n[..., None]
     ordered = tf.sort(tf.where(valid, values, inf), axis=-1)  # the first n entries, sorted, then +inf
-    p = tf.cast(p, values.dtype) if isinstance(p, tf.Tensor | tf.Variable) else tf.constant(_check_p(p), values.dtype)
+    p = (
+        tf.cast(p, values.dtype)
+        if isinstance(p, tf.Tensor | tf.Variable)
+        else tf.constant(check_percentile(p), values.dtype)
+    )
     q = p / tf.constant(100.0, values.dtype) * tf.cast(tf.maximum(n - 1, 0), values.dtype)
     low = tf.cast(tf.floor(q), tf.int32)
     high = tf.minimum(low + 1, tf.maximum(n - 1, 0))
@@ -396,7 +401,7 @@ def autoclip_threshold(norm_history, p: float = 10.0) -> tf.Tensor:
     NumPy arrays and lists are checked (1-D, at least one finite entry); a ``tf.Tensor`` is taken as it is and the
     result is NaN when it holds no finite entry.
     """
-    p = _check_p(p)
+    p = check_percentile(p)
     if not isinstance(norm_history, tf.Tensor | tf.Variable):
         history = checks.array("norm_history", norm_history, ndim=1).astype(float)
         if not np.isfinite(history).any():
@@ -422,7 +427,7 @@ class AutoClip:
     """
 
     def __init__(self, p: float = 10.0, capacity: int = 10_000, dtype: str = "float32"):
-        self.p = _check_p(p)
+        self.p = check_percentile(p)
         self.capacity = checks.positive_int("capacity", capacity)
         checks.one_of("dtype", dtype, ("float32", "float64"))
         self.dtype = tf.as_dtype(dtype)
