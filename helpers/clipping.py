@@ -333,9 +333,10 @@ def agc(grads, params, clipping, eps: float = 1e-3, skip=()) -> tuple[list[tf.Te
             continue
         max_norm = lam * tf.maximum(unitwise_norm(tf.cast(w, dtype)), epsilon)
         g_norm = unitwise_norm(g)
-        # the 1e-6 floor only guards a division by zero that the comparison already excludes (optax does the same);
-        # "keep where g_norm < max_norm" sends NaN norms to the rescaled branch, so a NaN unit turns NaN entirely
-        rescaled = g * (max_norm / tf.maximum(g_norm, tf.constant(1e-6, dtype)))
+        # rescaled only where g_norm >= max_norm > 0, so dividing by g_norm is safe there; the guard keeps the other
+        # branch finite. (optax divides by max(g_norm, 1e-6) instead, which over-clips units with ‖G_i‖ < 1e-6 when
+        # λ·ε is smaller still.) "Keep where g_norm < max_norm" sends NaN norms to the rescaled branch: NaN unit.
+        rescaled = g * (max_norm / tf.where(tf.equal(g_norm, 0), tf.ones_like(g_norm), g_norm))
         clipped.append(tf.where(g_norm < max_norm, g, rescaled))
     return clipped, global_norm(grads)
 

@@ -94,6 +94,12 @@ def test_agc_eps_floors_the_weight_norm():
     np.testing.assert_allclose(large[0].numpy(), [0.5, 0.0])
 
 
+def test_agc_rescales_tiny_gradients_exactly_to_the_bound():
+    # ‖G‖ = 1.2e-7 > λ·ε = 1e-7: rescaled to exactly 1e-7 (a 1e-6 floor on ‖G‖, as optax has, would give 1.2e-8)
+    clipped, _ = clipping.agc([np.array([1.1920929e-07], np.float32)], [np.zeros(1, np.float32)], 1e-3, eps=1e-4)
+    np.testing.assert_allclose(clipped[0].numpy(), [1e-7], rtol=1e-5)
+
+
 finite32 = st.floats(-1e3, 1e3, width=32, allow_nan=False, allow_infinity=False, allow_subnormal=False)
 
 
