@@ -15,8 +15,12 @@ The loop is the ordinary gradient-tape loop, for every setting ``k``::
 made fast in three ways: K settings are stepped together inside **one** ``tf.function(jit_compile=True)``; a chunk of
 steps runs inside that compiled function (a ``tf.while_loop`` returning the per-step metrics), so Python is visited
 once per chunk, not once per step; and every per-setting number (learning rate, threshold, clipping rule, optimizer)
-is a tensor, so changing them never retraces. All settings of one call see the same batches, drawn from the
-``tf.data`` pipeline you pass (``helpers.data.fashion_mnist_pipeline``), one chunk at a time.
+is a tensor, so changing them never retraces. All settings of one call see the same batches of the article's
+``tf.data`` pipeline (``helpers.data.fashion_mnist_pipeline``), drawn one chunk at a time.
+
+Clipping rules are ``ClipRule`` objects (``rules()``, ``register_rule``): the four of ``helpers.clipping.clip``
+(none, value, per-tensor norm, global norm), AutoClip (its norm history kept per setting as rule state) and AGC
+(which reads the weights); a new rule plugs in with one ``register_rule`` call and trains alongside the others.
 
 Two engines compute the K losses and gradients:
 
@@ -26,6 +30,8 @@ Two engines compute the K losses and gradients:
   arithmetic (``LSTMCell``'s fused gates; the loss from the softmax's logits, as Keras does); the tests check it
   against the Keras model's outputs and gradients and against ``model.fit``.
 - ``"keras"``: any Keras model, each copy called through ``model.stateless_call`` (slower; compile time grows with K).
+
+The LSTM's inner time loop is differentiated by TensorFlow (a hand-written backward pass was tried: same speed).
 
 The optimizers follow Keras 3's update rules exactly (``keras/src/optimizers/{sgd,adam,rmsprop}.py``, default
 hyper-parameters) so that ``keras_optimizer(setting)`` is the drop-in Keras equivalent of a ``Setting``.
@@ -52,23 +58,35 @@ ENGINES = ("auto", "vectorized", "keras")
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Clipping rules: each one a pure function of one setting's gradient list and a scalar threshold tensor
+# Clipping rules: pure functions of one setting's gradients, traced once and mapped over the K settings
 # ----------------------------------------------------------------------------------------------------------------
+
+#: The rules every compiled step computes (cheap); any other rule is compiled in only when a setting uses it.
+BASIC_MODES = ("none", "value", "norm", "global_norm")
 
 
 @dataclass(frozen=True)
 class ClipRule:
-    """A clipping rule the trainer can use, by ``name`` (the ``Setting.mode``).
+    """A clipping rule the trainer can use, by ``name`` (a ``Setting.mode``).
 
-    ``clip(grads, threshold) -> clipped`` and ``was_clipped(grads, threshold) -> bool scalar`` take one setting's
-    list of gradient tensors and a float32 scalar threshold tensor; both must be traceable by ``tf.vectorized_map``
-    (the trainer maps them over the K settings). ``needs_threshold`` is False only for "none".
+    ``clip(grads, threshold, weights, state, context) -> (clipped, was_clipped, new_state)`` works on **one**
+    setting: ``grads`` and ``weights`` are lists of tensors in ``model.trainable_variables`` order (the weights
+    before the update, e.g. for AGC), ``threshold`` a float32 scalar tensor (the setting's ``threshold``: a norm or
+    value bound, AutoClip's percentile, AGC's λ), ``state`` a float32 vector of ``state_size`` entries that the
+    trainer keeps per setting from step to step (zeros at the start; e.g. AutoClip's norm history), ``context`` a
+    dict with ``"final_layer"``: the indices of the model's last layer's variables. It returns the clipped gradients,
+    a bool scalar (did the rule change the gradient) and the new state. It must be traceable inside
+    ``tf.vectorized_map`` and XLA (the trainer maps it over the settings that use it). ``needs_threshold``: False for
+    "none" only; ``check(threshold)`` validates a ``Setting``'s threshold (raise ``ValueError``); ``label`` formats it
+    for legends, e.g. ``"AutoClip p={threshold:g}"``.
     """
 
     name: str
     clip: Callable
-    was_clipped: Callable
     needs_threshold: bool = True
+    state_size: int = 0
+    check: Callable | None = None
+    label: str | None = None
 
 
 def _sum_squares(grads):
@@ -77,52 +95,104 @@ def _sum_squares(grads):
     return [tf.reduce_sum(tf.square(g)) for g in grads]
 
 
-def _default_rules() -> dict[str, ClipRule]:
+def _fixed_rule(mode: str) -> ClipRule:
+    """A rule of ``helpers.clipping.clip`` (``"none"``, ``"value"``, ``"norm"``, ``"global_norm"``)."""
     import tensorflow as tf
 
     from helpers import clipping
 
-    def rule_clip(mode):
-        def apply(grads, threshold):
-            return clipping.clip(list(grads), mode, None if mode == "none" else threshold)[0]
-
-        return apply
-
-    tests = {
+    clipped_if = {
         "none": lambda grads, c: tf.constant(False),
         "value": lambda grads, c: tf.reduce_any(tf.stack([tf.reduce_max(tf.abs(g)) > c for g in grads])),
         "norm": lambda grads, c: tf.reduce_any(tf.stack([tf.sqrt(s) > c for s in _sum_squares(grads)])),
         "global_norm": lambda grads, c: tf.sqrt(tf.add_n(_sum_squares(grads))) > c,
-    }
+    }[mode]
 
-    def changed(grads, c, apply):  # a rule helpers.clipping adds later: "clipped" = it changed some entry
-        return tf.reduce_any(tf.stack([tf.reduce_any(a != g) for a, g in zip(apply(grads, c), grads)]))
+    def apply(grads, threshold, weights, state, context):
+        clipped, _ = clipping.clip(list(grads), mode, None if mode == "none" else threshold)
+        return clipped, clipped_if(grads, threshold), state
 
-    rules = {}
-    for mode in clipping.MODES:
-        apply = rule_clip(mode)
-        test = tests.get(mode, lambda grads, c, apply=apply: changed(grads, c, apply))
-        rules[mode] = ClipRule(mode, apply, test, needs_threshold=mode != "none")
-    return rules
+    names = {"none": "no clipping", "value": "value", "norm": "per-tensor norm", "global_norm": "global norm"}
+    label = names[mode] + ("" if mode == "none" else " ≤ {threshold:g}")
+    return ClipRule(mode, apply, needs_threshold=mode != "none", label=label)
+
+
+def _changed(clipped, grads):
+    import tensorflow as tf
+
+    return tf.reduce_any(tf.stack([tf.reduce_any(a != g) for a, g in zip(clipped, grads)]))
+
+
+def autoclip_rule(capacity: int = 2000) -> ClipRule:
+    """AutoClip (Seetharaman et al. 2020) as a rule named ``"autoclip"``: each step records the pre-clip global norm
+    (when finite) and clips by global norm at the ``threshold``-th percentile (``helpers.clipping.percentile``) of
+    the norms recorded so far, this step's included. ``threshold`` is the percentile p in (0, 100] (the paper: 10).
+    The history keeps the last ``capacity`` norms (the paper's "all norms so far" while steps <= capacity)."""
+    import tensorflow as tf
+
+    from helpers import clipping
+
+    capacity = checks.positive_int("capacity", capacity)
+
+    def apply(grads, p, weights, state, context):
+        norm = tf.sqrt(tf.add_n(_sum_squares(grads)))
+        count, history = state[0], state[1:]
+        finite = tf.math.is_finite(norm)
+        slot = tf.cast(tf.math.floormod(count, capacity), tf.int32)
+        history = tf.where(finite & tf.equal(tf.range(capacity), slot), norm, history)
+        count = count + tf.cast(finite, count.dtype)
+        threshold = clipping.percentile(history, p, count=tf.minimum(count, capacity))
+        clipped, _ = clipping.clip_by_global_norm(list(grads), threshold)
+        return clipped, norm > threshold, tf.concat([count[None], history], axis=0)
+
+    return ClipRule("autoclip", apply, state_size=1 + capacity, check=clipping.check_percentile,
+                    label="AutoClip p={threshold:g}")  # fmt: skip
+
+
+def agc_rule(eps: float = 1e-3) -> ClipRule:
+    """Adaptive gradient clipping (Brock et al. 2021) as a rule named ``"agc"``: ``helpers.clipping.agc`` with
+    λ = ``threshold`` and ε = ``eps``, unit-wise on the weights before the update, the final layer left unclipped."""
+    from helpers import clipping
+
+    eps = checks.positive("eps", eps)
+
+    def apply(grads, clipping_factor, weights, state, context):
+        clipped, _ = clipping.agc(list(grads), list(weights), clipping_factor, eps, skip=context["final_layer"])
+        return clipped, _changed(clipped, grads), state
+
+    return ClipRule("agc", apply, label="AGC λ={threshold:g}")
+
+
+def _default_rules() -> dict[str, ClipRule]:
+    from helpers import clipping
+
+    found = {mode: _fixed_rule(mode) for mode in BASIC_MODES if mode in clipping.MODES}
+    if hasattr(clipping, "percentile") and hasattr(clipping, "check_percentile"):
+        found["autoclip"] = autoclip_rule()
+    if hasattr(clipping, "agc"):
+        found["agc"] = agc_rule()
+    return found
 
 
 _RULES: dict[str, ClipRule] = {}
 
 
 def rules() -> dict[str, ClipRule]:
-    """The clipping rules by name: every mode of ``helpers.clipping.MODES``, plus any added by ``register_rule``."""
+    """The clipping rules by name: the modes of ``helpers.clipping.clip``, ``"autoclip"``, ``"agc"``, and any added
+    by ``register_rule``."""
     if not _RULES:
         _RULES.update(_default_rules())
     return dict(_RULES)
 
 
 def register_rule(rule: ClipRule) -> None:
-    """Make a new clipping rule available as ``Setting(mode=rule.name, ...)`` (for example an adaptive rule)."""
+    """Make a clipping rule available as ``Setting(mode=rule.name, ...)`` (replacing one of the same name)."""
     if not isinstance(rule, ClipRule):
         raise TypeError(f"rule must be a ClipRule, got {type(rule).__name__}")
+    checks.positive_int("rule.state_size", rule.state_size, minimum=0)
     rules()
     _RULES[rule.name] = rule
-    _CHUNK_FUNCTIONS.clear()  # compiled functions enumerate the rules: rebuild them
+    _CHUNK_FUNCTIONS.clear()  # compiled functions hold the rules they were traced with
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -134,8 +204,9 @@ def register_rule(rule: ClipRule) -> None:
 class Setting:
     """One training configuration.
 
-    ``mode``: a clipping rule (``"none"``, ``"value"``, ``"norm"`` = per tensor, ``"global_norm"``; see ``rules()``);
-    ``threshold``: its positive threshold (``None`` for ``"none"``); ``learning_rate`` > 0;
+    ``mode``: a clipping rule (``"none"``, ``"value"``, ``"norm"`` = per tensor, ``"global_norm"``, ``"autoclip"``,
+    ``"agc"``; see ``rules()``); ``threshold``: its positive parameter (the bound; AutoClip's percentile; AGC's λ;
+    ``None`` for ``"none"``); ``learning_rate`` > 0;
     ``optimizer``: ``"sgd"`` (with ``momentum`` in [0, 1) for SGD+momentum), ``"adam"`` or ``"rmsprop"``;
     ``seed``: seeds the model's initial weights. Settings are hashable (a cache key) and compare by value.
     """
@@ -154,6 +225,8 @@ class Setting:
             if self.threshold is None:
                 raise ValueError(f"threshold is required for mode={self.mode!r}: a positive finite number")
             object.__setattr__(self, "threshold", checks.positive("threshold", self.threshold))
+            if rule.check is not None:
+                rule.check(self.threshold)
         elif self.threshold is not None:
             raise ValueError(f"threshold must be None when mode={self.mode!r}, got {self.threshold!r}")
         object.__setattr__(self, "learning_rate", checks.positive("learning_rate", self.learning_rate))
@@ -169,8 +242,8 @@ class Setting:
     @property
     def label(self) -> str:
         """A short description for legends, e.g. ``"value ≤ 0.5, SGD lr=0.01"``."""
-        names = {"none": "no clipping", "value": "value", "norm": "per-tensor norm", "global_norm": "global norm"}
-        clip = names.get(self.mode, self.mode) + ("" if self.threshold is None else f" ≤ {self.threshold:g}")
+        rule = rules()[self.mode]
+        clip = (rule.label or rule.name + " {threshold}").format(threshold=self.threshold)
         opt = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop"}[self.optimizer]
         if self.momentum:
             opt += f"+momentum {self.momentum:g}"
@@ -292,6 +365,15 @@ def _vectorizable(model) -> str | None:
     return None
 
 
+def _context(model) -> dict:
+    """What a clipping rule may need to know about the model (``ClipRule``): its last layer's variable indices."""
+    from helpers import clipping
+
+    if hasattr(clipping, "last_layer"):
+        return {"final_layer": tuple(clipping.last_layer(model))}
+    return {"final_layer": (len(model.trainable_variables) - 1,)}
+
+
 class _VectorizedEngine:
     """K copies of a ``Sequential([LSTM, Dense, ...])`` evaluated as one batched computation.
 
@@ -315,6 +397,7 @@ class _VectorizedEngine:
                 ids = (index[id(layer.kernel)], index[id(layer.bias)] if layer.use_bias else None)
                 self.plan.append(("dense", ids, layer.units, layer.activation, None))
         self.softmax_logits = model.layers[-1].activation is keras.activations.softmax
+        self.context = _context(model)
 
     def probabilities_and_loss(self, weights, x, y):
         """``x``: ``(batch, time, features)``; ``y``: ``(batch,)``. Returns outputs ``(K, batch, classes)`` and the
@@ -324,37 +407,12 @@ class _VectorizedEngine:
 
         h = None
         logits = None
-        for kind, ids, units, activation, recurrent_activation in self.plan:
+        for kind, ids, _units, activation, recurrent_activation in self.plan:
             if kind == "lstm":
                 kernel, recurrent, bias = (weights[i] for i in ids)
-                k = tf.shape(kernel)[0]
                 # x·kernel for every time step at once: (time, K, batch, 4·units)
                 projected = tf.einsum("btf,kfg->tkbg", x, kernel)
-                zeros = tf.zeros(tf.stack([k, tf.shape(x)[0], units]), x.dtype)
-
-                def step(
-                    t,
-                    h,
-                    c,
-                    projected=projected,
-                    recurrent=recurrent,
-                    bias=bias,
-                    act=activation,
-                    rec_act=recurrent_activation,
-                ):
-                    z = projected[t] + tf.einsum("kbh,khg->kbg", h, recurrent)
-                    z = z + bias[:, None, :]
-                    z0, z1, z2, z3 = tf.split(z, 4, axis=-1)
-                    c = rec_act(z1) * c + rec_act(z0) * act(z2)
-                    h = rec_act(z3) * act(c)
-                    return t + 1, h, c
-
-                _, h, _ = tf.while_loop(
-                    lambda t, h, c: t < tf.shape(x)[1],
-                    step,
-                    (tf.constant(0), zeros, zeros),
-                    maximum_iterations=x.shape[1],
-                )
+                h = _lstm(projected, recurrent, bias, activation, recurrent_activation)
             else:
                 if h is None:
                     raise ValueError("the first layer must be an LSTM")
@@ -376,12 +434,33 @@ class _VectorizedEngine:
         return h, loss, tf.reduce_mean(correct, axis=1)
 
 
+def _lstm(projected, recurrent, bias, activation, recurrent_activation):
+    """The last hidden state ``(K, batch, units)`` of ``keras.layers.LSTMCell``'s recurrence (fused gates
+    ``i, f, c̃, o``; ``z = x·kernel + h·recurrent_kernel + bias``). ``projected``: ``x·kernel`` for every time step,
+    ``(time, K, batch, 4·units)``; ``recurrent``: ``(K, units, 4·units)``; ``bias``: ``(K, 4·units)``."""
+    import tensorflow as tf
+
+    steps, k, batch, four_units = projected.shape
+    zeros = tf.zeros([k, batch, four_units // 4], projected.dtype)
+
+    def step(t, h, c):
+        z = projected[t] + tf.einsum("kbh,khg->kbg", h, recurrent)
+        z = z + bias[:, None, :]
+        z0, z1, z2, z3 = tf.split(z, 4, axis=-1)
+        c = recurrent_activation(z1) * c + recurrent_activation(z0) * activation(z2)
+        h = recurrent_activation(z3) * activation(c)
+        return t + 1, h, c
+
+    return tf.while_loop(lambda t, h, c: t < steps, step, (0, zeros, zeros), maximum_iterations=steps)[1]
+
+
 class _KerasEngine:
     """Any Keras model: setting ``k`` is ``model.stateless_call([w[k] for w in W], ...)``."""
 
     def __init__(self, model):
         self.key = ("keras", id(model))
         self.model = model
+        self.context = _context(model)
         self.non_trainable = [v.value for v in model.non_trainable_variables]
 
     def probabilities_and_loss(self, weights, x, y):
@@ -414,26 +493,31 @@ def _per_setting(mask, like):
     return tf.reshape(mask, [-1] + [1] * (like.shape.rank - 1))
 
 
-def _clip_all(grads, thresholds, mode_index, rule_list):
-    """Apply each setting's rule. Returns ``(clipped stacked grads, pre-clip global norms (K,), flags (K,))``."""
+def _clip_all(grads, weights, thresholds, mode_index, rule_list, states, context):
+    """Apply each setting's rule (``rule_list[mode_index[k]]``). ``states``: one ``(K, state_size)`` tensor per rule
+    with state. Returns ``(clipped stacked grads, pre-clip global norms (K,), clipped flags (K,), new states)``."""
     import tensorflow as tf
 
     global_norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(g), axis=list(range(1, g.shape.rank))) for g in grads]))
     out = list(grads)
     was = tf.zeros_like(mode_index, tf.bool)
+    new_states = list(states)
     for j, rule in enumerate(rule_list):
         if not rule.needs_threshold:
             continue
+        state = states[j] if rule.state_size else tf.zeros([tf.shape(mode_index)[0], 0], tf.float32)
 
         def one_setting(args, rule=rule):
-            grads_k, threshold_k = args
-            return rule.clip(grads_k, threshold_k), rule.was_clipped(grads_k, threshold_k)
+            grads_k, weights_k, threshold_k, state_k = args
+            return rule.clip(grads_k, threshold_k, weights_k, state_k, context)
 
-        clipped, flag = tf.vectorized_map(one_setting, (list(grads), thresholds))
+        clipped, flag, state = tf.vectorized_map(one_setting, (list(grads), list(weights), thresholds, state))
         chosen = tf.equal(mode_index, j)
         out = [tf.where(_per_setting(chosen, g), c, o) for g, c, o in zip(grads, clipped, out)]
         was = tf.where(chosen, flag, was)
-    return out, global_norm, was
+        if rule.state_size:
+            new_states[j] = tf.where(chosen[:, None], state, states[j])
+    return out, global_norm, was, new_states
 
 
 def _optimizer_step(weights, first, second, grads, count, lr, momentum, opt_index):
@@ -464,28 +548,29 @@ def _optimizer_step(weights, first, second, grads, count, lr, momentum, opt_inde
 
 def _chunk_function(engine, rule_list):
     """The compiled function that runs up to ``n`` steps of all K settings on a chunk of batches."""
-    key = (engine.key, tuple(rule_list))
+    key = (engine.key, tuple(rule_list), tuple(engine.context["final_layer"]))
     if key in _CHUNK_FUNCTIONS:
         return _CHUNK_FUNCTIONS[key]
     import tensorflow as tf
 
     @tf.function(jit_compile=True, autograph=False)  # explicit tf.while_loop: no AutoGraph needed
-    def run(weights, first, second, count, alive, diverged, hyper, xs, ys, n, offset):
+    def run(weights, first, second, states, count, alive, diverged, hyper, xs, ys, n, offset):
         lr, thresholds, momentum, mode_index, opt_index = hyper
         size = tf.shape(xs)[0]
-        k = tf.shape(alive)[0]
         logs = [
             tf.TensorArray(dtype, size=size, element_shape=[None])
             for dtype in (tf.float32, tf.float32, tf.float32, tf.bool)
         ]
 
-        def body(i, weights, first, second, count, alive, diverged, logs):
+        def body(i, weights, first, second, states, count, alive, diverged, logs):
             with tf.GradientTape() as tape:
                 tape.watch(weights)
                 _, loss, accuracy = engine.probabilities_and_loss(weights, xs[i], ys[i])
                 total = tf.reduce_sum(tf.where(alive, loss, 0.0))
             grads = tape.gradient(total, weights)
-            clipped, norm, was = _clip_all(grads, thresholds, mode_index, rule_list)
+            clipped, norm, was, new_states = _clip_all(
+                grads, weights, thresholds, mode_index, rule_list, states, engine.context
+            )
             ok = alive & tf.math.is_finite(loss) & tf.math.is_finite(norm)
             diverged = tf.where(alive & ~ok, offset + i, diverged)
             step = count + tf.cast(ok, tf.float32)
@@ -495,16 +580,17 @@ def _chunk_function(engine, rule_list):
                 return [tf.where(_per_setting(ok, o), a, o) for a, o in zip(new, old)]
 
             logs = [logs[0].write(i, loss), logs[1].write(i, accuracy), logs[2].write(i, norm), logs[3].write(i, was)]
-            return i + 1, keep(new_w, weights), keep(new_m, first), keep(new_v, second), step, ok, diverged, logs
+            new_states = [tf.where(ok[:, None], a, o) for a, o in zip(new_states, states)]
+            weights, first, second = keep(new_w, weights), keep(new_m, first), keep(new_v, second)
+            return i + 1, weights, first, second, new_states, step, ok, diverged, logs
 
-        i, weights, first, second, count, alive, diverged, logs = tf.while_loop(
+        i, weights, first, second, states, count, alive, diverged, logs = tf.while_loop(
             lambda i, *_: (i < n) & tf.reduce_any(alive),
             body,
-            (tf.constant(0), list(weights), list(first), list(second), count, alive, diverged, logs),
+            (tf.constant(0), list(weights), list(first), list(second), list(states), count, alive, diverged, logs),
             maximum_iterations=xs.shape[0],
         )
-        del k
-        return weights, first, second, count, alive, diverged, i, [log.stack() for log in logs]
+        return weights, first, second, states, count, alive, diverged, i, [log.stack() for log in logs]
 
     _CHUNK_FUNCTIONS[key] = run
     return run
@@ -623,13 +709,15 @@ def train(
 
     started = time.perf_counter()
     run = _prepare(model, engine)
-    rule_names = tuple(rules())
+    used = {s.mode for s in settings}
+    rule_names = tuple(name for name in rules() if name in BASIC_MODES or name in used)
     rule_list = [rules()[name] for name in rule_names]
     starts = [initial_weights(model, s.seed) for s in settings]
     weights = [tf.constant(np.stack(ws)) for ws in zip(*starts)]
     first = [tf.zeros_like(w) for w in weights]
     second = [tf.zeros_like(w) for w in weights]
     k = len(settings)
+    states = [tf.zeros([k, rule.state_size], tf.float32) for rule in rule_list]
     count = tf.zeros([k], tf.float32)
     alive = tf.ones([k], tf.bool)
     diverged = tf.fill([k], tf.constant(-1, tf.int32))
@@ -652,10 +740,11 @@ def train(
         while done < steps:
             xs, ys = next(source)
             n = min(size, steps - done)
-            weights, first, second, count, alive, diverged, ran, chunk_logs = function(
+            weights, first, second, states, count, alive, diverged, ran, chunk_logs = function(
                 weights,
                 first,
                 second,
+                states,
                 count,
                 alive,
                 diverged,

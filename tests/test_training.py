@@ -228,14 +228,50 @@ def test_evaluate_uses_the_final_weights_in_a_real_keras_model(fashion):
 
 def test_a_registered_rule_plugs_in(train_data, monkeypatch):
     monkeypatch.setattr(training, "_RULES", training.rules())
-    halve = training.ClipRule(
-        "halve", clip=lambda grads, c: [g * 0.5 for g in grads], was_clipped=lambda grads, c: tf.constant(True)
-    )
-    training.register_rule(halve)
+
+    def halve(grads, threshold, weights, state, context):
+        return [g * 0.5 for g in grads], tf.constant(True), state
+
+    training.register_rule(training.ClipRule("halve", halve, label="halved"))
     halved = run(Setting("halve", 1.0, learning_rate=0.1), train_data)
     plain = run(Setting("none", learning_rate=0.05), train_data)
-    assert halved.clipped.all()
+    assert halved.clipped.all() and halved.setting.label.startswith("halved, SGD")
     np.testing.assert_allclose(halved.loss, plain.loss, rtol=1e-5, atol=1e-6)
+
+
+def test_autoclip_clips_above_the_running_percentile_of_the_recorded_norms(train_data):
+    """AutoClip's flag at step t: the pre-clip norm exceeds the 10th percentile of the norms of steps 0..t."""
+    history = run(Setting("autoclip", 10.0, learning_rate=0.1, momentum=0.9), train_data)
+    assert history.setting.label.startswith("AutoClip p=10,")
+    norms = history.grad_norm.astype(np.float64)
+    thresholds = np.array([np.percentile(norms[: t + 1], 10) for t in range(len(norms))])
+    clear = np.abs(norms - thresholds) > 1e-6 * thresholds  # float32 vs float64 ties aside
+    np.testing.assert_array_equal(history.clipped[clear], (norms > thresholds)[clear])
+    assert not history.clipped[0] and history.clipped.mean() > 0.5  # p = 10: most steps are above it
+
+
+def test_agc_equals_a_loop_with_clipping_agc(train_data):
+    """AGC in the trainer = the plain tape loop with helpers.clipping.agc (λ = 0.01, final layer skipped) + SGD."""
+    from helpers import clipping
+
+    setting = Setting("agc", 0.01, learning_rate=0.1)
+    history = run(setting, train_data, steps=20)
+    xs, ys = training.draw_batches(train_data, 20)
+    keras.utils.set_random_seed(setting.seed)
+    model = models.article_lstm()
+    optimizer = keras.optimizers.SGD(learning_rate=0.1)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    flags = []
+    for x, y in zip(xs, ys):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x))
+        grads = tape.gradient(loss, model.trainable_variables)
+        clipped, _ = clipping.agc(grads, model.trainable_variables, 0.01, skip=clipping.last_layer(model))
+        flags.append(any(bool(tf.reduce_any(a != g)) for a, g in zip(clipped, grads)))
+        optimizer.apply(clipped, model.trainable_variables)
+    np.testing.assert_array_equal(history.clipped, flags)
+    for ours, theirs in zip(history.weights, model.trainable_variables):
+        assert np.abs(ours - theirs.numpy()).max() <= 1e-5 * np.abs(theirs.numpy()).max()
 
 
 def test_history_helpers():
@@ -288,6 +324,8 @@ def test_keras_optimizer_equivalents():
         ({"mode": "norm", "threshold": float("nan")}, ValueError, "threshold must be a finite"),
         ({"mode": "norm", "threshold": float("inf")}, ValueError, "threshold must be a finite"),
         ({"mode": "norm", "threshold": "1"}, TypeError, "threshold must be a real number"),
+        ({"mode": "autoclip", "threshold": 150.0}, ValueError, "percentile"),
+        ({"mode": "agc"}, ValueError, "threshold is required"),
         ({"learning_rate": 0.0}, ValueError, "learning_rate must be a positive"),
         ({"learning_rate": -0.1}, ValueError, "learning_rate must be a positive"),
         ({"learning_rate": float("nan")}, ValueError, "learning_rate must be a finite"),
@@ -350,5 +388,7 @@ def test_bad_evaluate_and_register_arguments(fashion):
         training.evaluate("history", x_test, y_test)
     with pytest.raises(TypeError, match="rule must be a ClipRule"):
         training.register_rule(lambda grads, c: grads)
+    with pytest.raises(ValueError, match="state_size"):
+        training.register_rule(training.ClipRule("bad", lambda *a: a, state_size=-1))
     with pytest.raises(ValueError, match="steps must be an integer >= 1"):
         training.draw_batches(train_data, 0)
