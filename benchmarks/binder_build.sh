@@ -53,7 +53,7 @@ step "1. fresh virtualenv with $("$python_bin" --version) ($runtime)"
 "$python_bin" -m venv "$work/venv"
 export PATH="$work/venv/bin:$PATH"
 export VIRTUAL_ENV="$work/venv"
-python -m pip install --quiet --upgrade pip
+python -m pip install --quiet --upgrade pip 2> >(grep -v "^WARNING: Location '.*' is ignored" >&2)
 
 step "2. repository copied into $home (the files git sees: tracked and untracked-but-not-ignored)"
 (cd "$root" && git ls-files -z --cached --others --exclude-standard \
