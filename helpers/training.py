@@ -24,11 +24,11 @@ Clipping rules are ``ClipRule`` objects (``rules()``, ``register_rule``): the fo
 
 Two engines compute the K losses and gradients:
 
-- ``"vectorized"`` (the default when the model allows it): for a ``Sequential`` of ``LSTM`` layers and ``Dense``
-  layers, the K copies of the model are evaluated as one batched computation (each weight stacked along a new first
-  axis of length K). It reads every size and activation from the Keras layers and performs the Keras layers' own
+- ``"vectorized"`` (the default when the model allows it): for a ``Sequential`` of one ``LSTM`` layer followed by
+  ``Dense`` layers, the K copies of the model are evaluated as one batched computation (each weight stacked along a
+  new first axis of length K). It reads every size and activation from the Keras layers and performs their own
   arithmetic (``LSTMCell``'s fused gates; the loss from the softmax's logits, as Keras does); the tests check it
-  against the Keras model's outputs and gradients and against ``model.fit``.
+  against ``model.fit`` with the equivalent Keras optimizer.
 - ``"keras"``: any Keras model, each copy called through ``model.stateless_call`` (slower; compile time grows with K).
 
 The LSTM's inner time loop is differentiated by TensorFlow (a hand-written backward pass was tried: same speed).
@@ -345,7 +345,9 @@ def _vectorizable(model) -> str | None:
     if not isinstance(model, keras.Sequential):
         return "the model is not a keras.Sequential"
     layers = model.layers
-    if not layers or not isinstance(layers[-1], keras.layers.Dense):
+    if len(layers) < 2 or not isinstance(layers[0], keras.layers.LSTM):
+        return "the first layer is not an LSTM"
+    if not isinstance(layers[-1], keras.layers.Dense):
         return "the last layer is not a Dense layer"
     for index, layer in enumerate(layers):
         if isinstance(layer, keras.layers.LSTM):
