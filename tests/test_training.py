@@ -67,6 +67,18 @@ def test_seeds_change_weights_and_batches(train_data):
     assert base.loss[0] != other_model.loss[0]  # different initial weights, same first batch
 
 
+def test_batches_are_the_article_pipelines(train_data):
+    """train() draws helpers.data.fashion_mnist_pipeline's batches (it only avoids copying the arrays again)."""
+    first = training.draw_batches(train_data, 30, data_seed=3)
+    again = training.draw_batches(train_data, 30, data_seed=3)  # cached slices, same batches
+    keras.utils.set_random_seed(3)
+    pipeline = data.fashion_mnist_pipeline(*train_data, batch_size=32, shuffle_buffer=5000, seed=3)
+    for step, (x, y) in enumerate(pipeline.take(30)):
+        for drawn in (first, again):
+            np.testing.assert_array_equal(drawn[0][step], x.numpy())
+            np.testing.assert_array_equal(drawn[1][step], y.numpy())
+
+
 def test_several_settings_together_equal_one_by_one(train_data):
     together = run(FOUR, train_data)
     for setting, joint in zip(FOUR, together):
