@@ -53,6 +53,8 @@ OPTIMIZERS = ("sgd", "adam", "rmsprop")
 #: Keras 3 default hyper-parameters used for Adam and RMSprop (``keras.optimizers.Adam()``, ``RMSprop()``).
 ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-7
 RMSPROP_RHO, RMSPROP_EPSILON = 0.9, 1e-7
+#: Losses ``train`` can minimise: Keras's sparse categorical cross-entropy, or the mean squared error (regression).
+LOSSES = ("sparse_categorical_crossentropy", "mse")
 #: Engines that compute the K settings' losses and gradients (see the module docstring).
 ENGINES = ("auto", "vectorized", "keras")
 
@@ -400,10 +402,11 @@ class _VectorizedEngine:
                 self.plan.append(("dense", ids, layer.units, layer.activation, None))
         self.softmax_logits = model.layers[-1].activation is keras.activations.softmax
         self.context = _context(model)
+        self.outputs = model.output_shape[-1]
 
-    def probabilities_and_loss(self, weights, x, y):
-        """``x``: ``(batch, time, features)``; ``y``: ``(batch,)``. Returns outputs ``(K, batch, classes)`` and the
-        per-setting loss ``(K,)`` and accuracy ``(K,)``."""
+    def probabilities_and_loss(self, weights, x, y, loss="sparse_categorical_crossentropy"):
+        """``x``: ``(batch, time, features)``; ``y``: ``(batch,)``. Returns outputs ``(K, batch, units)`` and the
+        per-setting loss ``(K,)`` and accuracy ``(K,)`` (NaN for ``loss="mse"``)."""
         import keras
         import tensorflow as tf
 
@@ -424,6 +427,9 @@ class _VectorizedEngine:
                     z = z + weights[ids[1]][:, None, :]
                 logits = z
                 h = activation(z)
+        if loss == "mse":  # keras.losses.MeanSquaredError: mean over the outputs, then over the batch
+            squared = tf.square(tf.cast(y, h.dtype)[None, :, None] - h)
+            return h, tf.reduce_mean(squared, axis=[1, 2]), tf.fill(tf.shape(h)[:1], float("nan"))
         labels = tf.broadcast_to(tf.cast(y, tf.int64)[None, :], tf.shape(h)[:2])
         if self.softmax_logits:
             per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
@@ -463,9 +469,10 @@ class _KerasEngine:
         self.key = ("keras", id(model))
         self.model = model
         self.context = _context(model)
+        self.outputs = model.output_shape[-1]
         self.non_trainable = [v.value for v in model.non_trainable_variables]
 
-    def probabilities_and_loss(self, weights, x, y):
+    def probabilities_and_loss(self, weights, x, y, loss="sparse_categorical_crossentropy"):
         import keras
         import tensorflow as tf
 
@@ -473,10 +480,14 @@ class _KerasEngine:
         outputs, losses, accuracies = [], [], []
         for i in range(k):
             out, _ = self.model.stateless_call([w[i] for w in weights], self.non_trainable, x, training=True)
-            losses.append(tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, out)))
-            accuracies.append(
-                tf.reduce_mean(tf.cast(tf.equal(tf.argmax(out, axis=-1), tf.cast(y, tf.int64)), tf.float32))
-            )
+            if loss == "mse":
+                losses.append(tf.reduce_mean(tf.square(tf.cast(y, out.dtype)[:, None] - out)))
+                accuracies.append(tf.constant(float("nan")))
+            else:
+                losses.append(tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, out)))
+                accuracies.append(
+                    tf.reduce_mean(tf.cast(tf.equal(tf.argmax(out, axis=-1), tf.cast(y, tf.int64)), tf.float32))
+                )
             outputs.append(out)
         return tf.stack(outputs), tf.stack(losses), tf.stack(accuracies)
 
@@ -548,9 +559,9 @@ def _optimizer_step(weights, first, second, grads, count, lr, momentum, opt_inde
     return new_w, new_m, new_v
 
 
-def _chunk_function(engine, rule_list):
+def _chunk_function(engine, rule_list, loss):
     """The compiled function that runs up to ``n`` steps of all K settings on a chunk of batches."""
-    key = (engine.key, tuple(rule_list), tuple(engine.context["final_layer"]))
+    key = (engine.key, tuple(rule_list), tuple(engine.context["final_layer"]), loss)
     if key in _CHUNK_FUNCTIONS:
         return _CHUNK_FUNCTIONS[key]
     import tensorflow as tf
@@ -567,13 +578,13 @@ def _chunk_function(engine, rule_list):
         def body(i, weights, first, second, states, count, alive, diverged, logs):
             with tf.GradientTape() as tape:
                 tape.watch(weights)
-                _, loss, accuracy = engine.probabilities_and_loss(weights, xs[i], ys[i])
-                total = tf.reduce_sum(tf.where(alive, loss, 0.0))
+                _, losses, accuracy = engine.probabilities_and_loss(weights, xs[i], ys[i], loss)
+                total = tf.reduce_sum(tf.where(alive, losses, 0.0))
             grads = tape.gradient(total, weights)
             clipped, norm, was, new_states = _clip_all(
                 grads, weights, thresholds, mode_index, rule_list, states, engine.context
             )
-            ok = alive & tf.math.is_finite(loss) & tf.math.is_finite(norm)
+            ok = alive & tf.math.is_finite(losses) & tf.math.is_finite(norm)
             diverged = tf.where(alive & ~ok, offset + i, diverged)
             step = count + tf.cast(ok, tf.float32)
             new_w, new_m, new_v = _optimizer_step(weights, first, second, clipped, step, lr, momentum, opt_index)
@@ -581,7 +592,7 @@ def _chunk_function(engine, rule_list):
             def keep(new, old):
                 return [tf.where(_per_setting(ok, o), a, o) for a, o in zip(new, old)]
 
-            logs = [logs[0].write(i, loss), logs[1].write(i, accuracy), logs[2].write(i, norm), logs[3].write(i, was)]
+            logs = [logs[0].write(i, losses), logs[1].write(i, accuracy), logs[2].write(i, norm), logs[3].write(i, was)]
             new_states = [tf.where(ok[:, None], a, o) for a, o in zip(new_states, states)]
             weights, first, second = keep(new_w, weights), keep(new_m, first), keep(new_v, second)
             return i + 1, weights, first, second, new_states, step, ok, diverged, logs
@@ -605,15 +616,27 @@ def _chunk_function(engine, rule_list):
 _INITIAL_WEIGHTS: dict = {}
 
 
-def initial_weights(model_fn: Callable, seed: int) -> tuple[np.ndarray, ...]:
-    """The trainable weights ``model_fn()`` gets after ``keras.utils.set_random_seed(seed)`` (cached per pair)."""
+def _build(model_fn: Callable, seed: int):
+    """``model_fn(seed=seed)`` if it takes a ``seed`` argument (e.g. ``helpers.models.recurrent_model``), else
+    ``model_fn()``; Keras, TensorFlow, NumPy and Python are seeded with ``seed`` first either way."""
+    import inspect
+
     import keras
 
+    keras.utils.set_random_seed(seed)
+    try:
+        takes_seed = "seed" in inspect.signature(model_fn).parameters
+    except (TypeError, ValueError):  # a callable without a signature
+        takes_seed = False
+    return model_fn(seed=seed) if takes_seed else model_fn()
+
+
+def initial_weights(model_fn: Callable, seed: int) -> tuple[np.ndarray, ...]:
+    """The trainable weights of ``model_fn``'s model for ``seed`` (see ``_build``; cached per pair)."""
     seed = checks.positive_int("seed", seed, minimum=0)
     key = (model_fn, seed)
     if key not in _INITIAL_WEIGHTS:
-        keras.utils.set_random_seed(seed)
-        model = model_fn()
+        model = _build(model_fn, seed)
         _INITIAL_WEIGHTS[key] = tuple(np.array(v.numpy()) for v in model.trainable_variables)
     return _INITIAL_WEIGHTS[key]
 
@@ -684,6 +707,7 @@ def train(
     batch_size: int = 32,
     shuffle_buffer: int = 5000,
     model: Callable | None = None,
+    loss: str = "sparse_categorical_crossentropy",
     engine: str = "auto",
     chunk: int = 100,
     progress: bool = True,
@@ -695,12 +719,15 @@ def train(
     trained together in one compiled computation. ``data``: ``(x_train, y_train)`` for the article's pipeline
     (``helpers.data.fashion_mnist_pipeline(x, y, batch_size, shuffle_buffer, data_seed)``), or a function returning
     a ``tf.data.Dataset`` of ``(x, y)`` batches. The batch order depends only on ``data_seed``: every call with the
-    same arguments sees the same batches. ``model``: a function returning a new, built Keras classifier with a softmax
-    (or probability) output, default ``helpers.models.article_lstm``; it is called with Keras seeded by each
-    setting's ``seed``. Note: ``train`` re-seeds Keras, TensorFlow, NumPy and Python (``keras.utils.set_random_seed``)
-    with those seeds. ``engine``: ``"auto"``, ``"vectorized"`` or ``"keras"`` (module docstring). ``chunk``: steps per
-    compiled call. ``progress``: show a progress bar (``tqdm.auto``). ``on_chunk(steps_done)``: called after each
-    chunk; returning ``False`` stops the run early (the histories then hold the steps run).
+    same arguments sees the same batches. ``model``: a function returning a new, built Keras model, default
+    ``helpers.models.article_lstm``; it is called as ``model(seed=setting.seed)`` if it takes a ``seed`` argument,
+    else ``model()`` with Keras seeded by each setting's ``seed``. Note: ``train`` re-seeds Keras, TensorFlow, NumPy
+    and Python (``keras.utils.set_random_seed``) with those seeds. ``loss``: ``"sparse_categorical_crossentropy"``
+    (a classifier with a softmax or probability output; accuracy is recorded) or ``"mse"`` (one output unit, float
+    targets, e.g. the adding problem of ``helpers.data.adding_problem``; accuracy is NaN). ``engine``: ``"auto"``,
+    ``"vectorized"`` or ``"keras"`` (module docstring). ``chunk``: steps per compiled call. ``progress``: show a
+    progress bar (``tqdm.auto``). ``on_chunk(steps_done)``: called after each chunk; returning ``False`` stops the
+    run early (the histories then hold the steps run).
     """
     import tensorflow as tf
 
@@ -721,6 +748,7 @@ def train(
     shuffle_buffer = checks.positive_int("shuffle_buffer", shuffle_buffer)
     chunk = checks.positive_int("chunk", chunk)
     checks.one_of("engine", engine, ENGINES)
+    checks.one_of("loss", loss, LOSSES)
     if model is None:
         from helpers.models import article_lstm as model
     if not callable(model):
@@ -749,7 +777,9 @@ def train(
         tf.constant([rule_names.index(s.mode) for s in settings], tf.int32),
         tf.constant([OPTIMIZERS.index(s.optimizer) for s in settings], tf.int32),
     )
-    function = _chunk_function(run, rule_list)
+    if loss == "mse" and run.outputs != 1:
+        raise ValueError(f"loss='mse' needs a model with one output unit, this one has {run.outputs}")
+    function = _chunk_function(run, rule_list, loss)
     size = min(chunk, steps)
     source = iter(_chunks(data, data_seed, batch_size, shuffle_buffer, size, -(-steps // size)))
     logs = [[] for _ in range(4)]
@@ -827,7 +857,7 @@ def _prepare(model_fn, engine):
 
     key = (model_fn, engine)
     if key not in _ENGINES:
-        template = model_fn()
+        template = _build(model_fn, 0)
         if not isinstance(template, keras.Model):
             raise TypeError(f"model must return a keras.Model, got {type(template).__name__}")
         reason = _vectorizable(template)

@@ -369,6 +369,8 @@ def test_bad_settings_are_refused(kwargs, error, match):
         (lambda d: training.train(Setting(), d, True), TypeError, "steps must be an integer"),
         (lambda d: training.train(Setting(), d, 10, chunk=0), ValueError, "chunk must be an integer >= 1"),
         (lambda d: training.train(Setting(), d, 10, engine="gpu"), ValueError, "engine must be one of"),
+        (lambda d: training.train(Setting(), d, 10, loss="hinge"), ValueError, "loss must be one of"),
+        (lambda d: training.train(Setting(), d, 10, loss="mse"), ValueError, "one output unit"),
         (lambda d: training.train(Setting(), d, 10, data_seed=-1), ValueError, "data_seed must be an integer"),
         (lambda d: training.train(Setting(), d, 10, batch_size=0), ValueError, "batch_size must be an integer"),
         (lambda d: training.train(Setting(), d, 10, model="lstm"), TypeError, "model must be a function"),
