@@ -73,7 +73,21 @@ def _check_grads(grads) -> list:
         raise TypeError(f"grads must be a list of tensors (one per variable), got {type(grads).__name__}")
     if len(grads) == 0:
         raise ValueError("grads must hold at least one tensor, got an empty list")
-    return [tf.convert_to_tensor(g) for g in grads]
+    checked = []
+    for i, g in enumerate(grads):
+        if g is None:
+            raise ValueError(f"grads[{i}] is None (the loss does not depend on that variable): leave it out of grads")
+        try:
+            g = tf.convert_to_tensor(g)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"grads[{i}] must be a tensor of floats, got {type(g).__name__}") from error
+        if not g.dtype.is_floating:
+            raise TypeError(f"grads[{i}] must hold floats (float16/32/64), got dtype {g.dtype.name}")
+        if checked and g.dtype != checked[0].dtype:
+            first, this = checked[0].dtype.name, g.dtype.name
+            raise TypeError(f"grads must share one dtype: grads[0] is {first}, grads[{i}] is {this}")
+        checked.append(g)
+    return checked
 
 
 def _threshold(threshold, dtype):
@@ -273,6 +287,8 @@ def _check_params(params, grads: list) -> list:
     for i, (w, g) in enumerate(zip(params, grads, strict=True)):
         if w.shape != g.shape:
             raise ValueError(f"params[{i}] has shape {w.shape} but grads[{i}] has shape {g.shape}")
+        if w.dtype != g.dtype:
+            raise TypeError(f"params[{i}] has dtype {w.dtype.name} but grads[{i}] has dtype {g.dtype.name}")
     return params
 
 

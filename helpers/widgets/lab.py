@@ -18,6 +18,7 @@ import io
 import math
 import threading
 import time
+from collections.abc import Iterable
 
 import ipywidgets as W
 import numpy as np
@@ -89,6 +90,8 @@ def plot_histories(histories, window: int = 50, labels=None, figsize=(12.0, 3.5)
     Returns the matplotlib ``Figure`` (show it with ``display(fig)`` or ``plt.show()`` if made with pyplot)."""
     if isinstance(histories, History):
         histories = [histories]
+    if isinstance(histories, str | bytes) or not isinstance(histories, Iterable):
+        raise TypeError(f"histories must be a History or a list of them, got {type(histories).__name__}")
     histories = list(histories)
     if not histories or not all(isinstance(h, History) for h in histories):
         raise TypeError("histories must be a History or a non-empty list of History objects")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipywidgets as W
 import numpy as np
 
-from helpers import theory
+from helpers import checks, theory
 from helpers.widgets import LivePlot, float_slider, int_slider
 
 
@@ -18,6 +18,10 @@ class ScalarRecurrence(LivePlot):
     """``|w|^t`` for ``t = 0..T`` on a log axis; the dotted lines mark ``w = 0.9`` and ``w = 1.1`` for reference."""
 
     def __init__(self, w: float = 1.1, steps: int = 100):
+        w = checks.in_range("w", w, 0.5, 1.5)
+        steps = checks.positive_int("steps", steps, minimum=10)
+        if steps > 300:
+            raise ValueError(f"steps must be at most 300 (the slider's range), got {steps}")
         super().__init__(
             {"w": float_slider("weight w", w, 0.5, 1.5, 0.01), "steps": int_slider("steps T", steps, 10, 300, 10)}
         )
@@ -47,6 +51,12 @@ class MatrixRecurrence(LivePlot):
     """``‖∂h_k/∂h_0‖₂`` of ``h_t = σ(W h_{t-1} + x_t)``, ``W = ρ·Q`` (32 units), against the linear ``ρ^k``."""
 
     def __init__(self, rho: float = 1.2, activation: str = "linear", steps: int = 100, size: int = 32):
+        rho = checks.in_range("rho", rho, 0.5, 3.0)
+        checks.one_of("activation", activation, theory.ACTIVATIONS)
+        steps = checks.positive_int("steps", steps, minimum=10)
+        if steps > 300:
+            raise ValueError(f"steps must be at most 300 (the slider's range), got {steps}")
+        size = checks.positive_int("size", size)
         super().__init__(
             {
                 "rho": float_slider("spectral radius ρ", rho, 0.5, 3.0, 0.05),
