@@ -12,13 +12,14 @@ One submodule per notebook holds that lesson's widgets: ``recurrence`` (01), ``r
 from __future__ import annotations
 
 import io
+import math
 
 import ipywidgets as W
 import numpy as np
 from IPython.display import Image, clear_output, display
 from matplotlib.figure import Figure
 
-__all__ = ["LivePlot", "float_slider", "int_slider"]
+__all__ = ["LivePlot", "float_slider", "int_slider", "log_slider"]
 
 
 def float_slider(description: str, value: float, low: float, high: float, step: float, **kwargs) -> W.FloatSlider:
@@ -34,6 +35,14 @@ def int_slider(description: str, value: int, low: int, high: int, step: int = 1,
     return W.IntSlider(
         value=value, min=low, max=high, step=step, description=description, continuous_update=False,
         style={"description_width": "initial"}, **kwargs,
+    )
+
+
+def log_slider(description: str, value: float, low: float, high: float, step: float = 0.25) -> W.FloatLogSlider:
+    """A base-10 log slider from ``low`` to ``high`` (``step`` in decades) that reports its value on release."""
+    return W.FloatLogSlider(
+        value=value, base=10, min=math.log10(low), max=math.log10(high), step=step, description=description,
+        continuous_update=False, readout_format=".3g", style={"description_width": "initial"},
     )
 
 
@@ -53,7 +62,8 @@ class LivePlot:
         self.message = W.HTML()
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
-        self.widget = W.VBox([W.HBox(list(self.controls.values())), self.message, self.output])
+        row = W.HBox(list(self.controls.values()), layout=W.Layout(flex_flow="row wrap"))  # wrap rather than squeeze
+        self.widget = W.VBox([row, self.message, self.output])
         self.updates = 0
         self.dpi = 100
 

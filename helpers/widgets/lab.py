@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 
 from helpers import checks, training
 from helpers.training import History, Setting
-from helpers.widgets import LivePlot
+from helpers.widgets import LivePlot, log_slider
 
 __all__ = ["ClippingLab", "MODE_LABELS", "plot_histories"]
 
@@ -199,28 +199,8 @@ class ClippingLab(LivePlot):
                 description="clipping",
                 style={"description_width": "initial"},
             ),
-            "threshold": W.FloatLogSlider(
-                value=threshold,
-                base=10,
-                min=math.log10(threshold_range[0]),
-                max=math.log10(threshold_range[1]),
-                step=0.25,
-                description="threshold c",
-                continuous_update=False,
-                readout_format=".3g",
-                style={"description_width": "initial"},
-            ),
-            "learning_rate": W.FloatLogSlider(
-                value=learning_rate,
-                base=10,
-                min=math.log10(lr_range[0]),
-                max=math.log10(lr_range[1]),
-                step=0.25,
-                description="learning rate",
-                continuous_update=False,
-                readout_format=".3g",
-                style={"description_width": "initial"},
-            ),
+            "threshold": log_slider("threshold c", threshold, *threshold_range),
+            "learning_rate": log_slider("learning rate", learning_rate, *lr_range),
         }
         super().__init__(controls, nrows=2, ncols=2, figsize=(10.0, 5.6))
         self.progress = W.IntProgress(

@@ -60,7 +60,8 @@ class GradientNormsPlot(LivePlot):
             "length": int_slider("length T", length, 2, max_length, 1),
             "cell": W.Dropdown(options=list(RECURRENT_CELLS), value=cell, description="cell"),
             "activation": W.ToggleButtons(
-                options=list(RECURRENT_ACTIVATIONS), value=activation, description="activation"
+                options=list(RECURRENT_ACTIVATIONS), value=activation, description="activation",
+                style={"button_width": "70px", "description_width": "initial"},
             ),
         }
         super().__init__(controls, figsize=(9.0, 3.8))
