@@ -76,6 +76,16 @@ def test_new_threshold_and_learning_rate_train_and_update_in_place(train_data):
     assert lab.updates == 3
 
 
+@pytest.mark.parametrize("threshold", [0.1, 1.0, 10.0])
+def test_a_threshold_on_a_power_of_ten_is_drawn_inside_the_norm_panel(train_data, threshold):
+    lab = make_lab(train_data, threshold=threshold)
+    lab.update()
+    low, high = lab.panel["grad_norm"].get_ylim()
+    assert low < threshold < high
+    norms = lab.cache[lab.setting("global_norm", threshold, 1.0)].grad_norm
+    assert low <= norms[np.isfinite(norms)].min() and norms[np.isfinite(norms)].max() <= high
+
+
 def test_histories_from_the_notebook_fill_the_cache(train_data):
     group = [Setting(m, None if m == "none" else 10**-0.5, 1.0, momentum=0.9) for m in ("none", "norm")]
     histories = training.train(group, train_data, STEPS, chunk=20, progress=False)

@@ -366,13 +366,19 @@ class ClippingLab(LivePlot):
     def _limits(self, curves: dict, threshold: float | None) -> tuple:
         """Axis limits rounded to "nice" values, so that most redraws keep them (and reuse the background)."""
         loss = np.concatenate([c[np.isfinite(c)] for c in curves["loss"]] + [np.array([1.0])])
-        norms = np.concatenate([c[np.isfinite(c) & (c > 0)] for c in curves["grad_norm"]] + [np.array([1.0])])
+        norms = np.concatenate([c[np.isfinite(c) & (c > 0)] for c in curves["grad_norm"]])
         if threshold is not None:
             norms = np.append(norms, threshold)
+        if norms.size == 0:
+            norms = np.array([1.0])
+        # the powers of ten strictly beyond the norms and the threshold (a threshold of 0.1 is not drawn on the
+        # edge), with a tolerance for round-off: 10**-1 from a log slider may be 0.1 plus one ulp
+        low = 10.0 ** (math.ceil(math.log10(norms.min()) - 1e-9) - 1)
+        high = 10.0 ** (math.floor(math.log10(norms.max()) + 1e-9) + 1)
         limits = {
             "loss": (0.0, _nice_ceiling(1.05 * loss.max())),
             "accuracy": (0.0, 1.0),
-            "grad_norm": (10.0 ** math.floor(math.log10(norms.min())), 10.0 ** math.ceil(math.log10(norms.max()))),
+            "grad_norm": (low, high),
             "clipped": (-0.02, 1.02),
         }
         return (self.steps, *(limits[name] for name in PANELS))
