@@ -90,12 +90,13 @@ def _check_grads(grads) -> list:
     return checked
 
 
-def _threshold(threshold, dtype):
-    """A Python number is checked (positive, finite); a tensor is taken as it is (so a compiled loop can vary it)."""
-    if not isinstance(threshold, tf.Tensor | tf.Variable):
+def _scalar(name: str, value, dtype):
+    """A threshold, λ or ε: a Python number is checked (positive, finite); a tensor is taken as it is (so a compiled
+    loop can vary it)."""
+    if not isinstance(value, tf.Tensor | tf.Variable):
         # straight to the gradients' dtype: tf.cast of a Python float would round it to float32 first
-        return tf.constant(checks.positive("threshold", threshold), dtype)
-    return tf.cast(threshold, dtype)
+        return tf.constant(checks.positive(name, value), dtype)
+    return tf.cast(value, dtype)
 
 
 def tensor_norms(grads) -> tf.Tensor:
@@ -113,7 +114,7 @@ def global_norm(grads) -> tf.Tensor:
 def clip_by_value(grads, threshold) -> tuple[list[tf.Tensor], tf.Tensor]:
     """Keras ``clipvalue``: every entry clipped into [-threshold, threshold]. Returns ``(clipped, global_norm)``."""
     grads = _check_grads(grads)
-    c = _threshold(threshold, grads[0].dtype)
+    c = _scalar("threshold", threshold, grads[0].dtype)
     return [tf.clip_by_value(g, -c, c) for g in grads], global_norm(grads)
 
 
@@ -121,7 +122,7 @@ def clip_by_norm(grads, threshold) -> tuple[list[tf.Tensor], tf.Tensor]:
     """Keras ``clipnorm``: each tensor rescaled on its own to norm at most ``threshold``.
     Returns ``(clipped, norms)`` with ``norms`` the pre-clip norm of each tensor, shape ``(len(grads),)``."""
     grads = _check_grads(grads)
-    c = _threshold(threshold, grads[0].dtype)
+    c = _scalar("threshold", threshold, grads[0].dtype)
     clipped = []
     for g in grads:
         # Keras's arithmetic: g·c / max(‖g‖, c), with its guard for all-zero tensors.
@@ -136,7 +137,7 @@ def clip_by_global_norm(grads, threshold) -> tuple[list[tf.Tensor], tf.Tensor]:
     """Keras ``global_clipnorm`` (Pascanu et al. 2013, Algorithm 1): if the global norm exceeds ``threshold``, every
     tensor is scaled by ``threshold / global_norm``. Returns ``(clipped, global_norm)``."""
     grads = _check_grads(grads)
-    c = _threshold(threshold, grads[0].dtype)
+    c = _scalar("threshold", threshold, grads[0].dtype)
     norm = global_norm(grads)
     scale = c * tf.minimum(1.0 / norm, 1.0 / c) + (norm - norm)  # Keras: NaN scale when the norm is inf/NaN
     return [g * scale for g in grads], norm
@@ -304,13 +305,6 @@ def _check_skip(skip, count: int) -> set[int]:
     return checked
 
 
-def _scalar(name: str, value, dtype):
-    """Like ``_threshold`` for λ and ε: a Python number is checked (positive, finite), a tensor taken as it is."""
-    if not isinstance(value, tf.Tensor | tf.Variable):
-        return tf.constant(checks.positive(name, value), dtype)
-    return tf.cast(value, dtype)
-
-
 def unitwise_ratios(grads, params, eps: float = 1e-3) -> list[tf.Tensor]:
     """``‖G_i‖ / max(‖W_i‖, ε)`` for every unit ``i`` of every tensor, each broadcast to that tensor's shape.
 
@@ -320,7 +314,7 @@ def unitwise_ratios(grads, params, eps: float = 1e-3) -> list[tf.Tensor]:
     params = _check_params(params, grads)
     dtype = grads[0].dtype
     epsilon = _scalar("eps", eps, dtype)
-    return [unitwise_norm(g) / tf.maximum(unitwise_norm(tf.cast(w, dtype)), epsilon) for g, w in zip(grads, params)]
+    return [unitwise_norm(g) / tf.maximum(unitwise_norm(w), epsilon) for g, w in zip(grads, params)]
 
 
 def agc(grads, params, clipping, eps: float = 1e-3, skip=()) -> tuple[list[tf.Tensor], tf.Tensor]:
@@ -347,7 +341,7 @@ def agc(grads, params, clipping, eps: float = 1e-3, skip=()) -> tuple[list[tf.Te
         if i in skipped:
             clipped.append(g)
             continue
-        max_norm = lam * tf.maximum(unitwise_norm(tf.cast(w, dtype)), epsilon)
+        max_norm = lam * tf.maximum(unitwise_norm(w), epsilon)
         g_norm = unitwise_norm(g)
         # rescaled only where g_norm >= max_norm > 0, so dividing by g_norm is safe there; the guard keeps the other
         # branch finite. (optax divides by max(g_norm, 1e-6) instead, which over-clips units with ‖G_i‖ < 1e-6 when

@@ -91,12 +91,6 @@ class ClipRule:
     label: str | None = None
 
 
-def _sum_squares(grads):
-    import tensorflow as tf
-
-    return [tf.reduce_sum(tf.square(g)) for g in grads]
-
-
 def _fixed_rule(mode: str) -> ClipRule:
     """A rule of ``helpers.clipping.clip`` (``"none"``, ``"value"``, ``"norm"``, ``"global_norm"``)."""
     import tensorflow as tf
@@ -106,8 +100,8 @@ def _fixed_rule(mode: str) -> ClipRule:
     clipped_if = {
         "none": lambda grads, c: tf.constant(False),
         "value": lambda grads, c: tf.reduce_any(tf.stack([tf.reduce_max(tf.abs(g)) > c for g in grads])),
-        "norm": lambda grads, c: tf.reduce_any(tf.stack([tf.sqrt(s) > c for s in _sum_squares(grads)])),
-        "global_norm": lambda grads, c: tf.sqrt(tf.add_n(_sum_squares(grads))) > c,
+        "norm": lambda grads, c: tf.reduce_any(clipping.tensor_norms(list(grads)) > c),
+        "global_norm": lambda grads, c: clipping.global_norm(list(grads)) > c,
     }[mode]
 
     def apply(grads, threshold, weights, state, context):
@@ -137,7 +131,7 @@ def autoclip_rule(capacity: int = 2000) -> ClipRule:
     capacity = checks.positive_int("capacity", capacity)
 
     def apply(grads, p, weights, state, context):
-        norm = tf.sqrt(tf.add_n(_sum_squares(grads)))
+        norm = clipping.global_norm(list(grads))
         count, history = state[0], state[1:]
         finite = tf.math.is_finite(norm)
         slot = tf.cast(tf.math.floormod(count, capacity), tf.int32)
