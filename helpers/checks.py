@@ -49,12 +49,14 @@ def in_range(name: str, value, low: float, high: float) -> float:
     return value
 
 
-def positive_int(name: str, value, minimum: int = 1) -> int:
-    """``value`` as an int; ``TypeError`` unless it is an integer, ``ValueError`` if below ``minimum``."""
+def positive_int(name: str, value, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` as an int; ``TypeError`` unless it is an integer, ``ValueError`` outside ``[minimum, maximum]``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be an integer <= {maximum}, got {value}")
     return int(value)
 
 

@@ -39,6 +39,9 @@ def test_good_values_pass_through():
 
 
 def test_in_range_one_of_and_array():
+    with pytest.raises(ValueError, match="steps must be an integer <= 300, got 301"):
+        checks.positive_int("steps", 301, minimum=10, maximum=300)
+    assert checks.positive_int("steps", 300, minimum=10, maximum=300) == 300
     with pytest.raises(ValueError, match="p must be between 0 and 100"):
         checks.in_range("p", 101, 0, 100)
     with pytest.raises(ValueError, match="mode must be one of 'a', 'b'; got 'c'"):

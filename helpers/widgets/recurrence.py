@@ -19,9 +19,7 @@ class ScalarRecurrence(LivePlot):
 
     def __init__(self, w: float = 1.1, steps: int = 100):
         w = checks.in_range("w", w, 0.5, 1.5)
-        steps = checks.positive_int("steps", steps, minimum=10)
-        if steps > 300:
-            raise ValueError(f"steps must be at most 300 (the slider's range), got {steps}")
+        steps = checks.positive_int("steps", steps, minimum=10, maximum=300)  # the slider's range
         super().__init__(
             {"w": float_slider("weight w", w, 0.5, 1.5, 0.01), "steps": int_slider("steps T", steps, 10, 300, 10)}
         )
@@ -53,9 +51,7 @@ class MatrixRecurrence(LivePlot):
     def __init__(self, rho: float = 1.2, activation: str = "linear", steps: int = 100, size: int = 32):
         rho = checks.in_range("rho", rho, 0.5, 3.0)
         checks.one_of("activation", activation, theory.ACTIVATIONS)
-        steps = checks.positive_int("steps", steps, minimum=10)
-        if steps > 300:
-            raise ValueError(f"steps must be at most 300 (the slider's range), got {steps}")
+        steps = checks.positive_int("steps", steps, minimum=10, maximum=300)  # the slider's range
         size = checks.positive_int("size", size)
         super().__init__(
             {
