@@ -35,7 +35,7 @@ def repo2docker():
     """(stdout, stderr) of ``jupyter-repo2docker --no-build`` on this repository, for Binder's user."""
     exe = shutil.which("jupyter-repo2docker", path=_venv_path())
     if exe is None:
-        pytest.fail("jupyter-repo2docker is not installed: `pip install -r requirements.txt` pins it")
+        pytest.fail("jupyter-repo2docker is not installed: `pip install -r requirements-dev.txt` pins it")
     command = [exe, "--no-build", "--user-id", "1000", "--user-name", "jovyan", str(ROOT)]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     if result.returncode != 0 or "FROM " not in result.stdout:
@@ -89,7 +89,10 @@ def test_binder_requirements_reuse_the_one_root_file():
     assert (BINDER / "../requirements.txt").resolve() == ROOT / "requirements.txt"
     root_entries = [line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
     assert "-e ." in root_entries, "the root requirements.txt must install helpers (`-e .`, relative to pip's cwd)"
-    assert "jupyter-repo2docker==2026.4.0" in root_entries
+    test_tools = ("pytest", "nbval", "playwright", "jupyter-repo2docker", "hypothesis", "ruff")
+    assert not [e for e in root_entries if e.split("=")[0] in test_tools], "learners and Binder get no test tools"
+    dev_entries = [line.strip() for line in (ROOT / "requirements-dev.txt").read_text().splitlines()]
+    assert "-r requirements.txt" in dev_entries and "jupyter-repo2docker==2026.4.0" in dev_entries
 
 
 def test_post_build_runs_last_as_the_notebook_user(lines):

@@ -54,7 +54,7 @@ LAB_SETTINGS = {
 def _unavailable(reason: str):
     """Missing browser tooling: a failure under CI, a skip on a developer's machine."""
     if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI must run the browser test: .ci/run installs Chromium, requirements.txt Playwright)")
+        pytest.fail(f"{reason} (CI must run the browser test: .ci/run installs Chromium, requirements-dev.txt Playwright)")
     pytest.skip(reason)
 
 
