@@ -900,3 +900,127 @@ def evaluate(history: History, x, y, model: Callable | None = None, batch_size: 
     loss = float(np.mean(keras.losses.sparse_categorical_crossentropy(y, probabilities)))
     accuracy = float(np.mean(np.argmax(probabilities, axis=-1) == y))
     return loss, accuracy
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Seeds: every setting over several seeds (initial weights and batch order), and their summary
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _seed_list(seeds) -> tuple[int, ...]:
+    """``seeds`` as a tuple of distinct ints >= 0 (an int ``n`` means ``0 .. n-1``)."""
+    if isinstance(seeds, bool):
+        raise TypeError(f"seeds must be a number of seeds or a sequence of ints, got {seeds!r}")
+    if isinstance(seeds, int | np.integer):
+        return tuple(range(checks.positive_int("seeds", seeds)))
+    if isinstance(seeds, str | bytes) or not isinstance(seeds, Sequence | np.ndarray):
+        raise TypeError(f"seeds must be a number of seeds or a sequence of ints, got {type(seeds).__name__}")
+    result = tuple(checks.positive_int(f"seeds[{i}]", s, minimum=0) for i, s in enumerate(seeds))
+    if not result:
+        raise ValueError("seeds must hold at least one seed, got an empty sequence")
+    if len(set(result)) != len(result):
+        raise ValueError(f"seeds must be distinct, got {list(result)}")
+    return result
+
+
+@dataclass(frozen=True, eq=False)
+class SeedRuns:
+    """The result of ``train_seeds``: ``histories[i][j]`` is setting ``i`` trained with seed ``seeds[j]`` (initial
+    weights and batch order). ``settings`` are as given (their own ``seed`` ignored)."""
+
+    settings: tuple
+    seeds: tuple
+    histories: list
+
+    def final_losses(self, window: int = 50) -> np.ndarray:
+        """``History.final_loss(window)`` per setting and seed, shape ``(n_settings, n_seeds)``; ``inf`` where the
+        run diverged."""
+        return np.array([[h.final_loss(window) for h in row] for row in self.histories], dtype=np.float64)
+
+    def diverged(self) -> np.ndarray:
+        """Whether each run diverged, shape ``(n_settings, n_seeds)``."""
+        return np.array([[h.diverged for h in row] for row in self.histories], dtype=bool)
+
+    def _index(self, name: str, index) -> int:
+        return checks.positive_int(name, index, minimum=-len(self.settings), maximum=len(self.settings) - 1) % len(
+            self.settings
+        )
+
+    def wins(self, i: int, reference: int = 0, window: int = 50) -> int:
+        """Number of seeds in which setting ``i``'s final loss is lower than setting ``reference``'s (a diverged run
+        never wins; it loses to any run that did not diverge)."""
+        i, reference = self._index("i", i), self._index("reference", reference)
+        losses = self.final_losses(window)
+        return int(np.sum(losses[i] < losses[reference]))
+
+    def summary(self, reference: int = 0, window: int = 50, labels=None) -> str:
+        """A text table, one row per setting: label | final loss mean ± sd (over the seeds that did not diverge;
+        sd with n-1) | min–max | diverged k/n | wins vs the ``reference`` setting k/n."""
+        reference = self._index("reference", reference)
+        if labels is None:
+            labels = [s.label for s in self.settings]
+        labels = [str(label) for label in labels]
+        if len(labels) != len(self.settings):
+            raise ValueError(f"labels must have one entry per setting ({len(self.settings)}), got {len(labels)}")
+        losses = self.final_losses(window)
+        n = len(self.seeds)
+        rows = []
+        for i, label in enumerate(labels):
+            finite = losses[i][np.isfinite(losses[i])]
+            if finite.size:
+                sd = f"{np.std(finite, ddof=1):.3g}" if finite.size > 1 else "n/a"
+                mean = f"{np.mean(finite):.3g} ± {sd}"
+                spread = f"{finite.min():.3g}–{finite.max():.3g}"
+            else:
+                mean, spread = "all diverged", "–"
+            wins = "reference" if i == reference else f"{self.wins(i, reference, window)}/{n}"
+            rows.append((label, mean, spread, f"{int(np.sum(~np.isfinite(losses[i])))}/{n}", wins))
+        header = (
+            "setting",
+            f"final loss mean ± sd (n={n} seeds)",
+            "min–max",
+            "diverged",
+            f"lower than {labels[reference]!r}",
+        )
+        widths = [max(len(row[c]) for row in [header, *rows]) for c in range(len(header))]
+        lines = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+        lines.insert(1, "-+-".join("-" * w for w in widths))
+        note = f"final loss: mean training loss of the last {window} steps; mean ± sd over the seeds not diverged"
+        return "\n".join([*lines, note])
+
+
+def train_seeds(settings: Setting | Sequence[Setting], data, steps: int, seeds=5, **train_kwargs) -> SeedRuns:
+    """Train every setting once per seed and return a ``SeedRuns``.
+
+    Args:
+        settings: a ``Setting`` or a sequence of them (their own ``seed`` is replaced).
+        data, steps: as for ``train``.
+        seeds: a number ``n`` (seeds ``0 .. n-1``) or a sequence of distinct ints >= 0; seed ``s`` sets both the
+            initial weights (``Setting.seed = s``) and the batch order (``data_seed = s``).
+        **train_kwargs: the other arguments of ``train`` (not ``data_seed``).
+
+    Returns:
+        ``SeedRuns`` with ``histories[i][j]`` for setting ``i`` and seed ``seeds[j]``.
+    """
+    import dataclasses
+
+    if isinstance(settings, Setting):
+        settings = [settings]
+    if isinstance(settings, str | bytes) or not isinstance(settings, Sequence):
+        raise TypeError(f"settings must be a Setting or a sequence of Settings, got {type(settings).__name__}")
+    settings = tuple(settings)
+    if not settings:
+        raise ValueError("settings must hold at least one Setting, got an empty sequence")
+    for i, s in enumerate(settings):
+        if not isinstance(s, Setting):
+            raise TypeError(f"settings[{i}] must be a Setting, got {type(s).__name__}")
+    if "data_seed" in train_kwargs:
+        raise TypeError("train_seeds sets data_seed from each seed; do not pass data_seed")
+    seeds = _seed_list(seeds)
+    histories = [[None] * len(seeds) for _ in settings]
+    for j, seed in enumerate(seeds):
+        trained = train([dataclasses.replace(s, seed=seed) for s in settings], data, steps, data_seed=seed,
+                        **train_kwargs)  # fmt: skip
+        for i, history in enumerate(trained):
+            histories[i][j] = history
+    return SeedRuns(settings, seeds, histories)
