@@ -1,0 +1,172 @@
+"""Notebook 05's widget: choose a clipping threshold on the recorded pre-clip norms of a run.
+
+``ThresholdExplorer(norms)``: pick a rule — a multiple of the median, a percentile, or a point of Pascanu et al.'s
+range (½ to 10 × the mean) — and its parameter; the histogram of the norms (log x) and the norm trace (log y) are
+redrawn on release with the steps that threshold would clip marked in red and counted. Nothing is retrained: the
+norms are a recording, so the widget shows which steps a threshold *would* have clipped in that run (a clipped run
+would have taken other steps after the first clip).
+
+``threshold(norms, rule, parameter)`` and ``clipped_steps(norms, c)`` are the two computations, usable alone.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as W
+import numpy as np
+
+from helpers import checks
+from helpers.widgets import LivePlot, float_slider, log_slider
+
+__all__ = ["PASCANU_RANGE", "RULES", "ThresholdExplorer", "clipped_steps", "recorded_norms", "threshold"]
+
+#: The rules, by name, with the dropdown label of each.
+RULES = {
+    "median": "multiple of the median",
+    "percentile": "percentile",
+    "pascanu": "Pascanu et al.: multiple of the mean",
+}
+#: Pascanu, Mikolov & Bengio (2013, §3.2): thresholds from half to ten times the average norm.
+PASCANU_RANGE = (0.5, 10.0)
+#: Allowed parameter range of each rule (the sliders' ends).
+LIMITS = {"median": (0.1, 100.0), "percentile": (1.0, 99.9), "pascanu": PASCANU_RANGE}
+CLIPPED, KEPT = "C3", "C0"
+
+
+def recorded_norms(norms) -> np.ndarray:
+    """The recorded pre-clip norms as a float64 array: ``norms`` is a ``helpers.training.History`` (its finite
+    ``grad_norm`` entries: a diverged run's last, non-finite one is left out) or a 1-D array of finite positive
+    numbers (at least 2)."""
+    from helpers.training import History
+
+    if isinstance(norms, History):
+        values = norms.grad_norm.astype(np.float64)
+        values = values[np.isfinite(values)]
+    else:
+        values = checks.array("norms", norms, ndim=1).astype(np.float64)
+        if not np.all(np.isfinite(values)):
+            raise ValueError("norms must be finite (drop the NaN/inf step of a diverged run)")
+    if values.size < 2:
+        raise ValueError(f"norms must hold at least 2 recorded norms, got {values.size}")
+    if np.any(values <= 0):
+        raise ValueError("norms must be positive (they are gradient norms)")
+    return values
+
+
+def threshold(norms: np.ndarray, rule: str, parameter: float) -> float:
+    """The threshold ``rule`` gives on ``norms``: ``parameter`` × the median (``"median"``), the ``parameter``-th
+    percentile (``"percentile"``, NumPy's linear interpolation) or ``parameter`` × the mean (``"pascanu"``,
+    ``parameter`` in Pascanu's range ½ to 10)."""
+    checks.one_of("rule", rule, tuple(RULES))
+    low, high = LIMITS[rule]
+    parameter = checks.in_range("parameter", parameter, low, high)
+    if rule == "median":
+        return float(parameter * np.median(norms))
+    if rule == "percentile":
+        return float(np.percentile(norms, parameter))
+    return float(parameter * np.mean(norms))
+
+
+def clipped_steps(norms: np.ndarray, c: float) -> np.ndarray:
+    """Indices of the steps whose norm is above ``c`` (the steps global-norm clipping at ``c`` changes)."""
+    c = checks.positive("c", c)
+    return np.flatnonzero(norms > c)
+
+
+class ThresholdExplorer(LivePlot):
+    """A threshold rule and its parameter on recorded pre-clip norms; see the module docstring.
+
+    Args:
+        norms: a ``History`` or a 1-D array of recorded pre-clip global norms (``recorded_norms``).
+        rule: ``"median"``, ``"percentile"`` or ``"pascanu"`` (``RULES``).
+        multiple, percentile, factor: the starting parameter of each rule (× median; percentile; × mean).
+
+    After each redraw ``self.result`` holds ``rule``, ``threshold``, ``clipped`` (the step indices) and ``fraction``.
+    """
+
+    def __init__(self, norms, rule: str = "percentile", multiple: float = 1.0, percentile: float = 90.0,
+                 factor: float = 1.0, title: str = "recorded run"):  # fmt: skip
+        self.norms = recorded_norms(norms)
+        checks.one_of("rule", rule, tuple(RULES))
+        multiple = checks.in_range("multiple", multiple, *LIMITS["median"])
+        percentile = checks.in_range("percentile", percentile, *LIMITS["percentile"])
+        factor = checks.in_range("factor", factor, *LIMITS["pascanu"])
+        super().__init__(
+            {
+                "rule": W.Dropdown(
+                    options=[(label, name) for name, label in RULES.items()], value=rule, description="rule"
+                ),
+                "multiple": log_slider("× median", multiple, *LIMITS["median"], step=0.05),
+                "percentile": float_slider("percentile", percentile, *LIMITS["percentile"], 0.1),
+                "factor": float_slider("× mean (Pascanu)", factor, *LIMITS["pascanu"], 0.1),
+            },
+            ncols=2,
+            figsize=(11.0, 3.8),
+        )
+        self.ax_hist, self.ax_trace = self.axes
+        self.result: dict = {}
+        norms = self.norms
+        self.bins = np.geomspace(norms.min() / 1.05, norms.max() * 1.05, 50)
+        widths = np.diff(self.bins)
+        zeros = np.zeros(len(widths))
+        self.kept_bars = self.ax_hist.bar(self.bins[:-1], zeros, widths, align="edge", color=KEPT, label="kept")
+        self.clipped_bars = self.ax_hist.bar(self.bins[:-1], zeros, widths, align="edge", color=CLIPPED,
+                                             label="would be clipped")  # fmt: skip
+        self.ax_hist.set_xscale("log")
+        self.ax_hist.set_xlim(self.bins[0], self.bins[-1])
+        self.ax_hist.set_ylim(0, 1.15 * np.histogram(norms, self.bins)[0].max())
+        mean = float(np.mean(norms))
+        self.ax_hist.axvspan(PASCANU_RANGE[0] * mean, PASCANU_RANGE[1] * mean, color="C2", alpha=0.12,
+                             label=r"Pascanu: $\frac{1}{2}$ to $10\times$ the mean")  # fmt: skip
+        self.hist_line = self.ax_hist.axvline(1.0, color="k", lw=1.5, label="threshold $c$")
+        self.ax_hist.set_xlabel(r"pre-clip global norm $\|g\|$ (log)")
+        self.ax_hist.set_ylabel("steps")
+        self.ax_hist.legend(loc="upper right", fontsize=8)
+        steps = np.arange(norms.size)
+        self.ax_trace.semilogy(steps, norms, color="0.55", lw=0.7, label=r"$\|g\|$ per step")
+        (self.marks,) = self.ax_trace.plot([], [], ".", color=CLIPPED, ms=4, label="would be clipped")
+        self.trace_line = self.ax_trace.axhline(1.0, color="k", lw=1.5, label="threshold $c$")
+        self.ax_trace.set_xlim(0, max(norms.size - 1, 1))
+        self.ax_trace.set_ylim(norms.min() / 2, norms.max() * 2)
+        self.ax_trace.set_xlabel(f"training step ({title})")
+        self.ax_trace.set_ylabel(r"$\|g\|$ (log)")
+        self.ax_trace.legend(loc="upper right", fontsize=8)
+        for ax in self.axes:
+            ax.set_title("placeholder", fontsize=11)  # room for the titles draw() writes
+        self.figure.draw_without_rendering()  # constrained layout once: the panels do not move between updates
+        self.figure.set_layout_engine("none")
+
+    def draw(self, rule: str, multiple: float, percentile: float, factor: float) -> None:
+        """Recompute the threshold of ``rule`` and redraw both panels (a plain function of the control values)."""
+        checks.one_of("rule", rule, tuple(RULES))
+        multiple = checks.in_range("multiple", multiple, *LIMITS["median"])
+        percentile = checks.in_range("percentile", percentile, *LIMITS["percentile"])
+        factor = checks.in_range("factor", factor, *LIMITS["pascanu"])
+        parameter = {"median": multiple, "percentile": percentile, "pascanu": factor}[rule]
+        for name, control_rule in (("multiple", "median"), ("percentile", "percentile"), ("factor", "pascanu")):
+            if name in self.controls:
+                self.controls[name].disabled = control_rule != rule  # only the chosen rule's slider acts
+        c = threshold(self.norms, rule, parameter)
+        clipped = clipped_steps(self.norms, c)
+        mask = np.zeros(self.norms.size, bool)
+        mask[clipped] = True
+        kept_counts = np.histogram(self.norms[~mask], self.bins)[0]
+        clipped_counts = np.histogram(self.norms[mask], self.bins)[0]
+        for bar, kept in zip(self.kept_bars, kept_counts):
+            bar.set_height(kept)
+        for bar, kept, cut in zip(self.clipped_bars, kept_counts, clipped_counts):
+            bar.set_y(kept)
+            bar.set_height(cut)
+        self.hist_line.set_xdata([c, c])
+        self.trace_line.set_ydata([c, c])
+        self.marks.set_data(clipped, self.norms[clipped])
+        fraction = clipped.size / self.norms.size
+        described = {
+            "median": f"{parameter:.3g} × median",
+            "percentile": f"percentile {parameter:.3g}",
+            "pascanu": f"{parameter:.3g} × mean",
+        }[rule]
+        self.ax_hist.set_title(f"threshold c = {described} = {c:.3g}", fontsize=11)  # no mathtext: no re-parse
+        self.ax_trace.set_title(
+            f"{clipped.size} of {self.norms.size} steps ({fraction:.1%}) would be clipped", fontsize=11
+        )
+        self.result = {"rule": rule, "threshold": c, "clipped": clipped, "fraction": fraction}
