@@ -189,3 +189,23 @@ def adding_problem(n: int, length: int, seed: int = 0, dtype: str = "float32") -
     x = np.stack([values, markers], axis=-1)
     y = (x[rows, first, 0] + x[rows, second, 0])[:, None]
     return x, y
+
+
+#: The full Fashion-MNIST: 60,000 training and 10,000 test images (what ``load_fashion_mnist`` returns after a
+#: normal download; an offline subset, as in the tests, holds fewer).
+FASHION_MNIST_SIZES = (60_000, 10_000)
+
+
+def size_note(n_train: int, n_test: int) -> str:
+    """A sentence for a notebook's output: how many images it trains and tests on and, when that is fewer than the
+    full Fashion-MNIST (``FASHION_MNIST_SIZES``), that figures on the full set differ."""
+    n_train = checks.positive_int("n_train", n_train)
+    n_test = checks.positive_int("n_test", n_test)
+    text = f"training on {n_train:,} images, testing on {n_test:,}"
+    full_train, full_test = FASHION_MNIST_SIZES
+    if (n_train, n_test) == FASHION_MNIST_SIZES:
+        return text + " (the full Fashion-MNIST)"
+    return (
+        text + f" — a subset of Fashion-MNIST's {full_train:,} + {full_test:,}: every figure below differs (and the "
+        "test accuracies are less precise) on the full set"
+    )
