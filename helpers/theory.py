@@ -94,14 +94,14 @@ ACTIVATIONS = {
 }
 
 
-def recurrent_jacobian_norms(
+def recurrent_preactivations(
     matrix: np.ndarray, steps: int, activation: str = "tanh", input_scale: float = 1.0, seed: int = 0
 ) -> np.ndarray:
-    """Spectral norms ``‖∂h_k/∂h_0‖₂`` for ``k = 0..steps`` of ``h_t = σ(W h_{t-1} + x_t)``, shape ``(steps + 1,)``.
+    """Pre-activations ``a_t = W h_{t-1} + x_t`` for ``t = 1..steps`` of ``h_t = σ(a_t)``, shape ``(steps, size)``.
 
-    ``h_0 = 0``; inputs ``x_t`` are standard normal times ``input_scale`` (seeded). Each step multiplies the
-    Jacobian by ``diag(σ'(a_t))·W``, so with ``|σ'| ≤ γ`` (``ACTIVATIONS[activation][2]``) the norm shrinks at least
-    geometrically when the largest singular value of ``W`` is below ``1/γ`` (Pascanu et al. 2013, §2.1).
+    ``h_0 = 0``; inputs ``x_t`` are standard normal times ``input_scale`` (seeded). ``σ'(a_t)``
+    (``ACTIVATIONS[activation][1]``) tells how saturated the units are: near 1 (tanh) in the linear regime, near 0
+    when saturated. ``recurrent_jacobian_norms`` runs the same recurrence (same arguments, same numbers).
     """
     matrix = checks.array("matrix", matrix, ndim=2)
     if matrix.shape[0] != matrix.shape[1]:
@@ -109,16 +109,34 @@ def recurrent_jacobian_norms(
     steps = checks.positive_int("steps", steps)
     checks.one_of("activation", activation, ACTIVATIONS)
     input_scale = checks.non_negative("input_scale", input_scale)
-    function, derivative, _ = ACTIVATIONS[activation]
+    function = ACTIVATIONS[activation][0]
     rng = np.random.default_rng(checks.positive_int("seed", seed, minimum=0))
     size = matrix.shape[0]
     h = np.zeros(size)
-    jacobian = np.eye(size)
+    preactivations = np.empty((steps, size))
+    for k in range(steps):
+        preactivations[k] = matrix @ h + input_scale * rng.standard_normal(size)
+        h = function(preactivations[k])
+    return preactivations
+
+
+def recurrent_jacobian_norms(
+    matrix: np.ndarray, steps: int, activation: str = "tanh", input_scale: float = 1.0, seed: int = 0
+) -> np.ndarray:
+    """Spectral norms ``‖∂h_k/∂h_0‖₂`` for ``k = 0..steps`` of ``h_t = σ(W h_{t-1} + x_t)``, shape ``(steps + 1,)``.
+
+    ``h_0 = 0``; inputs ``x_t`` are standard normal times ``input_scale`` (seeded; ``recurrent_preactivations``).
+    Each step multiplies the Jacobian by ``diag(σ'(a_t))·W``, so with ``|σ'| ≤ γ`` (``ACTIVATIONS[activation][2]``)
+    the norm shrinks at least geometrically when the largest singular value of ``W`` is below ``1/γ`` (Pascanu et
+    al. 2013, §2.1). Above it, growth is possible, not certain: large inputs saturate the units (``σ' ≪ γ``).
+    """
+    preactivations = recurrent_preactivations(matrix, steps, activation, input_scale, seed)
+    matrix = np.asarray(matrix, dtype=np.float64)
+    derivative = ACTIVATIONS[activation][1]
+    jacobian = np.eye(matrix.shape[0])
     norms = np.empty(steps + 1)
     norms[0] = 1.0
-    for k in range(1, steps + 1):
-        a = matrix @ h + input_scale * rng.standard_normal(size)
+    for k, a in enumerate(preactivations, start=1):
         jacobian = (derivative(a)[:, None] * matrix) @ jacobian
-        h = function(a)
         norms[k] = np.linalg.norm(jacobian, 2)
     return norms

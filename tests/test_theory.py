@@ -37,6 +37,31 @@ def test_sigmoid_below_one_over_gamma_vanishes():
     assert norms[-1] < 1e-6 * norms[0]
 
 
+def test_preactivations_drive_the_jacobian_norms():
+    # recurrent_jacobian_norms runs the recurrence of recurrent_preactivations: the product of diag(σ'(a_t))·W
+    matrix = theory.matrix_with_spectral_radius(1.5, 8)
+    a = theory.recurrent_preactivations(matrix, 30, "tanh", input_scale=0.3, seed=4)
+    assert a.shape == (30, 8)
+    jacobian = np.eye(8)
+    for a_t in a:
+        jacobian = np.diag(1 - np.tanh(a_t) ** 2) @ matrix @ jacobian
+    norms = theory.recurrent_jacobian_norms(matrix, 30, "tanh", input_scale=0.3, seed=4)
+    assert norms[-1] == pytest.approx(np.linalg.norm(jacobian, 2), rel=1e-9)
+    np.testing.assert_array_equal(a[0], 0.3 * np.random.default_rng(4).standard_normal(8))  # h_0 = 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_input_scale_decides_for_tanh_above_one_over_gamma(seed):
+    # lambda_1 = 1.5 > 1/gamma = 1: small inputs keep tanh' near 1 (growth), large ones saturate it (vanishing)
+    matrix = theory.matrix_with_spectral_radius(1.5, 32)
+    small = theory.recurrent_jacobian_norms(matrix, 100, "tanh", input_scale=0.1, seed=seed)[-1]
+    large = theory.recurrent_jacobian_norms(matrix, 100, "tanh", input_scale=1.0, seed=seed)[-1]
+    assert small > 1e2 and large < 1e-2
+    tanh_prime = theory.ACTIVATIONS["tanh"][1]
+    means = [tanh_prime(theory.recurrent_preactivations(matrix, 100, "tanh", s, seed)).mean() for s in (0.1, 1.0)]
+    assert means[0] > means[1]
+
+
 def test_cliff_gradient_matches_finite_differences():
     rng = np.random.default_rng(0)
     w, b = rng.uniform(-2, 12, 20), rng.uniform(-8, 4, 20)
@@ -67,6 +92,9 @@ def test_cliff_has_a_wall():
         (lambda: theory.matrix_power_norms(np.zeros(3), 3), ValueError, "matrix"),
         (lambda: theory.recurrent_jacobian_norms(np.eye(2), 3, "relu"), ValueError, "activation"),
         (lambda: theory.recurrent_jacobian_norms(np.eye(2), 3, input_scale=-1), ValueError, "input_scale"),
+        (lambda: theory.recurrent_preactivations(np.eye(2), 3, input_scale=-1), ValueError, "input_scale"),
+        (lambda: theory.recurrent_preactivations(np.ones((2, 3)), 3), ValueError, "square"),
+        (lambda: theory.recurrent_preactivations(np.eye(2), 0), ValueError, "steps"),
         (lambda: theory.cliff_loss_and_grad(1.0, 1.0, steps=-2), ValueError, "steps"),
         (lambda: theory.cliff_loss_and_grad("w", 1.0), TypeError, "w"),
     ],

@@ -2,7 +2,9 @@
 
 - ``ScalarRecurrence``: ``|dh_T/dh_0| = |w|^T`` against ``T``, with ``w`` and the horizon as sliders.
 - ``MatrixRecurrence``: ``‖∂h_k/∂h_0‖`` of ``h_t = σ(W h_{t-1} + x_t)`` for ``W`` at a chosen spectral radius,
-  with the activation as a dropdown, against the linear prediction ``ρ^k``.
+  with the activation as a dropdown and the input scale as a log slider, against the linear prediction ``ρ^k``.
+
+Both set their y-limits from the data drawn (a factor 3 beyond the smallest and largest value), whatever its range.
 """
 
 from __future__ import annotations
@@ -11,7 +13,16 @@ import ipywidgets as W
 import numpy as np
 
 from helpers import checks, theory
-from helpers.widgets import LivePlot, float_slider, int_slider
+from helpers.widgets import LivePlot, float_slider, int_slider, log_slider
+
+
+def log_limits(values: np.ndarray, margin: float = 3.0) -> tuple[float, float]:
+    """Log-axis limits a factor ``margin`` beyond the smallest and largest positive finite ``values``."""
+    values = np.asarray(values, dtype=float)
+    shown = values[np.isfinite(values) & (values > 0)]
+    if shown.size == 0:
+        return 0.1, 10.0
+    return shown.min() / margin, shown.max() * margin
 
 
 class ScalarRecurrence(LivePlot):
@@ -25,8 +36,8 @@ class ScalarRecurrence(LivePlot):
         )
         self.ax = self.axes[0]
         self.ax.set_yscale("log")
-        self.ax.set_xlabel("steps back in time t")
-        self.ax.set_ylabel("|dh_T / dh_(T-t)| = |w|^t")
+        self.ax.set_xlabel(r"steps back in time $t$")
+        self.ax.set_ylabel(r"$|\partial h_T/\partial h_{T-t}| = |w|^t$")
         self.ax.axhline(1.0, color="grey", lw=0.8)
         self.references = [self.ax.plot([], [], ":", color="grey", label=f"w = {r}")[0] for r in (0.9, 1.1)]
         (self.line,) = self.ax.plot([], [], lw=2.5, color="C3")
@@ -34,51 +45,63 @@ class ScalarRecurrence(LivePlot):
 
     def draw(self, w: float, steps: int) -> None:
         t = np.arange(steps + 1)
-        for line, r in zip(self.references, (0.9, 1.1)):
-            line.set_data(t, theory.scalar_jacobians(r, steps))
+        references = [theory.scalar_jacobians(r, steps) for r in (0.9, 1.1)]
+        for line, values in zip(self.references, references):
+            line.set_data(t, values)
         values = theory.scalar_jacobians(w, steps)
         self.line.set_data(t, values)
         self.line.set_label(f"w = {w:.2f}")
         self.ax.legend(loc="upper left")
         self.ax.set_xlim(0, steps)
-        self.ax.set_ylim(max(min(values.min(), 0.9**steps) / 3, 1e-30), max(values.max(), 1.1**steps) * 3)
-        self.ax.set_title(f"after T = {steps} steps the factor is |w|^T = {values[-1]:.3g}")
+        self.ax.set_ylim(*log_limits(np.concatenate([values, *references])))
+        self.ax.set_title(rf"after $T$ = {steps} steps the factor is $|w|^T$ = {values[-1]:.3g}")
 
 
 class MatrixRecurrence(LivePlot):
-    """``‖∂h_k/∂h_0‖₂`` of ``h_t = σ(W h_{t-1} + x_t)``, ``W = ρ·Q`` (32 units), against the linear ``ρ^k``."""
+    """``‖∂h_k/∂h_0‖₂`` of ``h_t = σ(W h_{t-1} + x_t)``, ``W = ρ·Q`` (32 units), against the linear ``ρ^k``.
 
-    def __init__(self, rho: float = 1.2, activation: str = "linear", steps: int = 100, size: int = 32):
+    ``input_scale``: the standard deviation of the random inputs ``x_t`` (``theory.recurrent_jacobian_norms``); it
+    decides how saturated tanh and sigmoid units are, and does nothing for the linear activation (its slider is
+    disabled then).
+    """
+
+    def __init__(
+        self, rho: float = 1.2, activation: str = "linear", steps: int = 100, size: int = 32, input_scale: float = 1.0
+    ):
         rho = checks.in_range("rho", rho, 0.5, 3.0)
         checks.one_of("activation", activation, theory.ACTIVATIONS)
         steps = checks.positive_int("steps", steps, minimum=10, maximum=300)  # the slider's range
         size = checks.positive_int("size", size)
+        input_scale = checks.in_range("input_scale", input_scale, 0.01, 10.0)  # the slider's range
         super().__init__(
             {
                 "rho": float_slider("spectral radius ρ", rho, 0.5, 3.0, 0.05),
                 "activation": W.Dropdown(options=list(theory.ACTIVATIONS), value=activation, description="σ"),
                 "steps": int_slider("steps T", steps, 10, 300, 10),
+                "input_scale": log_slider("input scale s", input_scale, 0.01, 10.0),
             }
         )
         self.size = size
         self.ax = self.axes[0]
         self.ax.set_yscale("log")
-        self.ax.set_xlabel("steps back in time k")
-        self.ax.set_ylabel("‖∂h_k / ∂h_0‖ (spectral norm)")
+        self.ax.set_xlabel(r"steps back in time $k$")
+        self.ax.set_ylabel(r"$\|\partial h_k/\partial h_0\|_2$")
         self.ax.axhline(1.0, color="grey", lw=0.8)
-        (self.prediction,) = self.ax.plot([], [], "--", color="grey", label="linear prediction ρ^k")
+        (self.prediction,) = self.ax.plot([], [], "--", color="grey", label=r"linear prediction $\rho^k$")
         (self.line,) = self.ax.plot([], [], lw=2.5, color="C0", label="measured")
         self.ax.legend(loc="upper left")
 
-    def draw(self, rho: float, activation: str, steps: int) -> None:
+    def draw(self, rho: float, activation: str, steps: int, input_scale: float) -> None:
+        self.controls["input_scale"].disabled = activation == "linear"  # no effect on a linear recurrence
         matrix = theory.matrix_with_spectral_radius(rho, self.size, seed=0)
-        measured = theory.recurrent_jacobian_norms(matrix, steps, activation)
+        measured = theory.recurrent_jacobian_norms(matrix, steps, activation, input_scale=input_scale)
         k = np.arange(steps + 1)
         predicted = rho**k
         self.prediction.set_data(k, predicted)
         self.line.set_data(k, measured)
         self.ax.set_xlim(0, steps)
-        shown = np.concatenate([measured, predicted])
-        shown = shown[np.isfinite(shown) & (shown > 0)]
-        self.ax.set_ylim(max(shown.min() / 3, 1e-300), shown.max() * 3)
-        self.ax.set_title(f"{activation}, ρ = {rho:.2f}: after {steps} steps ‖∂h_T/∂h_0‖ = {measured[-1]:.3g}")
+        self.ax.set_ylim(*log_limits(np.concatenate([measured, predicted])))
+        inputs = "" if activation == "linear" else f", s = {input_scale:.3g}"
+        self.ax.set_title(
+            rf"{activation}, $\rho$ = {rho:.2f}{inputs}: $\|\partial h_T/\partial h_0\|$ = {measured[-1]:.3g}"
+        )
