@@ -34,59 +34,130 @@ FASHION_MNIST_CLASSES = (
 
 
 class DatasetUnavailableError(RuntimeError):
-    """The dataset is neither in the Keras cache nor downloadable (for example: no network)."""
+    """The dataset is neither in the Keras cache nor downloadable (for example: no network), or its files are
+    damaged or do not belong together."""
 
 
-def keras_cache_dir() -> Path:
-    """The folder Keras's loader caches Fashion-MNIST in: ``<keras home>/datasets/fashion-mnist``.
-
-    Keras reads ``KERAS_HOME`` (default ``~/.keras``) once, when it is imported, and falls back to ``/tmp/.keras``
-    when that folder is not writable; this returns the folder the loader really uses.
-    """
+def _configured_cache_dir() -> Path:
+    """``<keras home>/datasets/fashion-mnist`` where the keras home is the one Keras read at import (``KERAS_HOME``,
+    default ``~/.keras``), before Keras's fallback to ``/tmp/.keras`` for a folder it cannot write."""
     try:
         from keras.src.backend.config import keras_home  # the loader's own (private) accessor
 
         home = keras_home()
     except ImportError:  # pragma: no cover - a Keras without it: same rule, read now
         home = os.environ.get("KERAS_HOME") or os.path.join("~", ".keras")
-    home = os.path.expanduser(home)
-    if not os.access(home, os.W_OK):
-        home = os.path.join("/tmp", ".keras")
-    return Path(home) / "datasets" / "fashion-mnist"
+    return Path(os.path.expanduser(home)) / "datasets" / "fashion-mnist"
 
 
-def load_fashion_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+def _has_all_files(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in FASHION_MNIST_FILES)
+
+
+def _writable(folder: Path) -> bool:
+    """Keras's test (``keras.utils.get_file``): can the keras home, two levels above ``folder``, be written?"""
+    return os.access(folder.parent.parent, os.W_OK)
+
+
+def keras_cache_dir() -> Path:
+    """The folder Fashion-MNIST is read from: ``<keras home>/datasets/fashion-mnist``.
+
+    Keras reads ``KERAS_HOME`` (default ``~/.keras``) once, when it is imported. A folder that holds the four files is
+    read where it is, even read-only (a classroom's shared copy). Otherwise Keras's loader downloads into it, or into
+    ``/tmp/.keras`` when the keras home is not writable; this returns the folder that is really used.
+    """
+    folder = _configured_cache_dir()
+    if _has_all_files(folder) or _writable(folder):
+        return folder
+    return Path("/tmp") / ".keras" / "datasets" / "fashion-mnist"
+
+
+def load_fashion_mnist(
+    folder: str | os.PathLike | None = None,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Fashion-MNIST as ``((x_train, y_train), (x_test, y_test))``.
 
     ``x`` is float32 of shape ``(n, 28, 28)`` in [0, 1]: axis 1 is time (28 rows), axis 2 the 28 features of a row.
     ``y`` is int64 of shape ``(n,)``, labels 0-9 (see ``FASHION_MNIST_CLASSES``).
-    The first call downloads the four files (about 30 MB) into the Keras cache; later calls work offline.
-    Raises ``DatasetUnavailableError`` with the folder and the fix when the files are neither cached nor downloadable.
+    Without ``folder``: Keras's loader and its cache (``keras_cache_dir()``); the first call downloads the four files
+    (about 30 MB), later calls work offline; a read-only cache that holds the four files is read without writing.
+    ``folder``: a folder holding the four files ``FASHION_MNIST_FILES``, read as they are (nothing is written or
+    downloaded). Raises ``DatasetUnavailableError`` with the files and the fix when the files are missing and cannot
+    be downloaded, damaged, or do not belong together.
     """
+    if folder is not None:
+        if not isinstance(folder, str | os.PathLike):
+            raise TypeError(f"folder must be a path (str or pathlib.Path) or None, got {type(folder).__name__}")
+        folder = Path(folder).expanduser()
+        if not folder.is_dir():
+            raise ValueError(f"folder must be an existing folder holding {', '.join(FASHION_MNIST_FILES)}; "
+                             f"{folder} is not a folder")
+        missing = [name for name in FASHION_MNIST_FILES if not (folder / name).is_file()]
+        if missing:
+            raise DatasetUnavailableError(_missing_in_folder_message(folder, missing))
+        return _checked(_read_idx_files, folder)
+    cache = _configured_cache_dir()
+    if _has_all_files(cache) and not _writable(cache):  # Keras's loader would look in /tmp/.keras instead
+        return _checked(_read_idx_files, cache)
+    return _checked(_keras_loader, cache)
+
+
+def _keras_loader(folder: Path):
     import keras
 
+    return keras.datasets.fashion_mnist.load_data()
+
+
+def _read_idx_files(folder: Path):
+    """What ``keras.datasets.fashion_mnist.load_data()`` returns, read from ``folder`` with the same code (uint8)."""
+    def read(name: str, offset: int) -> np.ndarray:
+        with gzip.open(folder / name, "rb") as handle:
+            return np.frombuffer(handle.read(), np.uint8, offset=offset)
+
+    splits = []
+    for split in ("train", "t10k"):
+        labels = read(f"{split}-labels-idx1-ubyte.gz", 8)
+        splits.append((read(f"{split}-images-idx3-ubyte.gz", 16).reshape(len(labels), 28, 28), labels))
+    return tuple(splits)
+
+
+def _checked(loader, folder: Path):
+    """``loader(folder)``'s uint8 arrays scaled and typed; any failure becomes one ``DatasetUnavailableError``."""
     try:
-        (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
+        (x_train, y_train), (x_test, y_test) = loader(folder)
     except Exception as error:  # Keras wraps urllib's errors in a bare Exception; gzip/numpy raise others
-        corrupt = corrupt_cache_files()
-        message = _corrupt_message(corrupt) if corrupt else _unavailable_message(error)
+        if loader is _keras_loader:
+            folder = keras_cache_dir()
+        corrupt = corrupt_cache_files(folder)
+        mismatched = {} if corrupt else mismatched_files(folder)
+        if corrupt:
+            message = _corrupt_message(corrupt)
+        elif mismatched:
+            message = _mismatch_message(mismatched)
+        else:
+            message = _unavailable_message(error)
         raise DatasetUnavailableError(message) from None
     return (_scale(x_train), y_train.astype(np.int64)), (_scale(x_test), y_test.astype(np.int64))
 
 
 def _scale(images: np.ndarray) -> np.ndarray:
-    return (images.astype(np.float32) / 255.0).reshape(-1, 28, 28)
+    """``images.astype(float32) / 255`` (the same float32 values) without a second full-size temporary array."""
+    scaled = images.astype(np.float32).reshape(-1, 28, 28)
+    scaled /= np.float32(255.0)
+    return scaled
 
 
 #: The first 4 bytes of an IDX file (big-endian): 2049 for labels, 2051 for images (LeCun's MNIST format).
 _IDX_MAGIC = {"labels": 2049, "images": 2051}
 
 
-def corrupt_cache_files() -> dict[str, str]:
-    """Cached Fashion-MNIST files that cannot be read as gzip-compressed IDX data, as ``{path: reason}``."""
+def corrupt_cache_files(folder: str | os.PathLike | None = None) -> dict[str, str]:
+    """Files in ``folder`` (default: ``keras_cache_dir()``) that cannot be read as gzip-compressed IDX data, as
+    ``{path: reason}``."""
+    folder = keras_cache_dir() if folder is None else Path(folder)
     bad = {}
     for name in FASHION_MNIST_FILES:
-        path = keras_cache_dir() / name
+        path = folder / name
         if not path.is_file():
             continue
         try:
@@ -104,6 +175,26 @@ def corrupt_cache_files() -> dict[str, str]:
     return bad
 
 
+def mismatched_files(folder: str | os.PathLike | None = None) -> dict[str, int]:
+    """The images and labels files of a split whose counts differ (each file valid, but not from the same set), as
+    ``{path: count}`` for both files of each such split; ``{}`` when they match (or a file is missing)."""
+    folder = keras_cache_dir() if folder is None else Path(folder)
+    counts = {}
+    for name in FASHION_MNIST_FILES:
+        try:
+            with gzip.open(folder / name, "rb") as handle:
+                counts[name] = int.from_bytes(handle.read(8)[4:8], "big")
+        except (OSError, EOFError, zlib.error):
+            return {}
+    bad = {}
+    for split in ("train", "t10k"):
+        images, labels = f"{split}-images-idx3-ubyte.gz", f"{split}-labels-idx1-ubyte.gz"
+        if counts[images] != counts[labels]:
+            bad[str(folder / images)] = counts[images]
+            bad[str(folder / labels)] = counts[labels]
+    return bad
+
+
 def _corrupt_message(corrupt: dict[str, str]) -> str:
     files = "\n".join(f"  {path}: {reason}" for path, reason in corrupt.items())
     return (
@@ -113,14 +204,42 @@ def _corrupt_message(corrupt: dict[str, str]) -> str:
     )
 
 
+def _mismatch_message(mismatched: dict[str, int]) -> str:
+    files = "\n".join(f"  {path}: {count:,} {'images' if 'images' in path else 'labels'}"
+                      for path, count in mismatched.items())
+    return (
+        "Fashion-MNIST could not be loaded: each file is valid, but the images and labels files below do not belong "
+        f"together (their counts differ; one was probably copied from another split or another download).\n{files}\n"
+        "Fix: copy all four files again from one source, keeping their names "
+        f"({', '.join(FASHION_MNIST_FILES)}), or delete them and run again with internet access, so Keras downloads "
+        "a matching set."
+    )
+
+
+def _missing_in_folder_message(folder: Path, missing: list[str]) -> str:
+    return (
+        f"Fashion-MNIST could not be loaded from {folder}: it does not hold {', '.join(missing)}.\n"
+        f"Fix: copy the four files {', '.join(FASHION_MNIST_FILES)} into that folder (from a machine where "
+        "`keras.datasets.fashion_mnist.load_data()` ran: they are in ~/.keras/datasets/fashion-mnist; or from "
+        "https://github.com/zalandoresearch/fashion-mnist), or call load_fashion_mnist() without folder to use "
+        "Keras's cache and its download."
+    )
+
+
 def _unavailable_message(error: Exception) -> str:
     folder = keras_cache_dir()
     present = [name for name in FASHION_MNIST_FILES if (folder / name).is_file()]
     missing = [name for name in FASHION_MNIST_FILES if name not in present]
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    configured = _configured_cache_dir()
+    read_only = (
+        f"  Note:            {configured.parent.parent} is not writable, so Keras uses {folder} instead.\n"
+        if configured != folder else ""
+    )
     return (
         "Fashion-MNIST could not be loaded: it is not (completely) in the Keras cache and downloading it failed.\n"
         f"  Expected folder: {folder}\n"
+        f"{read_only}"
         f"  Missing files:   {', '.join(missing) if missing else 'none (a cached file may be corrupt: delete it)'}\n"
         f"  Download error:  {reason}\n"
         "Fix: connect to the internet once and run\n"

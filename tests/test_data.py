@@ -1,4 +1,9 @@
-"""helpers.data: the real Keras loader through KERAS_HOME, the clear offline error, the article's pipeline."""
+"""helpers.data: the real Keras loader through KERAS_HOME, a read-only folder read without writing, the clear offline,
+corrupt and mismatched-files errors, the article's pipeline.
+
+The source of the test data is ``data.keras_cache_dir()`` (conftest.py's temporary KERAS_HOME): nothing here needs
+KERAS_HOME to be set by the user or ``../shared`` to exist.
+"""
 
 import os
 import shutil
@@ -56,11 +61,146 @@ def test_no_network_and_no_cache_gives_one_clear_error(tmp_path):
     assert "network disabled by the test" in message  # the reason, in one line
 
 
+def copy_dataset(target: Path) -> Path:
+    """The four files of the session's cache copied (content only, writable) into ``target``."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in data.FASHION_MNIST_FILES:
+        shutil.copyfile(data.keras_cache_dir() / name, target / name)
+    return target
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file and folder under ``folder`` with its size and modification time (ns)."""
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob("*"))}
+
+
+def make_read_only(folder: Path) -> None:
+    for path in [*folder.rglob("*"), folder]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+
+
+def make_writable(folder: Path) -> None:  # so that tmp_path can be cleaned up by a non-root user
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def test_folder_argument_reads_a_read_only_folder_without_writing(tmp_path):
+    folder = copy_dataset(tmp_path / "classroom")
+    make_read_only(folder)
+    keras_home = data.keras_cache_dir().parent.parent
+    before, keras_before = snapshot(folder), snapshot(keras_home)
+    try:
+        (x_train, y_train), (x_test, y_test) = data.load_fashion_mnist(folder=folder)
+        (kx_train, ky_train), (kx_test, ky_test) = data.load_fashion_mnist()  # Keras's loader on the same files
+    finally:
+        after, keras_after = snapshot(folder), snapshot(keras_home)
+        make_writable(folder)
+    assert after == before and keras_after == keras_before, "nothing may be written or downloaded"
+    for mine, keras_s in ((x_train, kx_train), (y_train, ky_train), (x_test, kx_test), (y_test, ky_test)):
+        assert mine.dtype == keras_s.dtype and mine.shape == keras_s.shape
+        np.testing.assert_array_equal(mine, keras_s)
+
+
+# A read-only KERAS_HOME, in a fresh interpreter (Keras reads KERAS_HOME at import). chmod does not stop root, and
+# Keras decides with os.access: as root, os.access is made to answer as it would for any other user (no write
+# permission on a read-only folder). Every call of Keras's downloader is counted: it would fall back to /tmp/.keras.
+READ_ONLY_SESSION = """
+import json, os, sys
+from pathlib import Path
+
+if os.geteuid() == 0:
+    real_access = os.access
+
+    def access(path, mode, **kwargs):
+        if mode & os.W_OK and os.path.exists(path) and not os.stat(path).st_mode & 0o222:
+            return False
+        return real_access(path, mode, **kwargs)
+
+    os.access = access
+
+import keras
+import keras.src.datasets.fashion_mnist as loader
+
+calls = []
+real_get_file = loader.get_file
+loader.get_file = lambda *args, **kwargs: calls.append(args) or real_get_file(*args, **kwargs)
+home = Path(os.environ["KERAS_HOME"])
+
+
+def snapshot():
+    return {str(p): [p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(home.rglob("*"))}
+
+
+before = snapshot()  # after Keras's import, which may write keras.json (it cannot, unless root)
+from helpers import data
+
+(x_train, y_train), (x_test, y_test) = data.load_fashion_mnist()
+print(json.dumps({"unchanged": snapshot() == before, "downloader_calls": len(calls),
+                  "folder": str(data.keras_cache_dir()), "shapes": [x_train.shape, x_test.shape],
+                  "dtypes": [str(x_train.dtype), str(y_train.dtype)]}))
+"""
+
+
+def test_read_only_keras_home_with_the_files_loads_without_writing(tmp_path):
+    import json
+
+    folder = copy_dataset(tmp_path / "datasets" / "fashion-mnist")
+    (tmp_path / "keras.json").write_text('{"floatx": "float32"}')  # as a first run leaves it (Keras writes it)
+    make_read_only(tmp_path)
+    try:
+        result = run_python(NO_NETWORK + READ_ONLY_SESSION, tmp_path)
+    finally:
+        make_writable(tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["unchanged"] and report["downloader_calls"] == 0
+    assert report["folder"] == str(folder) and report["dtypes"] == ["float32", "int64"]
+    (x_train, _), (x_test, _) = data.load_fashion_mnist()
+    assert report["shapes"] == [list(x_train.shape), list(x_test.shape)]
+
+
+@pytest.mark.parametrize("how", ["folder", "KERAS_HOME"])
+def test_files_that_do_not_belong_together_are_named_with_the_real_fix(tmp_path, how):
+    folder = copy_dataset(tmp_path / "datasets" / "fashion-mnist")
+    shutil.copyfile(folder / "train-labels-idx1-ubyte.gz", folder / "t10k-labels-idx1-ubyte.gz")  # a valid file
+    assert not data.corrupt_cache_files(folder)
+    if how == "folder":
+        with pytest.raises(data.DatasetUnavailableError) as caught:
+            data.load_fashion_mnist(folder=folder)
+        message = str(caught.value)
+    else:
+        result = run_python(NO_NETWORK + "from helpers import data\ndata.load_fashion_mnist()\n", tmp_path)
+        assert result.returncode != 0 and result.stderr.count("Traceback") == 1
+        message = result.stderr[result.stderr.index("helpers.data.DatasetUnavailableError") :]
+    (x_train, _), (x_test, _) = data.load_fashion_mnist()
+    assert str(folder / "t10k-labels-idx1-ubyte.gz") in message and str(folder / "t10k-images-idx3-ubyte.gz") in message
+    assert f"{len(x_train):,} labels" in message and f"{len(x_test):,} images" in message
+    assert "do not belong together" in message and "copy all four files again" in message and "delete" in message
+    assert "train-images-idx3-ubyte.gz:" not in message  # the train split matches: not named as a culprit
+    assert "internet once" not in message and "Download error" not in message
+
+
+def test_folder_argument_missing_files_and_bad_values(tmp_path):
+    folder = copy_dataset(tmp_path / "partial")
+    (folder / "t10k-images-idx3-ubyte.gz").unlink()
+    with pytest.raises(data.DatasetUnavailableError, match="t10k-images-idx3-ubyte.gz") as caught:
+        data.load_fashion_mnist(folder=folder)
+    assert str(folder) in str(caught.value) and "train-images" not in str(caught.value).split("\n")[0]
+    with pytest.raises(ValueError, match="folder"):
+        data.load_fashion_mnist(folder=tmp_path / "no such folder")
+    with pytest.raises(TypeError, match="folder"):
+        data.load_fashion_mnist(folder=3)
+
+
+def test_scaling_gives_the_same_float32_values_as_before():
+    every_byte = np.arange(256, dtype=np.uint8).repeat(28 * 28).reshape(256, 28, 28)
+    np.testing.assert_array_equal(data._scale(every_byte), every_byte.astype(np.float32) / 255.0)
+    assert data._scale(every_byte).dtype == np.float32
+
+
 @pytest.mark.parametrize("damage", ["truncate", "garbage"])
 def test_corrupt_cached_file_is_named_with_the_fix(tmp_path, damage):
-    source = Path(os.environ["KERAS_HOME"]) / "datasets" / "fashion-mnist"
-    target = tmp_path / "datasets" / "fashion-mnist"
-    shutil.copytree(source, target)
+    target = copy_dataset(tmp_path / "datasets" / "fashion-mnist")
     broken = target / "train-images-idx3-ubyte.gz"
     content = broken.read_bytes()
     broken.write_bytes(content[: len(content) // 2] if damage == "truncate" else b"not a gzip file at all")
