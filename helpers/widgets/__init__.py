@@ -11,8 +11,10 @@ One submodule per notebook holds that lesson's widgets: ``recurrence`` (01), ``r
 
 from __future__ import annotations
 
+import html
 import io
 import math
+import os
 
 import ipywidgets as W
 import numpy as np
@@ -20,6 +22,13 @@ from IPython.display import Image, clear_output, display
 from matplotlib.figure import Figure
 
 __all__ = ["LivePlot", "float_slider", "int_slider", "log_slider"]
+
+#: Resolution of every LivePlot figure. Text must be at least 12 px at 100 % zoom (px = pt · dpi / 72): at 120 dpi
+#: that is any font of 7.2 pt or more (matplotlib's "small" is 8.3 pt, the widgets use nothing smaller than 8 pt).
+DPI = 120
+
+# Set to "1" by the book build (conf.py): widgets show a static image of their initial state instead of controls.
+STATIC_ENV = "HELPERS_STATIC_WIDGETS"
 
 
 def float_slider(description: str, value: float, low: float, high: float, step: float, **kwargs) -> W.FloatSlider:
@@ -56,7 +65,7 @@ class LivePlot:
 
     def __init__(self, controls: dict[str, W.ValueWidget], nrows: int = 1, ncols: int = 1, figsize=(8.0, 3.6)):
         self.controls = dict(controls)
-        self.figure = Figure(figsize=figsize, layout="constrained")
+        self.figure = Figure(figsize=figsize, dpi=DPI, layout="constrained")
         self.axes = np.atleast_1d(self.figure.subplots(nrows, ncols)).ravel()
         self.output = W.Output()
         self.message = W.HTML()
@@ -65,7 +74,7 @@ class LivePlot:
         row = W.HBox(list(self.controls.values()), layout=W.Layout(flex_flow="row wrap"))  # wrap rather than squeeze
         self.widget = W.VBox([row, self.message, self.output])
         self.updates = 0
-        self.dpi = 100
+        self.dpi = DPI
 
     def values(self) -> dict:
         """The controls' current values, by name."""
@@ -101,5 +110,21 @@ class LivePlot:
         self.update()
 
     def _ipython_display_(self) -> None:
+        if os.environ.get(STATIC_ENV) == "1":
+            self.show_static()
+            return
         self.update()
         display(self.widget)
+
+    def show_static(self) -> None:
+        """Show the initial state without a kernel-backed widget: the figure as PNG and one line saying where the
+        controls work (the book's pages, built with ``HELPERS_STATIC_WIDGETS=1``, have no kernel)."""
+        self.draw(**self.values())
+        names = ", ".join(control.description or name for name, control in self.controls.items())
+        line = (f"Interactive figure, shown here in its initial state: open this notebook in JupyterLab or on Binder "
+                f"to change {names}.")
+        display(Image(data=self.png(), format="png"))
+        note = f'<p class="static-widget-note"><em>{html.escape(line)}</em></p>'
+        if self.message.value:  # the widget's own status line (its HTML), e.g. "diverged at step ..."
+            note = f"<p>{self.message.value}</p>{note}"
+        display({"text/html": note, "text/plain": line}, raw=True)
