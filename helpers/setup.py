@@ -8,16 +8,38 @@ import warnings
 
 from helpers import checks
 
-#: Versions the notebooks were written and tested with (requirements.txt pins exactly these).
-TESTED = {"python": "3.11", "tensorflow": "2.21", "keras": "3.15"}
+#: Versions the notebooks were tested with (requirements.txt pins exactly these TensorFlow and Keras releases).
+TESTED = {"tensorflow": "2.21", "keras": "3.15"}
+#: The Python versions requirements.txt installs on (TensorFlow 2.21 and the pinned packages have wheels for these).
+SUPPORTED_PYTHON = ((3, 11), (3, 12), (3, 13))
 
 
 def _major_minor(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
 
+def python_advice(version: tuple[int, ...]) -> str | None:
+    """None for a supported Python ``(major, minor, ...)``; otherwise what to do: a new virtualenv made with a
+    supported Python (installing packages cannot change the Python a virtualenv runs)."""
+    if tuple(version[:2]) in SUPPORTED_PYTHON:
+        return None
+    names = [f"{major}.{minor}" for major, minor in SUPPORTED_PYTHON]
+    supported = f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
+    found = ".".join(str(part) for part in version[:3])
+    return (
+        f"Python {found} is not supported: these notebooks need Python {supported} (TensorFlow 2.21 and the pinned "
+        "packages have no wheels for other versions). Installing packages cannot change the Python of this "
+        "environment: make a new virtualenv with a supported Python, install into it and start JupyterLab from it:\n"
+        "    Linux/macOS:          python3.11 -m venv --clear .venv && . .venv/bin/activate\n"
+        "    Windows (PowerShell): py -3.11 -m venv --clear .venv; .venv\\Scripts\\Activate.ps1\n"
+        "    then:                 pip install -r requirements.txt && jupyter lab\n"
+        "(no python3.11? install it from https://www.python.org/downloads/ or your package manager)"
+    )
+
+
 def check_versions() -> dict[str, str]:
-    """Return the versions in use; warn (do not fail) where one differs from what was tested."""
+    """Return the versions in use; warn (do not fail) on an unsupported Python, or where TensorFlow or Keras differ
+    from the tested versions."""
     import keras
     import tensorflow as tf
 
@@ -26,12 +48,15 @@ def check_versions() -> dict[str, str]:
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
     }
-    for name, version in found.items():
-        if _major_minor(version) != TESTED[name]:
+    advice = python_advice(tuple(sys.version_info[:3]))
+    if advice:
+        warnings.warn(advice, stacklevel=2)
+    for name in TESTED:
+        if _major_minor(found[name]) != TESTED[name]:
             warnings.warn(
-                f"{name} {version} is installed; these notebooks were tested with {TESTED[name]}. "
-                "They will probably work, but numbers may differ. "
-                "`pip install -r requirements.txt` installs the tested versions.",
+                f"{name} {found[name]} is installed; these notebooks were tested with {TESTED[name]}. "
+                "They will probably work, but numbers may differ. In this notebook's environment, "
+                "`pip install -r requirements.txt` installs the tested versions (then restart the kernel).",
                 stacklevel=2,
             )
     return found

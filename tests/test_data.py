@@ -194,8 +194,24 @@ def test_folder_argument_missing_files_and_bad_values(tmp_path):
 
 def test_scaling_gives_the_same_float32_values_as_before():
     every_byte = np.arange(256, dtype=np.uint8).repeat(28 * 28).reshape(256, 28, 28)
-    np.testing.assert_array_equal(data._scale(every_byte), every_byte.astype(np.float32) / 255.0)
-    assert data._scale(every_byte).dtype == np.float32
+    np.testing.assert_array_equal(data.scale_images(every_byte), every_byte.astype(np.float32) / 255.0)
+    assert data.scale_images(every_byte).dtype == np.float32
+
+
+def test_unscaled_pixels_scale_to_exactly_the_loaded_values_part_by_part():
+    (x_train, y_train), (x_test, y_test) = data.load_fashion_mnist()
+    (p_train, q_train), (p_test, q_test) = data.load_fashion_mnist(scaled=False)
+    assert p_train.dtype == np.uint8 and p_train.shape == x_train.shape and p_test.shape == x_test.shape
+    np.testing.assert_array_equal(q_train, y_train)
+    np.testing.assert_array_equal(q_test, y_test)
+    batch = np.random.default_rng(0).integers(0, len(p_train), size=(3, 32))  # a gathered chunk, as the trainer does
+    np.testing.assert_array_equal(data.scale_images(p_train[batch]), x_train[batch])
+    np.testing.assert_array_equal(data.scale_images(p_test), x_test)
+    assert data.scale_images(x_test) is x_test  # already scaled: unchanged
+    with pytest.raises(TypeError, match="images"):
+        data.scale_images(np.zeros(3, np.int64))
+    with pytest.raises(TypeError, match="scaled"):
+        data.load_fashion_mnist(scaled="no")
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage"])
