@@ -26,8 +26,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent
 CITATION = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
-REPOSITORY_URL = CITATION["repository-code"].rstrip("/")  # https://github.com/OWNER/REPO
-REPOSITORY = REPOSITORY_URL.removeprefix("https://github.com/")  # OWNER/REPO
+REPOSITORY_URL = CITATION["repository-code"].rstrip("/")  # https://github.com/<owner>/<repo>
+REPOSITORY = REPOSITORY_URL.removeprefix("https://github.com/")  # <owner>/<repo>
 OWNER, REPO = REPOSITORY.split("/")
 BOOK_URL = f"https://{OWNER.lower()}.github.io/{REPO}/"  # where .github/workflows/ci.yml publishes it
 BINDER_URL = f"https://mybinder.org/v2/gh/{REPOSITORY}/HEAD"

@@ -61,7 +61,7 @@ def test_readme_binder_badge_and_book_link_use_the_one_address():
     readme = (ROOT / "README.md").read_text()
     binder = re.findall(r"https://mybinder\.org/v2/gh/([^/\s)]+/[^/\s)]+)/", readme)
     assert binder and set(binder) == {REPOSITORY}, f"README's Binder links {binder} vs CITATION.cff {REPOSITORY}"
-    pages = re.findall(r"https://[\w.-]+\.github\.io/[^\s)]*", readme)
+    pages = re.findall(r"https://[\w.-]+\.github\.io/[^\s)>*]*", readme)
     assert pages and set(pages) == {BOOK_URL}, f"README's book links {pages} vs {BOOK_URL}"
     repos = re.findall(r"https://github\.com/([\w.-]+/[\w.-]+)", readme)
     assert set(repos) <= {REPOSITORY}, repos
