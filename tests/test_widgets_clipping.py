@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from matplotlib.text import Text
 
 from helpers import descent
 from helpers.widgets.clipping import CliffDescent, ClippingGeometry
@@ -96,6 +97,27 @@ def test_cliff_descent_follows_every_control():
     np.testing.assert_allclose(widget.free_line.get_xydata()[0], [4.0, -1.0])
     assert len(widget.free_steps.get_ydata()) == 40
     assert widget.updates == 5
+
+
+def test_step_axis_follows_the_data_and_text_is_readable():
+    widget = CliffDescent(start=(5.5, -2.0), learning_rate=0.5, threshold=1.0, steps=40)
+    widget.update()
+    for threshold in (1.0, 0.05, 5.0):
+        widget.controls["threshold"].value = threshold
+        values = np.concatenate([widget.free_steps.get_ydata(), widget.clipped_steps.get_ydata()])
+        values = values[np.isfinite(values)]  # zero-length steps are not drawn (NaN)
+        assert values.size and np.all(values > 0)
+        low, high = widget.ax_steps.get_ylim()
+        assert low <= values.min() and values.max() <= high
+    geometry = ClippingGeometry(length=4.0, angle=20.0, threshold=0.1)
+    geometry.update()
+    low, high = geometry.ax_angle.get_ylim()
+    assert low <= geometry.angle_curve.get_ydata().min() and geometry.angle_curve.get_ydata().max() <= high
+    for w in (widget, geometry):
+        w.png()  # draws ticks and legends
+        texts = [t for t in w.figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
+        assert min(t.get_fontsize() for t in texts) * w.dpi / 72 >= 12  # px at 100 % zoom
+        assert not any("_{" in t.get_text() and "$" not in t.get_text() for t in texts)  # no plain-text braces
 
 
 def test_controls_report_on_release():

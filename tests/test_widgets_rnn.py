@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from matplotlib.text import Text
 
 from helpers.gradients import StepGradientNorms
 from helpers.widgets import LivePlot
@@ -88,6 +89,20 @@ def test_models_are_built_once(plot):
     assert plot.model("SimpleRNN", "linear") is model
     assert plot.controls["rho"].value == 0.9
     plot.controls["rho"].value = 1.1
+
+
+def test_limits_follow_the_data_and_text_is_readable(plot):
+    for rho in (0.5, 1.5):  # the smallest and the largest ρ: the curve spans many decades
+        plot.controls["rho"].value = rho
+        values = np.concatenate([_y(plot.hidden_line), _y(plot.prediction_line)])
+        low, high = plot.axes[0].get_ylim()
+        assert low <= values.min() and values.max() <= high
+    plot.controls["rho"].value = 1.1
+    plot.png()  # draws ticks and legend
+    texts = [t for t in plot.figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    assert min(t.get_fontsize() for t in texts) * plot.dpi / 72 >= 12  # px at 100 % zoom
+    labels = [t.get_text() for t in plot.axes[0].get_legend().get_texts()]
+    assert any(r"\partial L/\partial h_t" in label for label in labels)  # mathtext, no plain-text braces
 
 
 def test_overflow_message(plot):

@@ -47,7 +47,7 @@ class ClippingGeometry(LivePlot):
                 "threshold": float_slider("threshold c", threshold, 0.1, 3.0, 0.05),
             },
             ncols=2,
-            figsize=(10.0, 4.4),
+            figsize=(8.8, 3.9),
         )
         self.ax, self.ax_angle = self.axes
         ax = self.ax
@@ -56,27 +56,27 @@ class ClippingGeometry(LivePlot):
         ax.set_ylim(-4.3, 4.3)
         ax.axhline(0, color="grey", lw=0.6)
         ax.axvline(0, color="grey", lw=0.6)
-        ax.set_xlabel("∂L/∂θ₁ (gradient component 1)")
-        ax.set_ylabel("∂L/∂θ₂ (gradient component 2)")
-        (self.circle,) = ax.plot([], [], "--", color=COLORS["norm"], lw=1, label="‖v‖ = c (norm limit)")
-        (self.box,) = ax.plot([], [], ":", color=COLORS["value"], lw=1.2, label="|vᵢ| ≤ c (value limit)")
+        ax.set_xlabel(r"$\partial L/\partial \theta_1$ (gradient component 1)")
+        ax.set_ylabel(r"$\partial L/\partial \theta_2$ (gradient component 2)")
+        (self.circle,) = ax.plot([], [], "--", color=COLORS["norm"], lw=1, label=r"$\|v\| = c$ (norm limit)")
+        (self.box,) = ax.plot([], [], ":", color=COLORS["value"], lw=1.2, label=r"$|v_i| \leq c$ (value limit)")
         self.vectors = {
             name: ax.plot([], [], "-o", markevery=[1], color=COLORS[name], lw=lw, label=label)[0]
             for name, lw, label in (
-                ("raw", 3.0, "raw gradient g"),
+                ("raw", 3.0, r"raw gradient $g$"),
                 ("norm", 2.2, "norm-clipped (clipnorm)"),
                 ("value", 2.2, "value-clipped (clipvalue)"),
             )
         }
-        ax.legend(loc="lower left", fontsize=7)
+        ax.legend(loc="lower left", fontsize=8)
         self.ax_angle.set_xlim(0, 360)
         self.ax_angle.set_xticks(np.arange(0, 361, 45))
-        self.ax_angle.set_xlabel("gradient direction θ (degrees)")
+        self.ax_angle.set_xlabel(r"gradient direction $\theta$ (degrees)")
         self.ax_angle.set_ylabel("direction change by clipping (degrees)")
         (self.angle_curve,) = self.ax_angle.plot([], [], color=COLORS["value"], label="value clipping")
         (self.norm_curve,) = self.ax_angle.plot([], [], "--", color=COLORS["norm"], label="norm clipping")
-        (self.angle_marker,) = self.ax_angle.plot([], [], "o", color="k", label="current θ")
-        self.ax_angle.legend(loc="upper right", fontsize=7)
+        (self.angle_marker,) = self.ax_angle.plot([], [], "o", color="k", label=r"current $\theta$")
+        self.ax_angle.legend(loc="upper right", fontsize=8)
         self.result: dict = {}
 
     def draw(self, length: float, angle: float, threshold: float) -> None:
@@ -102,8 +102,8 @@ class ClippingGeometry(LivePlot):
         self.box.set_data([-c, c, c, -c, -c], [-c, -c, c, c, -c])
         lengths = self.result["lengths"]
         self.ax.set_title(
-            f"‖g‖ = {lengths['raw']:.2f}   ‖norm-clipped‖ = {lengths['norm']:.2f}   "
-            f"‖value-clipped‖ = {lengths['value']:.2f}",
+            rf"$\|g\|$ = {lengths['raw']:.2f}, norm-clipped {lengths['norm']:.2f}, "
+            f"value-clipped {lengths['value']:.2f}",
             fontsize=9,
         )
         thetas = np.arange(0.0, 360.5, 0.5)
@@ -158,7 +158,7 @@ class CliffDescent(LivePlot):
                 "start_b": float_slider("start b", float(start[1]), b_low, b_high, 0.05),
             },
             ncols=2,
-            figsize=(10.5, 4.2),
+            figsize=(8.8, 3.7),
         )
         controls = list(self.controls.values())
         self.widget = W.VBox([W.HBox(controls[:2]), W.HBox(controls[2:]), self.message, self.output])
@@ -167,24 +167,24 @@ class CliffDescent(LivePlot):
         loss, _, _ = theory.cliff_loss_and_grad(w_grid, b_grid)
         self.ax, self.ax_steps = self.axes
         image = self.ax.pcolormesh(w_grid, b_grid, loss, shading="auto", cmap="viridis")
-        self.figure.colorbar(image, ax=self.ax, label="loss (σ(x₅₀) − 0.7)²")
+        self.figure.colorbar(image, ax=self.ax, label=r"loss $(\sigma(x_{50}) - 0.7)^2$")
         self.ax.set_xlim(w_low, w_high)
         self.ax.set_ylim(b_low, b_high)
-        self.ax.set_xlabel("recurrent weight w")
-        self.ax.set_ylabel("bias b")
+        self.ax.set_xlabel(r"recurrent weight $w$")
+        self.ax.set_ylabel(r"bias $b$")
         (self.free_line,) = self.ax.plot([], [], "o-", color="C3", ms=3, lw=1.5, label="unclipped")
         (self.clipped_line,) = self.ax.plot(
             [], [], "o-", color="w", mec="k", mew=0.6, ms=4, lw=1.5, label="norm-clipped"
         )
         (self.start_marker,) = self.ax.plot([], [], "*", color="orange", ms=14, label="start")
-        self.ax.legend(loc="lower left", fontsize=7)
+        self.ax.legend(loc="lower left", fontsize=8)
         self.ax_steps.set_yscale("log")
-        self.ax_steps.set_xlabel("update k")
-        self.ax_steps.set_ylabel("step length ‖θ_{k+1} − θ_k‖ (log)")
+        self.ax_steps.set_xlabel(r"update $k$")
+        self.ax_steps.set_ylabel(r"step length $\|\theta_{k+1} - \theta_k\|$ (log)")
         (self.free_steps,) = self.ax_steps.plot([], [], "o-", color="C3", ms=3, label="unclipped")
         (self.clipped_steps,) = self.ax_steps.plot([], [], "o-", color="C2", ms=3, label="norm-clipped")
-        (self.limit_line,) = self.ax_steps.plot([], [], ":", color="k", label="η·c (longest clipped step)")
-        self.ax_steps.legend(loc="upper left", fontsize=7)
+        (self.limit_line,) = self.ax_steps.plot([], [], ":", color="k", label=r"$\eta c$ (longest clipped step)")
+        self.ax_steps.legend(loc="upper left", fontsize=8)
         self.runs: dict[str, descent.Trajectory] = {}
 
     def draw(self, learning_rate: float, threshold: float, start_w: float, start_b: float) -> None:
@@ -196,9 +196,10 @@ class CliffDescent(LivePlot):
         self.clipped_line.set_data(clipped.points[:, 0], clipped.points[:, 1])
         self.start_marker.set_data([start_w], [start_b])
         k = np.arange(1, self.steps + 1)
-        tiny = 1e-12  # a zero-length step cannot be drawn on a log axis
-        self.free_steps.set_data(k, np.maximum(free.step_sizes, tiny))
-        self.clipped_steps.set_data(k, np.maximum(clipped.step_sizes, tiny))
+        # a zero-length step (a plateau where the gradient underflows to 0) has no place on a log axis: not drawn
+        self.free_steps.set_data(k, np.where(free.step_sizes > 0, free.step_sizes, np.nan))
+        self.clipped_steps.set_data(k, np.where(clipped.step_sizes > 0, clipped.step_sizes, np.nan))
+        zero = int(np.sum(free.step_sizes == 0) + np.sum(clipped.step_sizes == 0))
         self.limit_line.set_data([1, self.steps], [learning_rate * threshold] * 2)
         self.ax_steps.set_xlim(0, self.steps + 1)
         shown = np.concatenate([free.step_sizes, clipped.step_sizes, [learning_rate * threshold]])
@@ -213,4 +214,6 @@ class CliffDescent(LivePlot):
             f"longest step: unclipped {free.step_sizes.max():.3g}, clipped {clipped.step_sizes.max():.3g}",
             fontsize=9,
         )
-        self.message.value = f"{int(clipped.clipped.sum())} of {self.steps} clipped updates were shortened{where}."
+        hidden = f" {zero} updates of length 0 are not drawn on the log axis." if zero else ""
+        shortened = int(clipped.clipped.sum())
+        self.message.value = f"{shortened} of {self.steps} clipped updates were shortened{where}.{hidden}"

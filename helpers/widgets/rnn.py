@@ -64,21 +64,22 @@ class GradientNormsPlot(LivePlot):
                 style={"button_width": "70px", "description_width": "initial"},
             ),
         }
-        super().__init__(controls, figsize=(9.0, 3.8))
+        super().__init__(controls, figsize=(8.5, 3.6))
         self._models: dict[tuple[str, str], object] = {}
         self._data: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         ax = self.axes[0]
         ax.set_yscale("log")
-        ax.set_xlabel("time step t (the loss is computed after step T)")
+        ax.set_xlabel(r"time step $t$ (the loss is computed after step $T$)")
         ax.set_ylabel("gradient norm (loss per unit of state)")
         ax.grid(True, which="major", alpha=0.3)
-        (self.hidden_line,) = ax.plot([], [], "o-", ms=2.5, lw=1.2, color="C0", label="measured ‖∂L/∂h_t‖")
-        (self.cell_line,) = ax.plot(
-            [], [], "s-", ms=2.0, lw=1.0, color="C2", label="measured ‖∂L/∂c_t‖\n(LSTM cell state)"
-        )
-        (self.prediction_line,) = ax.plot(
-            [], [], "--", lw=2.0, color="C3", alpha=0.8, label="predicted\nρ^(T−t)·‖∂L/∂h_T‖"
-        )
+        labels = {
+            "hidden": r"measured $\|\partial L/\partial h_t\|$",
+            "cell": "measured $\\|\\partial L/\\partial c_t\\|$\n(LSTM cell state)",
+            "prediction": "predicted\n$\\rho^{T-t}\\,\\|\\partial L/\\partial h_T\\|$",
+        }
+        (self.hidden_line,) = ax.plot([], [], "o-", ms=2.5, lw=1.2, color="C0", label=labels["hidden"])
+        (self.cell_line,) = ax.plot([], [], "s-", ms=2.0, lw=1.0, color="C2", label=labels["cell"])
+        (self.prediction_line,) = ax.plot([], [], "--", lw=2.0, color="C3", alpha=0.8, label=labels["prediction"])
         self.result: StepGradientNorms | None = None
         self.prediction: np.ndarray | None = None
 
@@ -129,7 +130,7 @@ class GradientNormsPlot(LivePlot):
         if values.size:
             ax.set_ylim(values.min() / 3.0, values.max() * 3.0)
         ax.set_xlim(0.5, length + 0.5)
-        ax.set_title(f"{cell}, {activation}, ρ = {rho:.2f}, T = {length}", fontsize="medium")
+        ax.set_title(rf"{cell}, {activation}, $\rho$ = {rho:.2f}, $T$ = {length}", fontsize="medium")
         self.message.value = self._summary(result, rho, length, linear)
 
     def _summary(self, result: StepGradientNorms, rho: float, length: int, linear: bool) -> str:
