@@ -1,24 +1,33 @@
-"""The house format of every ``notebooks/*.ipynb``: stored clean, presentable as slides, with the lesson frame.
+"""The house format of every ``notebooks/0*.ipynb``: stored clean, presentable as slides, with the lesson frame.
 
-Checked for each notebook: no outputs or execution counts; slide metadata on every cell (jupyterlab-rise), the title
-cell a "slide", every heading starting a slide or sub-slide (one idea per slide); the sections Overview (numbered
-goals), Prerequisites (a table), Setup, Summary, Exercises, References in that order; every exercise has a solution
-and every solution is hidden (a closed ``<details>`` block, or a code cell with hidden source skipped in the slides);
-the setup sets ``TF_CPP_MIN_LOG_LEVEL=2`` and ``TF_ENABLE_ONEDNN_OPTS=0`` before TensorFlow or Keras is imported,
-then checks versions and seeds.
+Checked for each notebook: no outputs or execution counts; slide metadata on every cell in the values
+jupyterlab-slideshow understands (``""`` for "continue the slide": it never shows a cell marked ``"-"``); the title
+cell a "slide", every heading starting a slide or sub-slide (one idea per slide); code lines at most 88 characters
+(and ruff's config for ``notebooks/`` says 88 too); the sections Overview (numbered goals), Prerequisites (a table),
+Setup, Summary, Exercises, References in that order; every exercise followed right away by its solution, and every
+solution cell in the one convention of ``notes/COMMON.md`` (tag ``solution``, source and outputs hidden, skipped in
+the slides, first line exactly ``# Solution to exercise N`` or ``**Solution to exercise N**``); the setup sets
+``TF_CPP_MIN_LOG_LEVEL=2`` and ``TF_ENABLE_ONEDNN_OPTS=0`` before TensorFlow or Keras is imported, then checks
+versions and seeds.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "-", "notes"}
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
+# "" is "continue the current slide" (what JupyterLab's property inspector writes for "-"); jupyterlab-slideshow
+# 0.3.4 treats an unknown value such as "-" as no slide at all, so such a cell is never shown.
+SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "notes", ""}
+MAX_LINE = 88
 SECTIONS = ("Overview", "Prerequisites", "Setup", "Summary", "Exercises", "References")
 TF_IMPORT = re.compile(r"^\s*(import|from)\s+(tensorflow|keras)\b")
 ENV_SET = {
@@ -28,6 +37,8 @@ ENV_SET = {
     )
     for name, value in (("TF_CPP_MIN_LOG_LEVEL", "2"), ("TF_ENABLE_ONEDNN_OPTS", "0"))
 }
+SOLUTION_FIRST_LINE = {"code": r"# Solution to exercise (\d+)", "markdown": r"\*\*Solution to exercise (\d+)\*\*"}
+EXERCISE = re.compile(r"^(?:#{2,4}\s+Exercise\s+(\d+)\b|\s{0,3}(\d+)\.\s)", re.MULTILINE | re.IGNORECASE)
 
 
 def _ids(paths):
@@ -41,6 +52,10 @@ def nb(request):
 
 def _slide_type(cell) -> str | None:
     return cell.metadata.get("slideshow", {}).get("slide_type")
+
+
+def _first_line(cell) -> str:
+    return cell.source.splitlines()[0] if cell.source.strip() else ""
 
 
 def _heading(cell) -> tuple[int, str] | None:
@@ -62,33 +77,50 @@ def _section_positions(nb) -> dict[str, int]:
     return positions
 
 
-def _section(nb, name: str) -> list:
-    """The cells from the level-2 heading ``name`` up to the next level-2 (or level-1) heading."""
+def _section(nb, name: str) -> list[tuple[int, object]]:
+    """(index, cell) from the level-2 heading ``name`` up to the next level-2 (or level-1) heading."""
     start = _section_positions(nb)[name]
-    cells = [nb.cells[start]]
-    for cell in nb.cells[start + 1 :]:
-        heading = _heading(cell)
+    cells = [(start, nb.cells[start])]
+    for index in range(start + 1, len(nb.cells)):
+        heading = _heading(nb.cells[index])
         if heading and heading[0] <= 2:
             break
-        cells.append(cell)
+        cells.append((index, nb.cells[index]))
     return cells
 
 
-def _is_hidden_solution(cell) -> bool:
-    if cell.cell_type == "markdown":
-        text = cell.source.strip()
-        return text.startswith("<details") and text.endswith("</details>")
-    if cell.cell_type == "code":
-        return bool(cell.metadata.get("jupyter", {}).get("source_hidden")) and _slide_type(cell) == "skip"
-    return False
-
-
 def _is_solution(cell) -> bool:
-    return "solution" in cell.metadata.get("tags", []) or bool(re.search(r"\bsolution\b", cell.source, re.IGNORECASE))
+    """Tagged as a solution, or looking like one (so an untagged solution is caught, not ignored)."""
+    return "solution" in cell.metadata.get("tags", []) or bool(
+        re.match(r"\W*solution\b", _first_line(cell), re.IGNORECASE)
+    )
+
+
+def _solution_problems(cell) -> list[str]:
+    """What a solution cell gets wrong against the convention (empty when it follows it)."""
+    problems = []
+    if "solution" not in cell.metadata.get("tags", []):
+        problems.append('no "solution" tag')
+    hidden = cell.metadata.get("jupyter", {})
+    for key in ("source_hidden", "outputs_hidden"):
+        if hidden.get(key) is not True:
+            problems.append(f"jupyter.{key} is not true")
+    if _slide_type(cell) != "skip":
+        problems.append(f"slide_type is {_slide_type(cell)!r}, not 'skip'")
+    pattern = SOLUTION_FIRST_LINE.get(cell.cell_type)
+    if pattern is None or not re.fullmatch(pattern, _first_line(cell)):
+        wanted = "# Solution to exercise N" if cell.cell_type == "code" else "**Solution to exercise N**"
+        problems.append(f"first line {_first_line(cell)[:60]!r} is not exactly {wanted!r}")
+    return problems
+
+
+def _solution_number(cell) -> int | None:
+    match = re.fullmatch(SOLUTION_FIRST_LINE.get(cell.cell_type, "$^"), _first_line(cell))
+    return int(match[1]) if match else None
 
 
 def test_there_are_notebooks():
-    assert NOTEBOOKS, "notebooks/ holds no .ipynb"
+    assert NOTEBOOKS, "notebooks/ holds no 0*.ipynb"
 
 
 def test_stored_without_outputs_or_execution_counts(nb):
@@ -97,8 +129,12 @@ def test_stored_without_outputs_or_execution_counts(nb):
 
 
 def test_every_cell_has_slide_metadata(nb):
-    missing = [i for i, c in enumerate(nb.cells) if _slide_type(c) not in SLIDE_TYPES]
-    assert not missing, f"cells {missing} lack metadata.slideshow.slide_type (one of {sorted(SLIDE_TYPES)})"
+    dashes = [i for i, c in enumerate(nb.cells) if _slide_type(c) == "-"]
+    assert not dashes, (
+        f"cells {dashes} have slide_type '-', which jupyterlab-slideshow never shows: use '' (continue the slide)"
+    )
+    missing = [(i, _slide_type(c)) for i, c in enumerate(nb.cells) if _slide_type(c) not in SLIDE_TYPES]
+    assert not missing, f"cells lack metadata.slideshow.slide_type in {sorted(SLIDE_TYPES)}: {missing}"
 
 
 def test_title_cell_is_a_slide(nb):
@@ -117,33 +153,75 @@ def test_every_heading_starts_a_slide(nb):
     assert not wrong, f"headings not starting a slide/subslide: {wrong}"
 
 
+def test_code_lines_fit_a_projected_slide(nb):
+    long = [
+        (i, n + 1, len(line))
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code"
+        for n, line in enumerate(c.source.splitlines())
+        if len(line) > MAX_LINE
+    ]
+    assert not long, f"code lines over {MAX_LINE} characters as (cell, line, length): {long}"
+
+
+def test_ruff_lints_notebooks_at_88_characters():
+    """`ruff check .` from the root applies notebooks/ruff.toml (line-length 88) to the notebooks."""
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (requirements-dev.txt pins it)")
+    settings = subprocess.run(
+        [ruff, "check", "--show-settings", str(NOTEBOOKS[0].relative_to(ROOT))],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert re.search(rf"^linter\.line_length = {MAX_LINE}$", settings, re.MULTILINE), "ruff's notebook line length"
+    assert "E501" in settings and "line-too-long" in settings, "ruff does not select E501 for the notebooks"
+
+
 def test_has_the_lesson_frame_in_order(nb):
     positions = _section_positions(nb)
     missing = [name for name in SECTIONS if name not in positions]
     assert not missing, f"missing '## ' sections: {missing}"
     order = [positions[name] for name in SECTIONS]
     assert order == sorted(order), f"sections out of order: {dict(zip(SECTIONS, order, strict=True))}"
-    overview = "\n".join(c.source for c in _section(nb, "Overview"))
+    overview = "\n".join(c.source for _, c in _section(nb, "Overview"))
     assert re.search(r"^1\.\s", overview, re.MULTILINE), "Overview must list numbered goals"
-    prerequisites = "\n".join(c.source for c in _section(nb, "Prerequisites"))
+    prerequisites = "\n".join(c.source for _, c in _section(nb, "Prerequisites"))
     assert re.search(r"^\|.*\|\s*$", prerequisites, re.MULTILINE), "Prerequisites must hold a table"
     assert re.search(r"time to learn", prerequisites, re.IGNORECASE), "Prerequisites must say the time to learn"
 
 
-def test_every_exercise_has_a_hidden_solution(nb):
+def test_every_solution_cell_follows_the_convention(nb):
+    wrong = {i: problems for i, c in enumerate(nb.cells) if _is_solution(c) and (problems := _solution_problems(c))}
+    assert not wrong, f"solution cells break the convention (notes/COMMON.md) as {{cell: problems}}: {wrong}"
+
+
+def test_every_exercise_has_its_solution_right_after(nb):
+    """Each exercise is stated in its own markdown cell ("### Exercise N" or "N. ..."), and the cells right after
+    it are the solution(s) to exercise N; exercises are numbered 1, 2, ... and no solution sits anywhere else."""
     cells = _section(nb, "Exercises")
-    statements = [c for c in cells if c.cell_type == "markdown" and not _is_solution(c)]
-    exercises = sum(len(re.findall(r"^\s{0,3}\d+\.\s", c.source, re.MULTILINE)) for c in statements)
-    exercises += sum(len(re.findall(r"^#{3,4}\s+Exercise", c.source, re.MULTILINE)) for c in statements)
-    assert exercises > 0, "the Exercises section states no exercise (numbered list or '### Exercise' headings)"
-    solutions = [c for c in cells if _is_solution(c)]
-    visible = [c.source.splitlines()[0][:50] for c in solutions if not _is_hidden_solution(c)]
-    assert not visible, f"solutions visible (need <details>...</details>, or hidden source + slide 'skip'): {visible}"
-    numbered = {int(n) for c in solutions for n in re.findall(r"solution\s*(\d+)", c.source, re.IGNORECASE)}
-    unnumbered = sum(
-        1 for c in solutions if c.cell_type == "markdown" and not re.search(r"solution\s*\d", c.source, re.I)
-    )
-    assert len(numbered) + unnumbered >= exercises, f"{exercises} exercises but solutions only for {sorted(numbered)}"
+    exercises = []  # (cell index, exercise number)
+    for index, cell in cells:
+        if cell.cell_type != "markdown" or _is_solution(cell):
+            continue
+        numbers = [int(a or b) for a, b in EXERCISE.findall(cell.source)]
+        assert len(numbers) <= 1, f"cell {index} states exercises {numbers}: one exercise per cell, solution after it"
+        exercises += [(index, n) for n in numbers]
+    assert exercises, "the Exercises section states no exercise ('### Exercise N' or 'N. ...')"
+    numbers = [n for _, n in exercises]
+    assert numbers == list(range(1, len(numbers) + 1)), f"exercises numbered {numbers}, not 1..{len(numbers)}"
+    placed = set()
+    for index, number in exercises:
+        following = []
+        for after in range(index + 1, len(nb.cells)):
+            if not _is_solution(nb.cells[after]):
+                break
+            following.append(after)
+        assert following, f"exercise {number} (cell {index}) is not followed by its solution cell"
+        got = {after: _solution_number(nb.cells[after]) for after in following}
+        assert set(got.values()) == {number}, f"exercise {number} (cell {index}) is followed by solutions {got}"
+        placed.update(following)
+    elsewhere = [i for i, c in enumerate(nb.cells) if _is_solution(c) and i not in placed]
+    assert not elsewhere, f"solution cells {elsewhere} do not sit right after their exercise"
 
 
 def test_setup_quiets_tensorflow_before_importing_it(nb):
@@ -154,5 +232,5 @@ def test_setup_quiets_tensorflow_before_importing_it(nb):
         where = next((n for n, (_, line) in enumerate(code) if pattern.search(line)), None)
         assert where is not None, f"no cell sets os.environ[{name!r}]"
         assert where < first_import, f"{name} is set after TensorFlow/Keras is imported (cell {code[first_import][0]})"
-    setup = "\n".join(c.source for c in _section(nb, "Setup") if c.cell_type == "code")
+    setup = "\n".join(c.source for _, c in _section(nb, "Setup") if c.cell_type == "code")
     assert "check_versions()" in setup and "seed_everything(" in setup, "Setup must check versions and seed"
