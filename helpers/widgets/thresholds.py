@@ -100,7 +100,7 @@ class ThresholdExplorer(LivePlot):
                 "factor": float_slider("× mean (Pascanu)", factor, *LIMITS["pascanu"], 0.1),
             },
             ncols=2,
-            figsize=(11.0, 3.8),
+            figsize=(9.0, 3.6),  # 1080 px wide at the LivePlot resolution: fits a 1280 px slide
         )
         self.ax_hist, self.ax_trace = self.axes
         self.result: dict = {}
