@@ -340,11 +340,6 @@ def prepare_keras_home(data: str) -> Path | None:
     return home
 
 
-def seeded_keras_home() -> Path | None:
-    """``prepare_keras_home("cache")``: a temporary copy of the shared subset when KERAS_HOME is unset (run_all.py)."""
-    return prepare_keras_home("cache")
-
-
 def table(results: list[Measurement]) -> str:
     rows = [
         "| notebook | kernel at start (MB) | polled peak, kernel + children (MB) | VmHWM, kernel (MB) | wall time (s) "
