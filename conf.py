@@ -50,7 +50,33 @@ def _seed_keras_home() -> None:
 # The executing kernels inherit this process's environment.
 _seed_keras_home()
 os.environ["HELPERS_STATIC_WIDGETS"] = "1"
-os.environ["TQDM_DISABLE"] = "1"  # tqdm.auto's progress bars are ipywidgets: empty boxes on a page without a kernel
+# tqdm.auto's progress bars (helpers.training) are ipywidgets: empty boxes on a page without a kernel. tqdm.notebook
+# ignores TQDM_DISABLE, so every kernel of the build runs this IPython startup file, which hands out disabled bars.
+NO_PROGRESS_BARS = """
+import tqdm.auto
+import tqdm.std
+
+
+class _NoBar(tqdm.std.tqdm):
+    def __init__(self, *args, **kwargs):
+        kwargs["disable"] = True
+        super().__init__(*args, **kwargs)
+
+
+tqdm.auto.tqdm = _NoBar
+"""
+
+
+def _ipython_dir() -> None:
+    ipython_dir = Path(tempfile.mkdtemp(prefix="book-ipython-"))
+    startup = ipython_dir / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-book-no-progress-bars.py").write_text(NO_PROGRESS_BARS, encoding="utf-8")
+    os.environ["IPYTHONDIR"] = str(ipython_dir)
+    atexit.register(shutil.rmtree, ipython_dir, ignore_errors=True)
+
+
+_ipython_dir()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
