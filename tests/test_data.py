@@ -239,6 +239,20 @@ def test_pipeline_batches_and_determinism():
     assert not np.array_equal(first[0][1], other[1])
 
 
+def test_pipeline_on_uint8_pixels_gives_the_same_batches_bit_for_bit():
+    (x, y), _ = data.load_fashion_mnist()
+    (pixels, _), _ = data.load_fashion_mnist(scaled=False)
+    every_byte = np.arange(256, dtype=np.uint8).repeat(28 * 28).reshape(256, 28, 28)  # every pixel value
+    for images, labels in ((x, y), (data.scale_images(every_byte), np.arange(256))):
+        raw = pixels if images is x else every_byte
+        scaled = [b for b, _ in zip(data.fashion_mnist_pipeline(images, labels, seed=5), range(12))]
+        from_pixels = [b for b, _ in zip(data.fashion_mnist_pipeline(raw, labels, seed=5), range(12))]
+        for (xa, ya), (xb, yb) in zip(scaled, from_pixels):
+            assert xb.dtype == xa.dtype == np.float32
+            np.testing.assert_array_equal(xa.numpy(), xb.numpy())
+            np.testing.assert_array_equal(ya.numpy(), yb.numpy())
+
+
 def test_pipeline_repeats_past_the_end_of_the_data():
     x = np.zeros((5, 28, 28), np.float32)
     y = np.arange(5)
