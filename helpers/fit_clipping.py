@@ -1,0 +1,270 @@
+"""Clipping for ``model.fit``, in the right place, with its log (notebook 06): take-home tools for any Keras model.
+
+Two pieces, usable on their own model by copying this file (it needs ``helpers.training.rules()`` for the rules,
+or any ``ClipRule``):
+
+- ``clipping_optimizer(optimizer, mode, threshold)`` returns a copy of a Keras optimizer (SGD, Adam, ...) that clips
+  with a rule of ``helpers.training.rules()`` — ``"none"``, ``"value"``, ``"norm"``, ``"global_norm"``,
+  ``"autoclip"``, ``"agc"`` — and records, at every update, the **pre-clip global norm** and whether the rule
+  changed the gradient. It clips the gradient that is actually applied:
+
+  * after the loss scale is divided out: wrap it, ``keras.optimizers.LossScaleOptimizer(clipping_optimizer(...))``
+    (the wrapper unscales, then calls the inner optimizer);
+  * after gradient accumulation: give the optimizer ``gradient_accumulation_steps=k``; Keras averages the ``k``
+    micro-batch gradients and only then calls the update, where the rule runs;
+  * after the replicas' gradients are summed (``tf.distribute.MirroredStrategy``,
+    ``MultiWorkerMirroredStrategy``): Keras's own ``clipnorm``/``global_clipnorm`` clip each replica's partial
+    gradient *before* the all-reduce; here the all-reduce comes first.
+
+  How: the one method that receives the final gradient, TensorFlow-Keras's ``_backend_update_step`` (a private
+  method of Keras 3.15, pinned by ``tests/test_framework_facts.py``), is overridden to all-reduce, clip, record and
+  update. The optimizer passed in must not clip by itself (``clipnorm`` etc. unset), else it would clip twice.
+- ``NormLog(log_dir=None)``, a ``keras.callbacks.Callback`` that reads the record after every step and writes it
+  into the batch logs (``"grad_norm"``, ``"clipped"``: other callbacks see them), into the epoch logs and so
+  Keras's ``History`` (``"clipped_fraction"`` of the epoch's updates, ``"grad_norm_max"``), into NumPy arrays
+  (``NormLog.grad_norm``, ``NormLog.clipped``: one entry per optimizer update) and, with a ``log_dir``, into
+  TensorBoard event files (``tf.summary`` scalars ``grad_norm`` and ``clipped`` at step = update number).
+  ``read_scalars(log_dir)`` reads such files back.
+
+Usage::
+
+    model.compile(optimizer=clipping_optimizer(keras.optimizers.Adam(1e-3), "global_norm", 1.0), loss=...)
+    log = NormLog("logs/run1")
+    model.fit(x, y, callbacks=[log])
+    log.grad_norm, log.clipped_fraction
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+#: The Keras optimizer arguments that clip by themselves (and would clip per replica, before aggregation).
+KERAS_CLIP_ARGUMENTS = ("clipnorm", "clipvalue", "global_clipnorm")
+
+
+class _ClipAfterAggregation:
+    """Mixin for a Keras (TensorFlow backend) optimizer class: all-reduce, clip with a ``ClipRule``, record, update.
+
+    Set by ``clipping_optimizer``: ``_clip_rule`` (a ``helpers.training.ClipRule``), ``_clip_threshold`` (float),
+    ``_clip_context`` (the rule's ``context`` dict).
+    """
+
+    def build(self, variables):
+        super().build(variables)
+        size = max(self._clip_rule.state_size, 1)
+        # written in replica context with identical values on every replica: keep the first replica's
+        self.clip_state = self.add_variable((size,), dtype="float32", aggregation="only_first_replica",
+                                            name="clip_state")  # fmt: skip
+        self.pre_clip_norm = self.add_variable((), dtype="float32", aggregation="only_first_replica",
+                                               name="pre_clip_norm")  # fmt: skip
+        self.was_clipped = self.add_variable((), dtype="float32", aggregation="only_first_replica",
+                                             name="was_clipped")  # fmt: skip
+        self.clip_updates = self.add_variable((), dtype="int64", aggregation="only_first_replica",
+                                              name="clip_updates")  # fmt: skip
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        import keras
+        import tensorflow as tf
+
+        from helpers import clipping
+
+        variables = [v.value if isinstance(v, keras.Variable) else v for v in trainable_variables]
+        grads = list(grads)
+        replica = tf.distribute.get_replica_context()
+        if replica is not None and replica.num_replicas_in_sync > 1:
+            grads = replica.all_reduce(tf.distribute.ReduceOp.SUM, grads)  # 1. aggregate
+        rule, size = self._clip_rule, self._clip_rule.state_size
+        threshold = tf.constant(self._clip_threshold, tf.float32)
+        state = self.clip_state.value[:size]
+        weights = [tf.convert_to_tensor(v) for v in variables]
+        clipped, was_clipped, state = rule.clip(grads, threshold, weights, state, self._clip_context)  # 2. clip
+        self.pre_clip_norm.assign(clipping.global_norm(grads))  # 3. record
+        self.was_clipped.assign(tf.cast(was_clipped, tf.float32))
+        self.clip_updates.assign_add(1)
+        if size:
+            self.clip_state.assign(tf.cast(state, tf.float32))
+        # 4. update: TFOptimizer._backend_update_step without its all-reduce (the gradients are summed already)
+        tf.__internal__.distribute.interim.maybe_merge_call(
+            self._distributed_tf_update_step,
+            self._distribution_strategy,
+            list(zip(clipped, variables)),
+            learning_rate,
+        )
+
+
+_CLASSES: dict = {}
+
+
+def clipping_optimizer(optimizer, mode: str, threshold: float | None = None, model=None):
+    """A copy of ``optimizer`` (same class and config, fresh state) that clips with rule ``mode`` after the gradients
+    are unscaled, accumulated and aggregated, and records each update's pre-clip global norm (see module docstring).
+
+    Args:
+        optimizer: a Keras optimizer without ``clipnorm``/``clipvalue``/``global_clipnorm`` (it may use
+            ``gradient_accumulation_steps``); not a ``LossScaleOptimizer`` — wrap the result in one instead.
+        mode: a rule of ``helpers.training.rules()``: ``"none"``, ``"value"``, ``"norm"``, ``"global_norm"``,
+            ``"autoclip"`` (threshold = percentile p), ``"agc"`` (threshold = λ).
+        threshold: the rule's positive parameter (``None`` for ``"none"``).
+        model: the Keras model, needed for ``"agc"`` (its last layer is left unclipped, as in the paper).
+
+    Returns:
+        The new optimizer; after training, ``.pre_clip_norm``, ``.was_clipped`` and ``.clip_updates`` hold the
+        last update's record (``NormLog`` reads them).
+    """
+    import keras
+
+    from helpers import clipping, training
+
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        raise TypeError(f"optimizer must be a Keras optimizer, got {type(optimizer).__name__}")
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        raise TypeError(
+            "optimizer must not be a LossScaleOptimizer: wrap the result instead, "
+            "LossScaleOptimizer(clipping_optimizer(inner, ...)), so that clipping sees unscaled gradients"
+        )
+    if isinstance(optimizer, _ClipAfterAggregation):
+        raise TypeError("optimizer clips already (it came from clipping_optimizer): pass the plain optimizer")
+    for name in KERAS_CLIP_ARGUMENTS:
+        if getattr(optimizer, name, None):
+            raise ValueError(
+                f"optimizer has {name}={getattr(optimizer, name)!r}: Keras would clip too (per replica, before "
+                "aggregation); leave it unset and give the rule to clipping_optimizer"
+            )
+    setting = training.Setting(mode, threshold)  # checks mode and threshold as the trainer does
+    rule = training.rules()[mode]
+    if model is not None:
+        context = {"final_layer": tuple(clipping.last_layer(model))}
+    elif mode == "agc":
+        raise ValueError("mode='agc' needs model= (AGC leaves the model's last layer unclipped)")
+    else:
+        context = {"final_layer": ()}
+    base = type(optimizer)
+    if base not in _CLASSES:
+        _CLASSES[base] = type(f"Clipping{base.__name__}", (_ClipAfterAggregation, base), {})
+    new = _CLASSES[base].from_config(optimizer.get_config())
+    new._clip_rule = rule
+    new._clip_threshold = 1.0 if setting.threshold is None else float(setting.threshold)
+    new._clip_context = context
+    return new
+
+
+def _clipping_part(optimizer):
+    """The ``clipping_optimizer`` inside ``optimizer`` (itself, or a LossScaleOptimizer's inner optimizer)."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    if not isinstance(inner, _ClipAfterAggregation):
+        raise TypeError(
+            "NormLog needs a model compiled with clipping_optimizer(...) (possibly inside a LossScaleOptimizer), "
+            f"got {type(optimizer).__name__}"
+        )
+    return inner
+
+
+def _callback_base():
+    import keras
+
+    return keras.callbacks.Callback
+
+
+class NormLog(_callback_base()):
+    """Per optimizer update: the pre-clip global norm and whether it was clipped, into logs, History, TensorBoard.
+
+    ``log_dir``: a folder for TensorBoard event files (``None``: none written). After ``fit``: ``grad_norm`` (float
+    array), ``clipped`` (bool array), one entry per update (with gradient accumulation, one per ``k`` steps), and
+    ``clipped_fraction``. Read the record of the model's ``clipping_optimizer`` after every step (one small
+    device-to-host copy per step).
+    """
+
+    def __init__(self, log_dir: str | Path | None = None):
+        super().__init__()
+        if log_dir is not None and not isinstance(log_dir, str | Path):
+            raise TypeError(f"log_dir must be a folder path or None, got {type(log_dir).__name__}")
+        self.log_dir = None if log_dir is None else str(log_dir)
+        self._norms: list[float] = []
+        self._flags: list[bool] = []
+        self._writer = None
+
+    @property
+    def grad_norm(self) -> np.ndarray:
+        return np.array(self._norms, np.float32)
+
+    @property
+    def clipped(self) -> np.ndarray:
+        return np.array(self._flags, bool)
+
+    @property
+    def clipped_fraction(self) -> float:
+        return float(np.mean(self._flags)) if self._flags else float("nan")
+
+    def on_train_begin(self, logs=None):
+        import tensorflow as tf
+
+        self._optimizer = _clipping_part(self.model.optimizer)
+        self._seen = self._updates()
+        self._epoch_start = len(self._norms)
+        if self.log_dir is not None and self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+
+    def _updates(self) -> int:
+        counter = getattr(self._optimizer, "clip_updates", None)
+        return 0 if counter is None else int(counter.numpy())
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = len(self._norms)
+
+    def on_train_batch_end(self, batch, logs=None):
+        import tensorflow as tf
+
+        updates = self._updates()
+        if updates == self._seen:  # a micro-batch of gradient accumulation: no update yet
+            return
+        self._seen = updates
+        norm = float(self._optimizer.pre_clip_norm.numpy())
+        flag = bool(self._optimizer.was_clipped.numpy())
+        self._norms.append(norm)
+        self._flags.append(flag)
+        if logs is not None:
+            logs["grad_norm"], logs["clipped"] = norm, float(flag)
+        if self._writer is not None:
+            with self._writer.as_default():
+                tf.summary.scalar("grad_norm", norm, step=updates)
+                tf.summary.scalar("clipped", float(flag), step=updates)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        flags, norms = self._flags[self._epoch_start :], self._norms[self._epoch_start :]
+        logs["clipped_fraction"] = float(np.mean(flags)) if flags else float("nan")
+        logs["grad_norm_max"] = float(np.max(norms)) if norms else float("nan")
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.flush()
+
+
+def read_scalars(log_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every scalar in the TensorBoard event files under ``log_dir``: ``{tag: (steps, values)}``, sorted by step.
+
+    Reads with ``tf.compat.v1.train.summary_iterator`` (``tf.summary.scalar`` stores a scalar as a tensor).
+    """
+    import tensorflow as tf
+
+    folder = Path(log_dir)
+    if not folder.is_dir():
+        raise ValueError(f"log_dir must be an existing folder, got {str(log_dir)!r}")
+    found: dict[str, list[tuple[int, float]]] = {}
+    for path in sorted(folder.rglob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                number = float(tf.make_ndarray(value.tensor)) if value.HasField("tensor") else value.simple_value
+                found.setdefault(value.tag, []).append((event.step, number))
+    result = {}
+    for tag, pairs in found.items():
+        pairs.sort(key=lambda pair: pair[0])
+        result[tag] = (np.array([s for s, _ in pairs], np.int64), np.array([v for _, v in pairs], np.float64))
+    if not result:
+        raise ValueError(f"no scalar summaries found under {str(log_dir)!r}")
+    return result
+
