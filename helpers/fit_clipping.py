@@ -40,7 +40,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 #: The Keras optimizer arguments that clip by themselves (and would clip per replica, before aggregation).
 KERAS_CLIP_ARGUMENTS = ("clipnorm", "clipvalue", "global_clipnorm")
 

@@ -78,9 +78,9 @@ def test_two_workers_with_clipping_after_aggregation_equal_one_device(tmp_path):
 
 
 def _ours():
+    import distributed_cases
     import keras
 
-    import distributed_cases
     from helpers import fit_clipping
 
     return fit_clipping.clipping_optimizer(
