@@ -135,7 +135,7 @@ def _collapse_solutions(notebook: dict) -> None:
         if cell["cell_type"] == "code":
             match = SOLUTION_CODE.match(first)
             label = f"solution to exercise {match.group(1)}" if match else "the solution"
-            metadata["tags"] = [*metadata["tags"], "hide-input", "hide-output"]
+            metadata["tags"] = [*metadata["tags"], "hide-cell"]  # one toggle for code and outputs
             metadata.setdefault("mystnb", {}).update(
                 code_prompt_show=f"Show {label}", code_prompt_hide=f"Hide {label}"
             )
