@@ -23,7 +23,8 @@ or any ``ClipRule``):
   into the batch logs (``"grad_norm"``, ``"clipped"``: other callbacks see them), into the epoch logs and so
   Keras's ``History`` (``"clipped_fraction"`` of the epoch's updates, ``"grad_norm_max"``), into NumPy arrays
   (``NormLog.grad_norm``, ``NormLog.clipped``: one entry per optimizer update) and, with a ``log_dir``, into
-  TensorBoard event files (``tf.summary`` scalars ``grad_norm`` and ``clipped`` at step = update number).
+  TensorBoard event files (scalars ``grad_norm`` and ``clipped`` at step = update number, written with
+  ``tf.summary.write``: no ``tensorboard`` package needed).
   ``read_scalars(log_dir)`` reads such files back.
 
 Usage::
@@ -161,6 +162,19 @@ def _clipping_part(optimizer):
     return inner
 
 
+#: Marks a summary as a TensorBoard scalar (what ``tf.summary.scalar`` adds; ``tf.summary.write`` is core TensorFlow,
+#: so writing needs no ``tensorboard`` package; viewing the files does).
+_SCALAR_METADATA = None
+
+
+def _scalar_metadata():
+    from tensorflow.core.framework import summary_pb2
+
+    metadata = summary_pb2.SummaryMetadata()
+    metadata.plugin_data.plugin_name = "scalars"
+    return metadata.SerializeToString()
+
+
 def _callback_base():
     import keras
 
@@ -203,7 +217,9 @@ class NormLog(_callback_base()):
         self._optimizer = _clipping_part(self.model.optimizer)
         self._seen = self._updates()
         self._epoch_start = len(self._norms)
+        global _SCALAR_METADATA
         if self.log_dir is not None and self._writer is None:
+            _SCALAR_METADATA = _SCALAR_METADATA or _scalar_metadata()
             self._writer = tf.summary.create_file_writer(self.log_dir)
 
     def _updates(self) -> int:
@@ -228,8 +244,8 @@ class NormLog(_callback_base()):
             logs["grad_norm"], logs["clipped"] = norm, float(flag)
         if self._writer is not None:
             with self._writer.as_default():
-                tf.summary.scalar("grad_norm", norm, step=updates)
-                tf.summary.scalar("clipped", float(flag), step=updates)
+                for tag, value in (("grad_norm", norm), ("clipped", float(flag))):
+                    tf.summary.write(tag, tf.constant(value, tf.float32), step=updates, metadata=_SCALAR_METADATA)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
@@ -246,7 +262,7 @@ class NormLog(_callback_base()):
 def read_scalars(log_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Every scalar in the TensorBoard event files under ``log_dir``: ``{tag: (steps, values)}``, sorted by step.
 
-    Reads with ``tf.compat.v1.train.summary_iterator`` (``tf.summary.scalar`` stores a scalar as a tensor).
+    Reads with ``tf.compat.v1.train.summary_iterator`` (core TensorFlow; scalars are stored as tensors).
     """
     import tensorflow as tf
 
