@@ -169,12 +169,15 @@ def context(browser, lab):
 JS_CELLS = """() => {
     const panel = window.jupyterapp.shell.currentWidget;
     const cells = [];
+    let index = -1;
     for (const cell of panel.content.model.cells) {
+        index++;
         if (cell.type !== 'code') continue;
         const outputs = cell.outputs.toJSON();
         cells.push({
             count: cell.executionCount,
-            errors: outputs.filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue),
+            errors: outputs.filter(o => o.output_type === 'error')
+                .map(o => `cell ${index}: ${o.ename}: ${o.evalue}`.slice(0, 300)),
         });
     }
     return cells;
@@ -432,7 +435,11 @@ def test_presentation_is_live_and_fits_a_projector(context, lab, path):
             problems.append(f"solution output visible after Run All as (cell, text): {leaked}")
         reprs = page.evaluate(JS_WIDGET_REPRS)
         assert not reprs, f"{path.name}: text outputs show a widget's repr instead of the widget: {reprs}"
-        widget_cells = dict(page.evaluate(JS_WIDGET_CELLS))
+        # Interactive figures (controls above a plot) by cell; a progress bar is a widget too, but not one to move.
+        widget_cells = {}
+        for index, _ in page.evaluate(JS_WIDGET_CELLS):
+            if figures := page.evaluate(JS_FIGURES, index):
+                widget_cells[index] = len(figures)
 
         # 3. Present and walk the deck.
         page.evaluate(f"() => {{ window.testFigures = {JS_FIGURES}; }}")
@@ -470,8 +477,8 @@ def test_presentation_is_live_and_fits_a_projector(context, lab, path):
                     pass
                 figures = page.evaluate(JS_FIGURES, active)
                 assert len(figures) >= widget_cells[active], (
-                    f"{path.name} cell {active}: {widget_cells[active]} widget outputs but {len(figures)} "
-                    f"interactive figures on its slide"
+                    f"{path.name} cell {active}: {widget_cells[active]} interactive figures after Run All but "
+                    f"{len(figures)} after running it on its slide"
                 )
                 for found in figures:
                     figure = page.locator(f'[data-test-figure="{found["id"]}"]')
