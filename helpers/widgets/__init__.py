@@ -5,8 +5,8 @@ with pyplot, so it is never shown twice) rendered into an ``ipywidgets.Output``;
 calls ``update()``, which calls the subclass's ``draw(**values)`` and re-renders. ``update`` and ``draw`` are plain
 methods, so tests drive a widget by setting ``control.value`` and reading the figure's data back.
 
-One submodule per notebook holds that lesson's widgets: ``recurrence`` (01), ``rnn`` (02), ``clipping`` (03) and
-``lab`` (04).
+One submodule per notebook holds that lesson's widgets: ``recurrence`` (01), ``rnn`` (02), ``clipping`` (03),
+``lab`` (04) and ``thresholds`` (05).
 """
 
 from __future__ import annotations
