@@ -200,17 +200,36 @@ JS_WIDGET_REPRS = """() => [...document.querySelectorAll('.jp-OutputArea-output'
 # Solution code cells after Run All: does the model hold output, and is any of its text visible on the page?
 JS_SOLUTIONS = """() => {
     const panel = window.jupyterapp.shell.currentWidget;
+    const join = value => (Array.isArray(value) ? value.join('') : value || '');
+    const answer = output => {  // the answer's text; for HTML (a folded <details>) the text without its summary
+        const data = output.data || {};
+        if (output.text) return join(output.text);
+        if (data['text/html']) {
+            const doc = new DOMParser().parseFromString(join(data['text/html']), 'text/html');
+            doc.querySelectorAll('summary').forEach(node => node.remove());
+            return doc.body.textContent;
+        }
+        return join(data['text/plain']);
+    };
+    const rendered = root => {  // the text a reader sees: text nodes whose element is rendered and visible
+        const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+        let text = '';
+        while (walker.nextNode()) {
+            const element = walker.currentNode.parentElement;
+            if (element && element.getClientRects().length
+                    && element.checkVisibility({opacityProperty: true, visibilityProperty: true}))
+                text += walker.currentNode.textContent + '\\n';
+        }
+        return text;
+    };
     const result = [];
     panel.content.widgets.forEach((cell, index) => {
         const model = cell.model;
         if (model.type !== 'code' || !(model.getMetadata('tags') || []).includes('solution')) return;
-        const texts = model.outputs.toJSON().map(o => o.text || (o.data && o.data['text/plain']) || '')
-            .map(t => (Array.isArray(t) ? t.join('') : t).trim()).filter(t => t);
-        const visible = cell.node.innerText;
-        result.push({
-            index, outputs: texts.length, outputHidden: cell.outputHidden,
-            shown: texts.map(t => t.split('\\n')[0].slice(0, 60)).filter(line => visible.includes(line)),
-        });
+        const lines = model.outputs.toJSON().map(answer).map(t => t.trim().split('\\n')[0].trim().slice(0, 60))
+            .filter(line => line);
+        const visible = rendered(cell.node);
+        result.push({index, outputs: lines.length, shown: lines.filter(line => visible.includes(line))});
     });
     return result;
 }"""
