@@ -85,3 +85,55 @@ def array(name: str, value, ndim: int | None = None, shape: tuple | None = None)
             expected = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
             raise ValueError(f"{name} must have shape {expected}, got {result.shape}")
     return result
+
+
+def labelled_data(
+    x, y, *, classes: int | None, x_name: str = "x", y_name: str = "y", x_shape: tuple | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and labels for training or evaluation, checked: ``ValueError`` naming ``x_name``/``y_name`` for a
+    wrong shape, mismatched or zero lengths, non-finite inputs, and (``classes`` given) labels that are not whole
+    numbers in ``[0, classes)``; (``classes=None``, regression) non-finite targets. Bad data is an error, never a
+    diverged run.
+
+    Args:
+        x, y: the inputs ``(n, ...)`` and labels or targets ``(n,)``.
+        classes: the number of classes, or ``None`` for float regression targets.
+        x_name, y_name, x_shape: the names used in messages; ``x``'s shape (``None`` matches any length;
+            default: at least 2 dimensions).
+
+    Returns:
+        ``(x, y)`` as arrays (``y`` as int64 when ``classes`` is given).
+    """
+    x = array(x_name, x, shape=x_shape)
+    if x_shape is None and x.ndim < 2:
+        raise ValueError(f"{x_name} must have a first axis of examples and at least 2 dimensions, got {x.shape}")
+    y = array(y_name, y, ndim=1)
+    if len(x) != len(y) or len(x) == 0:
+        raise ValueError(
+            f"{x_name} and {y_name} must hold the same, non-zero number of examples, got {len(x)} and {len(y)}"
+        )
+    if not np.issubdtype(x.dtype, np.integer) and not np.isfinite(x).all():
+        bad = np.argwhere(~np.isfinite(x))[0]
+        raise ValueError(
+            f"{x_name} must hold finite numbers only, got {x[tuple(bad)]} at index {tuple(int(i) for i in bad)}"
+        )
+    if classes is None:
+        if not np.isfinite(y).all():
+            raise ValueError(f"{y_name} must hold finite targets, got {y[~np.isfinite(y)][0]}")
+        return x, y
+    classes = positive_int("classes", classes)
+    if y.dtype == bool:
+        raise TypeError(f"{y_name} must hold integer class labels, got dtype bool")
+    whole = np.isfinite(y) & (y == np.round(y)) if not np.issubdtype(y.dtype, np.integer) else np.ones(len(y), bool)
+    if not whole.all():
+        raise ValueError(
+            f"{y_name} must hold whole-number class labels in [0, {classes}), got {y[~whole][0]} "
+            f"(index {int(np.argmin(whole))}); labels are never rounded or truncated"
+        )
+    outside = (y < 0) | (y >= classes)
+    if outside.any():
+        raise ValueError(
+            f"{y_name} must hold class labels in [0, {classes}), "
+            f"got {y[outside][0]:g} (index {int(np.argmax(outside))})"
+        )
+    return x, y.astype(np.int64)

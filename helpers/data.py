@@ -281,10 +281,7 @@ def fashion_mnist_pipeline(
     """
     import tensorflow as tf
 
-    x = checks.array("x", x, shape=(None, 28, 28))
-    y = checks.array("y", y, ndim=1)
-    if len(x) != len(y) or len(x) == 0:
-        raise ValueError(f"x and y must hold the same, non-zero number of examples, got {len(x)} and {len(y)}")
+    x, y = checks.labelled_data(x, y, classes=len(FASHION_MNIST_CLASSES), x_shape=(None, 28, 28))
     batch_size = checks.positive_int("batch_size", batch_size)
     shuffle_buffer = checks.positive_int("shuffle_buffer", shuffle_buffer)
     seed = checks.positive_int("seed", seed, minimum=0)

@@ -234,6 +234,13 @@ class Setting:
             raise ValueError(f"momentum is an SGD option; it must be 0 for optimizer={self.optimizer!r}")
         object.__setattr__(self, "momentum", momentum)
         object.__setattr__(self, "seed", checks.positive_int("seed", self.seed, minimum=0))
+        for name in ("threshold", "learning_rate"):
+            value = getattr(self, name)
+            if value is not None and abs(value) > float(np.finfo(np.float32).max):
+                raise ValueError(
+                    f"{name} must be finite in float32, the gradients' dtype (at most {np.finfo(np.float32).max:.3g}), "
+                    f"got {value:g}"
+                )
 
     @property
     def label(self) -> str:
@@ -422,9 +429,9 @@ class _VectorizedEngine:
                 logits = z
                 h = activation(z)
         if loss == "mse":  # keras.losses.MeanSquaredError: mean over the outputs, then over the batch
-            squared = tf.square(tf.cast(y, h.dtype)[None, :, None] - h)
+            squared = tf.square(tf.cast(y, h.dtype)[..., None] - h)
             return h, tf.reduce_mean(squared, axis=[1, 2]), tf.fill(tf.shape(h)[:1], float("nan"))
-        labels = tf.broadcast_to(tf.cast(y, tf.int64)[None, :], tf.shape(h)[:2])
+        labels = tf.broadcast_to(tf.cast(y, tf.int64), tf.shape(h)[:2])
         if self.softmax_logits:
             per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
         else:
@@ -578,7 +585,11 @@ def _chunk_function(engine, rule_list, loss):
             clipped, norm, was, new_states = _clip_all(
                 grads, weights, thresholds, mode_index, rule_list, states, engine.context
             )
-            ok = alive & tf.math.is_finite(losses) & tf.math.is_finite(norm)
+            finite_update = tf.reduce_all(
+                tf.stack([tf.reduce_all(tf.math.is_finite(c), axis=list(range(1, c.shape.rank))) for c in clipped]),
+                axis=0,
+            )  # a clipped gradient that is not finite is never applied
+            ok = alive & tf.math.is_finite(losses) & tf.math.is_finite(norm) & finite_update
             diverged = tf.where(alive & ~ok, offset + i, diverged)
             step = count + tf.cast(ok, tf.float32)
             new_w, new_m, new_v = _optimizer_step(weights, first, second, clipped, step, lr, momentum, opt_index)
@@ -651,8 +662,8 @@ def _article_chunks(x, y, batch_size: int, shuffle_buffer: int, seed: int, size:
     x, y = np.asarray(x, np.float32), np.asarray(y, np.int64)  # the pipeline's dtypes (no copy when they match)
     indices = tf.data.Dataset.from_tensor_slices(np.arange(len(x), dtype=np.int64))
     order = indices.repeat().shuffle(shuffle_buffer, seed=seed).batch(batch_size).batch(size).take(count)
-    for chunk in [chunk.numpy() for chunk in order]:
-        yield x[chunk], y[chunk]
+    order = [chunk.numpy() for chunk in order]  # now, while the global seed is data_seed
+    return ((x[chunk], y[chunk]) for chunk in order)
 
 
 def _chunks(data, data_seed: int, batch_size: int, shuffle_buffer: int, size: int, count: int):
@@ -723,10 +734,31 @@ def train(
     progress bar (``tqdm.auto``). ``on_chunk(steps_done)``: called after each chunk; returning ``False`` stops the
     run early (the histories then hold the steps run).
     """
-    import tensorflow as tf
-
     single = isinstance(settings, Setting)
-    if single:
+    settings = _setting_list(settings)
+    data_seed = checks.positive_int("data_seed", data_seed, minimum=0)
+    options = _options(steps, batch_size, shuffle_buffer, model, loss, engine, chunk, progress, on_chunk)
+    histories = _train(settings, [data_seed] * len(settings), data, **options)
+    return histories[0] if single else histories
+
+
+def check_data(data, model: Callable | None = None, loss: str = "sparse_categorical_crossentropy"):
+    """``data`` as ``train`` takes it, checked (``helpers.checks.labelled_data``): for ``(x_train, y_train)``,
+    images ``(n, 28, 28)`` of finite numbers and as many labels, whole numbers in ``[0, classes)`` where
+    ``classes`` is the number of outputs of ``model``'s model (default ``helpers.models.article_lstm``: 10). A
+    function returning a ``tf.data.Dataset`` is returned unchanged (not checked)."""
+    if not (isinstance(data, tuple | list) and len(data) == 2):
+        return data
+    if model is None:
+        from helpers.models import article_lstm as model
+    classes = _prepare(model, "auto").outputs if loss == "sparse_categorical_crossentropy" else None
+    return checks.labelled_data(data[0], data[1], classes=classes, x_name="data[0] (x_train)",
+                                y_name="data[1] (y_train)", x_shape=(None, 28, 28))  # fmt: skip
+
+
+def _setting_list(settings) -> list[Setting]:
+    """``settings`` (a ``Setting`` or a non-empty sequence of them) as a list; ``TypeError``/``ValueError``."""
+    if isinstance(settings, Setting):
         settings = [settings]
     if isinstance(settings, str | bytes) or not isinstance(settings, Sequence):
         raise TypeError(f"settings must be a Setting or a sequence of Settings, got {type(settings).__name__}")
@@ -736,8 +768,13 @@ def train(
     for i, s in enumerate(settings):
         if not isinstance(s, Setting):
             raise TypeError(f"settings[{i}] must be a Setting, got {type(s).__name__}")
+    return settings
+
+
+def _options(steps, batch_size=32, shuffle_buffer=5000, model=None, loss="sparse_categorical_crossentropy",
+             engine="auto", chunk=100, progress=True, on_chunk=None) -> dict:  # fmt: skip
+    """``train``'s keyword arguments, checked, as a dict for ``_train``."""
     steps = checks.positive_int("steps", steps)
-    data_seed = checks.positive_int("data_seed", data_seed, minimum=0)
     batch_size = checks.positive_int("batch_size", batch_size)
     shuffle_buffer = checks.positive_int("shuffle_buffer", shuffle_buffer)
     chunk = checks.positive_int("chunk", chunk)
@@ -749,61 +786,98 @@ def train(
         raise TypeError(f"model must be a function returning a Keras model, got {type(model).__name__}")
     if on_chunk is not None and not callable(on_chunk):
         raise TypeError(f"on_chunk must be callable or None, got {type(on_chunk).__name__}")
+    return dict(steps=steps, batch_size=batch_size, shuffle_buffer=shuffle_buffer, model=model, loss=loss,
+                engine=engine, chunk=chunk, progress=progress, on_chunk=on_chunk)  # fmt: skip
+
+
+#: Settings are trained in blocks of exactly this many (a block padded with inert copies of its first setting:
+#: never updated, results discarded), so that every setting's arithmetic has the same shapes whatever else is
+#: trained in the call: its history is bitwise the same alone or with others, at any position (tested).
+BLOCK = 4
+
+
+def _blocks(settings: list[Setting], data_seeds: list[int], size: int) -> list[list[int]]:
+    """Indices of ``settings`` in blocks of at most ``size`` that share a data seed (one batch per step for the
+    block): the four rules of ``helpers.clipping.clip`` share blocks, any other rule (AutoClip, AGC, ...) gets
+    blocks of its own, so the compiled function a setting runs in depends only on its own rule."""
+    groups: dict[tuple, list[int]] = {}
+    for i, (s, seed) in enumerate(zip(settings, data_seeds)):
+        groups.setdefault(("" if s.mode in BASIC_MODES else s.mode, seed), []).append(i)
+    return [members[j : j + size] for members in groups.values() for j in range(0, len(members), size)]
+
+
+def _train(settings, data_seeds, data, steps, batch_size, shuffle_buffer, model, loss, engine, chunk, progress,
+           on_chunk):  # fmt: skip
+    """``train`` for already checked arguments, each setting ``settings[i]`` on the batches of ``data_seeds[i]``.
+    Blocks of ``BLOCK`` settings (``_blocks``) step in turn, one chunk at a time."""
+    import tensorflow as tf
 
     started = time.perf_counter()
     run = _prepare(model, engine)
-    used = {s.mode for s in settings}
-    rule_names = tuple(name for name in rules() if name in BASIC_MODES or name in used)
-    rule_list = [rules()[name] for name in rule_names]
-    starts = [initial_weights(model, s.seed) for s in settings]
-    weights = [tf.constant(np.stack(ws)) for ws in zip(*starts)]
-    first = [tf.zeros_like(w) for w in weights]
-    second = [tf.zeros_like(w) for w in weights]
-    k = len(settings)
-    states = [tf.zeros([k, rule.state_size], tf.float32) for rule in rule_list]
-    count = tf.zeros([k], tf.float32)
-    alive = tf.ones([k], tf.bool)
-    diverged = tf.fill([k], tf.constant(-1, tf.int32))
-    hyper = (
-        tf.constant([s.learning_rate for s in settings], tf.float32),
-        tf.constant([s.threshold if s.threshold is not None else 1.0 for s in settings], tf.float32),
-        tf.constant([s.momentum for s in settings], tf.float32),
-        tf.constant([rule_names.index(s.mode) for s in settings], tf.int32),
-        tf.constant([OPTIMIZERS.index(s.optimizer) for s in settings], tf.int32),
-    )
     if loss == "mse" and run.outputs != 1:
         raise ValueError(f"loss='mse' needs a model with one output unit, this one has {run.outputs}")
-    function = _chunk_function(run, rule_list, loss)
+    data = check_data(data, model, loss)
     size = min(chunk, steps)
-    source = iter(_chunks(data, data_seed, batch_size, shuffle_buffer, size, -(-steps // size)))
-    logs = [[] for _ in range(4)]
+    sources = {
+        seed: iter(_chunks(data, seed, batch_size, shuffle_buffer, size, -(-steps // size)))
+        for seed in dict.fromkeys(data_seeds)
+    }
+    blocks = []
+    for members in _blocks(settings, data_seeds, BLOCK):
+        padded = members + [members[0]] * (BLOCK - len(members))
+        block = [settings[i] for i in padded]
+        used = {s.mode for s in block}
+        rule_names = tuple(name for name in rules() if name in BASIC_MODES or name in used)
+        rule_list = [rules()[name] for name in rule_names]
+        weights = [tf.constant(np.stack(ws)) for ws in zip(*[initial_weights(model, s.seed) for s in block])]
+        hyper = (
+            tf.constant([s.learning_rate for s in block], tf.float32),
+            tf.constant([s.threshold if s.threshold is not None else 1.0 for s in block], tf.float32),
+            tf.constant([s.momentum for s in block], tf.float32),
+            tf.constant([rule_names.index(s.mode) for s in block], tf.int32),
+            tf.constant([OPTIMIZERS.index(s.optimizer) for s in block], tf.int32),
+        )
+        blocks.append(
+            {
+                "members": members,
+                "seed": data_seeds[members[0]],
+                "function": _chunk_function(run, rule_list, loss),
+                "hyper": hyper,
+                "state": (
+                    weights,
+                    [tf.zeros_like(w) for w in weights],
+                    [tf.zeros_like(w) for w in weights],
+                    [tf.zeros([BLOCK, rule.state_size], tf.float32) for rule in rule_list],
+                    tf.zeros([BLOCK], tf.float32),
+                    tf.constant([True] * len(members) + [False] * (BLOCK - len(members))),
+                    tf.fill([BLOCK], tf.constant(-1, tf.int32)),
+                ),
+                "logs": [[] for _ in range(4)],
+                "running": True,
+            }
+        )
     done = 0
-    bar = _progress_bar(steps, progress, k)
+    bar = _progress_bar(steps, progress, len(settings))
     try:
         while done < steps:
-            xs, ys = next(source)
+            batches = {seed: next(source) for seed, source in sources.items()}
             n = min(size, steps - done)
-            weights, first, second, states, count, alive, diverged, ran, chunk_logs = function(
-                weights,
-                first,
-                second,
-                states,
-                count,
-                alive,
-                diverged,
-                hyper,
-                xs,
-                ys,
-                tf.constant(n),
-                tf.constant(done),
-            )
-            ran = int(ran)
-            for store, values in zip(logs, chunk_logs):
-                store.append(np.array(values.numpy()[:ran]))  # own copies: no TF buffers kept alive
-            done += ran
+            for block in blocks:
+                if not block["running"]:
+                    continue
+                xs, ys = batches[block["seed"]]
+                *state, ran, chunk_logs = block["function"](
+                    *block["state"], block["hyper"], xs, ys, tf.constant(n), tf.constant(done)
+                )
+                block["state"] = tuple(state)
+                ran = int(ran)
+                for store, values in zip(block["logs"], chunk_logs):
+                    store.append(np.array(values.numpy()[:ran]))  # own copies: no TF buffers kept alive
+                block["running"] = bool(tf.reduce_any(state[5]))
+            done += n
             if bar is not None:
-                bar.update(ran)
-            if not bool(tf.reduce_any(alive)):
+                bar.update(n)
+            if not any(block["running"] for block in blocks):
                 break
             if on_chunk is not None and on_chunk(done) is False:
                 break
@@ -811,27 +885,26 @@ def train(
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - started
-    stacked = [np.concatenate(store) if store else np.zeros((0, k)) for store in logs]
-    diverged = diverged.numpy()
-    final = [np.array(w.numpy()) for w in weights]
-    histories = []
-    for i, setting in enumerate(settings):
-        stop = int(diverged[i]) + 1 if diverged[i] >= 0 else done
-        histories.append(
-            History(
-                setting=setting,
-                loss=stacked[0][:stop, i].astype(np.float32),
-                accuracy=stacked[1][:stop, i].astype(np.float32),
-                grad_norm=stacked[2][:stop, i].astype(np.float32),
-                clipped=stacked[3][:stop, i].astype(bool),
-                diverged_at=int(diverged[i]) if diverged[i] >= 0 else None,
+    histories = [None] * len(settings)
+    for block in blocks:
+        stacked = [np.concatenate(store) if store else np.zeros((0, BLOCK)) for store in block["logs"]]
+        weights, diverged = block["state"][0], block["state"][6].numpy()
+        final = [np.array(w.numpy()) for w in weights]
+        for slot, i in enumerate(block["members"]):
+            stop = int(diverged[slot]) + 1 if diverged[slot] >= 0 else done
+            histories[i] = History(
+                setting=settings[i],
+                loss=stacked[0][:stop, slot].astype(np.float32),
+                accuracy=stacked[1][:stop, slot].astype(np.float32),
+                grad_norm=stacked[2][:stop, slot].astype(np.float32),
+                clipped=stacked[3][:stop, slot].astype(bool),
+                diverged_at=int(diverged[slot]) if diverged[slot] >= 0 else None,
                 steps=stop,
                 steps_requested=steps,
                 seconds=seconds,
-                weights=tuple(w[i] for w in final),
+                weights=tuple(w[slot] for w in final),
             )
-        )
-    return histories[0] if single else histories
+    return histories
 
 
 def _progress_bar(steps, progress, k):
@@ -885,12 +958,9 @@ def evaluate(history: History, x, y, model: Callable | None = None, batch_size: 
     Keras model: mean sparse categorical cross-entropy (nats) and the fraction classified correctly."""
     import keras
 
-    x = checks.array("x", x, ndim=3)
-    y = checks.array("y", y, ndim=1)
-    if len(x) != len(y) or len(x) == 0:
-        raise ValueError(f"x and y must hold the same, non-zero number of examples, got {len(x)} and {len(y)}")
     batch_size = checks.positive_int("batch_size", batch_size)
     built = keras_model(history, model)
+    x, y = checks.labelled_data(x, y, classes=built.output_shape[-1], x_shape=(None, *built.input_shape[1:]))
     probabilities = np.concatenate(
         [
             np.asarray(built(x[i : i + batch_size].astype(np.float32), training=False))
@@ -1004,23 +1074,15 @@ def train_seeds(settings: Setting | Sequence[Setting], data, steps: int, seeds=5
     """
     import dataclasses
 
-    if isinstance(settings, Setting):
-        settings = [settings]
-    if isinstance(settings, str | bytes) or not isinstance(settings, Sequence):
-        raise TypeError(f"settings must be a Setting or a sequence of Settings, got {type(settings).__name__}")
-    settings = tuple(settings)
-    if not settings:
-        raise ValueError("settings must hold at least one Setting, got an empty sequence")
-    for i, s in enumerate(settings):
-        if not isinstance(s, Setting):
-            raise TypeError(f"settings[{i}] must be a Setting, got {type(s).__name__}")
+    settings = tuple(_setting_list(settings))
     if "data_seed" in train_kwargs:
         raise TypeError("train_seeds sets data_seed from each seed; do not pass data_seed")
     seeds = _seed_list(seeds)
+    options = _options(steps, **train_kwargs)
+    pairs = [(i, seed) for seed in seeds for i in range(len(settings))]
+    trained = _train([dataclasses.replace(settings[i], seed=seed) for i, seed in pairs],
+                     [seed for _, seed in pairs], data, **options)  # fmt: skip
     histories = [[None] * len(seeds) for _ in settings]
-    for j, seed in enumerate(seeds):
-        trained = train([dataclasses.replace(s, seed=seed) for s in settings], data, steps, data_seed=seed,
-                        **train_kwargs)  # fmt: skip
-        for i, history in enumerate(trained):
-            histories[i][j] = history
+    for (i, seed), history in zip(pairs, trained):
+        histories[i][seeds.index(seed)] = history
     return SeedRuns(settings, seeds, histories)

@@ -38,6 +38,25 @@ def images():
     return np.zeros((2, 28, 28), np.float32)
 
 
+def nan_images():
+    x = images()
+    x[1, 3, 4] = np.nan
+    return x
+
+
+@functools.cache
+def a_history():
+    """A History holding the article model's initial weights (for evaluate's checks)."""
+    n = np.zeros(1, np.float32)
+    weights = training.initial_weights(models.article_lstm, 0)
+    return training.History(training.Setting(), n, n, n, n.astype(bool), None, 1, 1, 0.0, weights)
+
+
+#: Bad training data (issue 11): each is an error naming the argument, never a "diverged" run.
+BAD_LABELS = {"label 10": [0, 10], "label 255": [255, 0], "label -1": [-1, 0], "label 2.5": [2.5, 1.0],
+              "label nan": [np.nan, 1.0]}  # fmt: skip
+
+
 BAD_CALLS = [
     # --- clipping: thresholds, gradient lists, modes -------------------------------------------------------------
     *[(f"clip_by_value threshold={t}", lambda t=t: clipping.clip_by_value(G, t), ValueError, "threshold")
@@ -111,6 +130,26 @@ BAD_CALLS = [
      ValueError, "loss"),
     ("train batch_size 0", lambda: training.train(training.Setting(), (x5(), np.zeros(2)), 1, batch_size=0),
      ValueError, "batch_size"),
+    ("Setting threshold 1e39 (inf in float32)", lambda: training.Setting("norm", 1e39), ValueError, "threshold"),
+    ("Setting learning_rate 1e39 (inf in float32)", lambda: training.Setting(learning_rate=1e39), ValueError,
+     "learning_rate"),
+    *[(f"train {name}", lambda y=y: training.train(training.Setting(), (images(), np.array(y)), 1, progress=False),
+       ValueError, "y_train") for name, y in BAD_LABELS.items()],
+    *[(f"train_seeds {name}", lambda y=y: training.train_seeds(training.Setting(), (images(), np.array(y)), 1,
+       seeds=2, progress=False), ValueError, "y_train") for name, y in BAD_LABELS.items()],
+    ("train nan pixels", lambda: training.train(training.Setting(), (nan_images(), np.zeros(2)), 1, progress=False),
+     ValueError, "x_train"),
+    ("train x and y of different lengths", lambda: training.train(training.Setting(), (images(), np.zeros(3)), 1,
+     progress=False), ValueError, "x_train"),
+    ("train labels of rank 2", lambda: training.train(training.Setting(), (images(), np.zeros((2, 1))), 1,
+     progress=False), ValueError, "y_train"),
+    ("train images of rank 2", lambda: training.train(training.Setting(), (np.zeros((2, 784)), np.zeros(2)), 1,
+     progress=False), ValueError, "x_train"),
+    *[(f"evaluate {name}", lambda y=y: training.evaluate(a_history(), images(), np.array(y)), ValueError, "y")
+      for name, y in BAD_LABELS.items()],
+    ("evaluate nan pixels", lambda: training.evaluate(a_history(), nan_images(), np.zeros(2)), ValueError, "x"),
+    ("evaluate x and y of different lengths", lambda: training.evaluate(a_history(), images(), np.zeros(3)),
+     ValueError, "x and y"),
     ("autoclip_rule capacity 0", lambda: training.autoclip_rule(0), ValueError, "capacity"),
     ("agc_rule eps nan", lambda: training.agc_rule(math.nan), ValueError, "eps"),
     # --- data -----------------------------------------------------------------------------------------------
@@ -119,6 +158,10 @@ BAD_CALLS = [
      "batch_size"),
     ("pipeline shuffle_buffer -1", lambda: data.fashion_mnist_pipeline(images(), np.zeros(2), shuffle_buffer=-1),
      ValueError, "shuffle_buffer"),
+    *[(f"pipeline {name}", lambda y=y: data.fashion_mnist_pipeline(images(), np.array(y)), ValueError, "y")
+      for name, y in BAD_LABELS.items()],
+    ("pipeline nan pixels", lambda: data.fashion_mnist_pipeline(nan_images(), np.zeros(2)), ValueError, "x"),
+    ("pipeline labels of rank 2", lambda: data.fashion_mnist_pipeline(images(), np.zeros((2, 1))), ValueError, "y"),
     ("adding_problem length 1", lambda: data.adding_problem(4, 1), ValueError, "length"),
     ("adding_problem n 0", lambda: data.adding_problem(0, 10), ValueError, "n"),
     ("adding_problem n 2.0", lambda: data.adding_problem(2.0, 10), TypeError, "n"),
@@ -183,6 +226,9 @@ BAD_CALLS = [
     ("ClippingLab threshold outside its range", lambda: lab_widgets.ClippingLab((x5(), np.zeros(2)), threshold=1e6),
      ValueError, "threshold"),
     ("ClippingLab steps 0", lambda: lab_widgets.ClippingLab((x5(), np.zeros(2)), steps=0), ValueError, "steps"),
+    *[(f"ClippingLab {name}", lambda y=y: lab_widgets.ClippingLab((images(), np.array(y))), ValueError, "y_train")
+      for name, y in BAD_LABELS.items()],
+    ("ClippingLab nan pixels", lambda: lab_widgets.ClippingLab((nan_images(), np.zeros(2))), ValueError, "x_train"),
     ("plot_histories of a number", lambda: lab_widgets.plot_histories(3), TypeError, "histories"),
 ]
 

@@ -243,7 +243,7 @@ def test_pipeline_on_uint8_pixels_gives_the_same_batches_bit_for_bit():
     (x, y), _ = data.load_fashion_mnist()
     (pixels, _), _ = data.load_fashion_mnist(scaled=False)
     every_byte = np.arange(256, dtype=np.uint8).repeat(28 * 28).reshape(256, 28, 28)  # every pixel value
-    for images, labels in ((x, y), (data.scale_images(every_byte), np.arange(256))):
+    for images, labels in ((x, y), (data.scale_images(every_byte), np.arange(256) % 10)):
         raw = pixels if images is x else every_byte
         scaled = [b for b, _ in zip(data.fashion_mnist_pipeline(images, labels, seed=5), range(12))]
         from_pixels = [b for b, _ in zip(data.fashion_mnist_pipeline(raw, labels, seed=5), range(12))]
