@@ -3,12 +3,15 @@
 - ``plot_histories``: loss, accuracy, pre-clip global gradient norm (log axis, with each run's threshold) and the
   fraction of clipped steps of several ``helpers.training.History`` side by side; a diverged run is marked with an
   ``x`` at the step where it stopped.
-- ``ClippingLab``: the same four panels for one setting, chosen with a mode dropdown (none / value / per-tensor norm /
-  global norm), a threshold slider and a learning-rate slider (both logarithmic). On release the setting is trained
-  (the four modes at that threshold and learning rate together, one compiled call) with a progress bar in the widget,
-  and the panels update in place; settings already run are redrawn from a cache at once. Training runs in a
-  background thread: moving a control while it trains abandons that run at the next chunk, and only the last
-  requested setting is trained (no queue of stale runs).
+- ``ClippingLab``: the same four panels for one setting and its unclipped reference (same learning rate), each
+  drawn as the mean over at least 3 seeds with a min–max band (``helpers.training.train_seeds``: a seed sets the
+  initial weights and the batch order); chosen with a mode dropdown (none / value / per-tensor norm / global norm;
+  the threshold slider is disabled for "none"), a threshold slider and a learning-rate slider (both logarithmic). On
+  release the missing runs (all seeds) are trained in one call with a progress bar in the widget, and the panels
+  update in place; runs already trained are redrawn from a cache of per-seed histories at once (a setting's history
+  is bitwise the same however it was grouped, so the grey reference equals a table printed with the same seeds).
+  Training runs in a background thread: moving a control while it trains abandons that run at the next chunk, and
+  only the last requested setting is trained (no queue of stale runs).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import math
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 
 import ipywidgets as W
 import numpy as np
@@ -40,13 +44,19 @@ MODE_LABELS = {
     "global_norm": "global norm (global_clipnorm)",
 }
 PANELS = ("loss", "accuracy", "grad_norm", "clipped")
-DPI = 72
+#: The lab's figure: 100 dpi and no text under 9 pt, so the smallest text is 9 * 100 / 72 = 12.5 px at 100 % zoom.
+DPI = 100
+FONTSIZE = 9
+FIGSIZE = (10.0, 5.8)
 YLABELS = {
     "loss": "training loss (nats)",
     "accuracy": "batch accuracy",
     "grad_norm": "pre-clip global norm ‖g‖",
     "clipped": "fraction of steps clipped",
 }
+
+#: The lab draws running means of every panel (over ``window`` steps), the norm's too.
+LAB_YLABELS = {"grad_norm": r"pre-clip norm $\|g\|$ (running mean)", "clipped": "fraction of steps clipped"}
 
 
 def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
@@ -137,14 +147,17 @@ def plot_histories(histories, window: int = 50, labels=None, figsize=(12.0, 3.5)
 
 
 class ClippingLab(LivePlot):
-    """Train the article's LSTM with a chosen clipping mode, threshold and learning rate; see the module docstring.
+    """Train the article's LSTM with a chosen clipping mode, threshold and learning rate over several seeds; see the
+    module docstring.
 
-    ``data``: ``(x_train, y_train)``; ``steps`` per run; ``optimizer``/``momentum``/``seed``/``data_seed``: fixed for
-    every run (``helpers.training.Setting``). ``threshold_range``/``lr_range``: slider limits (log scale).
-    ``background``: train in a background thread (False: train inside the callback, as the tests and the first
-    display do). ``histories``: runs already trained (e.g. by the notebook) with the same ``steps``, ``data`` and
-    ``data_seed``: they fill the cache.
-    ``train_kwargs`` go to ``helpers.training.train`` (e.g. ``chunk``).
+    ``data``: ``(x_train, y_train)``; ``steps`` per run; ``optimizer``/``momentum``: fixed for every run
+    (``helpers.training.Setting``); ``seeds``: a number ``n`` >= 3 (seeds ``0 .. n-1``) or a sequence of at least 3
+    seeds, each setting the initial weights and the batch order (``helpers.training.train_seeds``).
+    ``threshold_range``/``lr_range``: slider limits (log scale). ``background``: train in a background thread
+    (False: train inside the callback, as the tests and the first display do). ``histories``: runs already trained
+    (a ``SeedRuns`` or ``History`` objects, e.g. by the notebook) with the same ``steps`` and ``data``: they fill the
+    cache (a run is found by its setting, seed included; runs are bitwise the same however they were grouped).
+    ``train_kwargs`` go to ``helpers.training.train_seeds`` (e.g. ``chunk``).
     """
 
     def __init__(
@@ -156,8 +169,7 @@ class ClippingLab(LivePlot):
         learning_rate: float = 1.0,
         optimizer: str = "sgd",
         momentum: float = 0.9,
-        seed: int = 0,
-        data_seed: int = 0,
+        seeds=3,
         threshold_range=(1e-3, 1e2),
         lr_range=(1e-3, 10.0),
         window: int = 50,
@@ -172,10 +184,13 @@ class ClippingLab(LivePlot):
         lr_range = self._range("lr_range", lr_range)
         checks.in_range("threshold", threshold, *threshold_range)
         checks.in_range("learning_rate", learning_rate, *lr_range)
-        Setting(optimizer=optimizer, momentum=momentum, seed=seed)  # validates them
-        self.fixed = {"optimizer": optimizer, "momentum": float(momentum), "seed": seed}
-        self.data = data
-        self.data_seed = checks.positive_int("data_seed", data_seed, minimum=0)
+        Setting(optimizer=optimizer, momentum=momentum)  # validates them
+        self.fixed = {"optimizer": optimizer, "momentum": float(momentum)}
+        self.seeds = training._seed_list(seeds)
+        if len(self.seeds) < 3:
+            raise ValueError(f"seeds must be at least 3 seeds (the lab draws their spread), got {list(self.seeds)}")
+        if isinstance(histories, training.SeedRuns):
+            histories = [h for row in histories.histories for h in row]
         self.train_kwargs = dict(train_kwargs)
         self.background = bool(background)
         self.cache: dict[Setting, History] = {}
@@ -184,6 +199,7 @@ class ClippingLab(LivePlot):
                 raise TypeError(f"histories must hold History objects, got {type(history).__name__}")
             if history.steps_requested == self.steps and (history.steps == self.steps or history.diverged):
                 self.cache[self.key(history.setting)] = history
+        self.data = training.check_data(data, train_kwargs.get("model"), train_kwargs.get("loss", training.LOSSES[0]))
         self.runs: list[tuple[Setting, ...]] = []  # every group of settings trained, in order (tests count them)
         self.last_redraw_seconds = math.nan
         self.last_render_seconds = math.nan
@@ -202,7 +218,8 @@ class ClippingLab(LivePlot):
             "threshold": log_slider("threshold c", threshold, *threshold_range),
             "learning_rate": log_slider("learning rate", learning_rate, *lr_range),
         }
-        super().__init__(controls, nrows=2, ncols=2, figsize=(10.0, 5.6))
+        controls["threshold"].disabled = mode == "none"  # a threshold does nothing without clipping
+        super().__init__(controls, nrows=2, ncols=2, figsize=FIGSIZE)
         self.progress = W.IntProgress(
             value=0, min=0, max=self.steps, description="training", layout=W.Layout(width="320px")
         )
@@ -220,47 +237,53 @@ class ClippingLab(LivePlot):
 
     # ------------------------------------------------------------------------------------------------ settings
 
-    def setting(self, mode: str, threshold: float, learning_rate: float) -> Setting:
+    def setting(self, mode: str, threshold: float, learning_rate: float, seed: int = 0) -> Setting:
         """The ``Setting`` the controls stand for (the threshold is ignored for "none"); threshold and learning
         rate rounded to 4 significant digits, so that a slider position and a number typed in a notebook
         (10 ** -0.5 computed in JavaScript or in Python) name the same cached run."""
         threshold = None if mode == "none" else float(f"{threshold:.4g}")
-        return Setting(mode, threshold, float(f"{learning_rate:.4g}"), **self.fixed)
+        return Setting(mode, threshold, float(f"{learning_rate:.4g}"), seed=seed, **self.fixed)
 
     def key(self, setting: Setting) -> Setting:
-        """The cache key of any ``Setting`` (rounded as in ``setting``)."""
-        if (setting.optimizer, setting.momentum, setting.seed) != tuple(self.fixed.values()):
+        """The cache key of any ``Setting`` (rounded as in ``setting``, its seed kept)."""
+        if (setting.optimizer, setting.momentum) != tuple(self.fixed.values()):
             return setting
-        return self.setting(setting.mode, setting.threshold or 1.0, setting.learning_rate)
+        return self.setting(setting.mode, setting.threshold or 1.0, setting.learning_rate, setting.seed)
+
+    def reference(self, setting: Setting) -> Setting:
+        """The unclipped setting at ``setting``'s learning rate (drawn in grey)."""
+        return self.setting("none", 1.0, setting.learning_rate)
 
     def group(self, setting: Setting) -> list[Setting]:
-        """The settings trained together with ``setting``: all four modes at its threshold and learning rate."""
-        threshold = setting.threshold if setting.threshold is not None else self.controls["threshold"].value
-        return [self.setting(mode, threshold, setting.learning_rate) for mode in MODE_LABELS]
+        """The settings drawn for ``setting``: itself and its unclipped reference (once if it is unclipped)."""
+        return list(dict.fromkeys([self.key(setting), self.reference(setting)]))
+
+    def _missing(self, setting: Setting) -> list[Setting]:
+        with self._lock:
+            return [s for s in self.group(setting) if any(replace(s, seed=x) not in self.cache for x in self.seeds)]
 
     def train_group(self, setting: Setting, cancelled=lambda: False) -> bool:
-        """Train ``group(setting)`` into the cache, showing progress; ``False`` if ``cancelled()`` stopped it."""
-        group = self.group(setting)
+        """Train the settings of ``group(setting)`` not yet in the cache over all seeds (one ``train_seeds`` call),
+        showing progress; ``False`` if ``cancelled()`` stopped it."""
+        missing = self._missing(setting)
+        if not missing:
+            return True
         with self._lock:
-            self.runs.append(tuple(group))
+            self.runs.append(tuple(missing))
         self.progress.value = 0
         self.progress.bar_style = "info"
-        self.message.value = f"training {len(group)} settings × {self.steps} steps …"
+        runs_text = f"{len(missing)} setting{'s' if len(missing) > 1 else ''} × {len(self.seeds)} seeds"
+        self.message.value = f"training {runs_text} × {self.steps} steps …"
 
         def on_chunk(done):
             self.progress.value = done
             return not cancelled()
 
         started = time.perf_counter()
-        histories = training.train(
-            group,
-            self.data,
-            self.steps,
-            data_seed=self.data_seed,
-            progress=False,
-            on_chunk=on_chunk,
-            **self.train_kwargs,
+        runs = training.train_seeds(
+            missing, self.data, self.steps, seeds=self.seeds, progress=False, on_chunk=on_chunk, **self.train_kwargs
         )
+        histories = [h for row in runs.histories for h in row]
         if any(h.steps < h.steps_requested and not h.diverged for h in histories):
             self.progress.bar_style = "warning"
             return False
@@ -270,17 +293,19 @@ class ClippingLab(LivePlot):
         self.progress.value = self.steps
         self.progress.bar_style = "success"
         self._trained_seconds = time.perf_counter() - started
-        self._fresh = {self.key(h.setting) for h in histories}
+        self._fresh = set(missing)
+        self._trained_text = runs_text
         return True
 
     # ------------------------------------------------------------------------------------------------ callbacks
 
     def _on_change(self, _change) -> None:
-        setting = self.setting(**self.values())
+        values = self.values()
+        self.controls["threshold"].disabled = values["mode"] == "none"
+        setting = self.setting(**values)
         with self._lock:
             self._wanted = setting
-            cached = setting in self.cache
-        if cached or not self.background:
+        if not self._missing(setting) or not self.background:
             self.update()
             return
         self.message.value = "training …"
@@ -294,7 +319,7 @@ class ClippingLab(LivePlot):
         while True:
             with self._lock:
                 target = self._wanted
-                if target is None or target in self.cache:
+                if target is None or not self._missing(target):
                     self._worker = None
                     return
             try:
@@ -318,35 +343,39 @@ class ClippingLab(LivePlot):
     # ------------------------------------------------------------------------------------------------ drawing
 
     def _build_artists(self) -> None:
-        """Static parts (axes, labels, legends) are drawn once per set of axis limits and kept as a background;
-        the curves are "animated" artists drawn over it (blitting), so a cached setting redraws quickly."""
+        """Static parts (axes, labels, legends) are drawn once per set of axis limits and legend entries and kept as
+        a background; the curves and bands are "animated" artists drawn over it (blitting)."""
         self.figure.set_layout_engine("none")
         self.figure.set_dpi(DPI)
-        self.axes[0].get_gridspec().update(left=0.075, right=0.985, bottom=0.09, top=0.91, hspace=0.42, wspace=0.22)
+        self.dpi = DPI
+        self.axes[0].get_gridspec().update(left=0.08, right=0.985, bottom=0.1, top=0.9, hspace=0.45, wspace=0.24)
         for ax in self.axes:
             ax.set_position(ax.get_subplotspec().get_position(self.figure))
+            ax.tick_params(labelsize=FONTSIZE)
         FigureCanvasAgg(self.figure)
         self.panel = dict(zip(PANELS, self.axes))
-        self.reference, self.line, self.cross, self.note = {}, {}, {}, {}
+        self.reference_line, self.line, self.cross, self.note = {}, {}, {}, {}
+        self.bands: dict = {}
+        n = len(self.seeds)
         for name, ax in self.panel.items():
-            ax.set_xlabel("training step")
-            ax.set_ylabel(YLABELS[name])
-            (self.reference[name],) = ax.plot([], [], color="0.6", lw=1.2, label="no clipping, same learning rate")
-            (self.line[name],) = ax.plot([], [], color="C3", lw=1.6, label="this setting")
-            (self.cross[name],) = ax.plot([], [], "x", color="k", ms=11, mew=2.5)
-            self.note[name] = ax.annotate("", (0, 0), textcoords="offset points", xytext=(5, 5), fontsize=8)
-        (self.raw_loss,) = self.panel["loss"].plot([], [], color="C3", lw=0.5, alpha=0.35)
+            ax.set_xlabel("training step", fontsize=FONTSIZE)
+            ax.set_ylabel(LAB_YLABELS.get(name, YLABELS[name]), fontsize=FONTSIZE)
+            (self.reference_line[name],) = ax.plot(
+                [], [], color="0.45", lw=1.3, label=f"no clipping, same learning rate: mean of {n} seeds, min–max band"
+            )
+            (self.line[name],) = ax.plot(
+                [], [], color="C3", lw=1.6, label=f"this setting: mean of {n} seeds, min–max band"
+            )
+            (self.cross[name],) = ax.plot([], [], "x", color="k", ms=11, mew=2.5, label="a seed diverged (stopped)")
+            self.note[name] = ax.annotate("", (0, 0), textcoords="offset points", xytext=(5, 5), fontsize=FONTSIZE)
         self.threshold_line = self.panel["grad_norm"].axhline(1.0, color="k", ls=":", lw=1.2, label="threshold c")
         self.panel["grad_norm"].set_yscale("log")
-        self.panel["loss"].legend(fontsize=8, loc="upper right")
-        self.panel["grad_norm"].legend(handles=[self.threshold_line], fontsize=8, loc="upper right")
-        self.title = self.figure.suptitle("", fontsize=10)
+        self.title = self.figure.suptitle("", fontsize=FONTSIZE + 1)
         self.dynamic = [
-            *self.reference.values(),
+            *self.reference_line.values(),
             *self.line.values(),
             *self.cross.values(),
             *self.note.values(),
-            self.raw_loss,
             self.threshold_line,
             self.title,
         ]
@@ -354,83 +383,143 @@ class ClippingLab(LivePlot):
             artist.set_animated(True)
         self._background = None
         self._background_limits = None
+        self.limits = None
+
+    def seed_histories(self, setting: Setting) -> list[History]:
+        """``setting``'s histories over the lab's seeds from the cache, training them first (in this thread) if
+        needed."""
+        self.train_group(setting)
+        with self._lock:
+            return [self.cache[replace(self.key(setting), seed=seed)] for seed in self.seeds]
 
     def history(self, setting: Setting) -> History:
-        """``setting``'s history from the cache, training its group first (in this thread) if needed."""
-        with self._lock:
-            if setting in self.cache:
-                return self.cache[setting]
+        """``setting``'s history (its own seed) from the cache, training the lab's seeds first if needed."""
         self.train_group(setting)
-        return self.cache[setting]
+        return self.cache[self.key(setting)]
 
-    def _limits(self, curves: dict, threshold: float | None) -> tuple:
-        """Axis limits rounded to "nice" values, so that most redraws keep them (and reuse the background)."""
-        loss = np.concatenate([c[np.isfinite(c)] for c in curves["loss"]] + [np.array([1.0])])
-        norms = np.concatenate([c[np.isfinite(c) & (c > 0)] for c in curves["grad_norm"]])
+    def _limits(self, bands: dict, threshold: float | None) -> tuple:
+        """Axis limits that follow the drawn curves and bands, rounded to "nice" values (most redraws keep them)."""
+
+        def finite(name, positive=False):
+            values = np.concatenate([np.ravel(b) for b in bands[name]])
+            keep = np.isfinite(values) & ((values > 0) if positive else True)
+            return values[keep]
+
+        loss, accuracy, norms = finite("loss"), finite("accuracy"), finite("grad_norm", positive=True)
         if threshold is not None:
             norms = np.append(norms, threshold)
-        if norms.size == 0:
-            norms = np.array([1.0])
+        norms = norms if norms.size else np.array([1.0])
         # the powers of ten strictly beyond the norms and the threshold (a threshold of 0.1 is not drawn on the
         # edge), with a tolerance for round-off: 10**-1 from a log slider may be 0.1 plus one ulp
         low = 10.0 ** (math.ceil(math.log10(norms.min()) - 1e-9) - 1)
         high = 10.0 ** (math.floor(math.log10(norms.max()) + 1e-9) + 1)
         limits = {
-            "loss": (0.0, _nice_ceiling(1.05 * loss.max())),
-            "accuracy": (0.0, 1.0),
+            "loss": (0.0, _nice_ceiling(1.05 * loss.max()) if loss.size and loss.max() > 0 else 1.0),
+            "accuracy": (
+                0.0,
+                min(1.0, _nice_ceiling(1.1 * accuracy.max())) if accuracy.size and accuracy.max() > 0 else 1.0,
+            ),  # fmt: skip
             "grad_norm": (low, high),
             "clipped": (-0.02, 1.02),
         }
         return (self.steps, *(limits[name] for name in PANELS))
 
+    def _legends(self, has_reference: bool, norm_rule: bool, diverged: bool) -> None:
+        """Legends listing only what is drawn (part of the background)."""
+        for ax in self.axes:
+            if ax.get_legend() is not None:
+                ax.get_legend().remove()
+        handles = [self.line["loss"]] + ([self.reference_line["loss"]] if has_reference else [])
+        handles += [self.cross["loss"]] if diverged else []
+        self.panel["loss"].legend(handles=handles, fontsize=FONTSIZE, loc="upper right")
+        if norm_rule:
+            self.panel["grad_norm"].legend(handles=[self.threshold_line], fontsize=FONTSIZE, loc="upper right")
+
     def draw(self, mode: str, threshold: float, learning_rate: float) -> None:
+        from helpers import plots
+
         started = time.perf_counter()
         setting = self.setting(mode, threshold, learning_rate)
-        history = self.history(setting)
-        fresh, self._fresh = setting in self._fresh, set()
-        reference = self.cache.get(self.setting("none", threshold, learning_rate))
-        if reference is history:
-            reference = None
+        self.controls["threshold"].disabled = mode == "none"
+        histories = self.seed_histories(setting)
+        reference_setting = self.reference(setting)
+        references = None if reference_setting == setting else self.seed_histories(reference_setting)
+        fresh, self._fresh = setting in self._fresh or reference_setting in self._fresh, set()
         norm_rule = setting.mode in ("norm", "global_norm")  # value clipping bounds entries, not norms
-        curves = {name: [_curve(history, name, self.window)] for name in PANELS}
-        if reference is not None:
+        bands = {name: [] for name in PANELS}
+        drawn = {}
+        for key, runs in (("line", histories), ("reference", references)):
+            if runs is None:
+                continue
             for name in PANELS:
-                curves[name].append(_curve(reference, name, self.window))
+                mean, low, high = plots.seed_band(runs, name, self.window)
+                drawn[key, name] = (mean, low, high)
+                bands[name] += [mean, low, high]
+        diverged = [h for h in histories if h.diverged]
         with self._lock:
-            for name in PANELS:
-                self.line[name].set_data(np.arange(history.steps), curves[name][0])
-                if reference is not None:
-                    self.reference[name].set_data(np.arange(reference.steps), curves[name][1])
-                else:
-                    self.reference[name].set_data([], [])
-                point = _divergence_point(history, name, self.window)
-                self.cross[name].set_data([point[0]] if point else [], [point[1]] if point else [])
-                self.note[name].set_text(_divergence_text(history) if point else "")
-                if point:
-                    self.note[name].xy = point
-            self.raw_loss.set_data(np.arange(history.steps), np.where(np.isfinite(history.loss), history.loss, np.nan))
+            for band in self.bands.values():
+                band.remove()
+            self.bands = {}
+            for name, ax in self.panel.items():
+                for key, artists, color in (("line", self.line, "C3"), ("reference", self.reference_line, "0.45")):
+                    if (key, name) not in drawn:
+                        artists[name].set_data([], [])
+                        continue
+                    mean, low, high = drawn[key, name]
+                    steps = np.arange(len(mean))
+                    artists[name].set_data(steps, mean)
+                    band = ax.fill_between(steps, low, high, color=color, alpha=0.2, lw=0, animated=True)
+                    self.bands[key, name] = band
+                points = []
+                for h in diverged:
+                    curve = plots.smoothed_curve(h, name, self.window)
+                    finite = curve[np.isfinite(curve)]
+                    points.append((float(h.diverged_at), float(finite[-1]) if finite.size else 1.0))
+                self.cross[name].set_data([p[0] for p in points], [p[1] for p in points])
+                self.note[name].set_text(
+                    f"{len(diverged)} of {len(histories)} seeds stopped (NaN/inf)" if points else ""
+                )
+                if points:
+                    self.note[name].xy = points[0]
             self.threshold_line.set_visible(norm_rule)
             if norm_rule:
                 self.threshold_line.set_ydata([setting.threshold, setting.threshold])
-            self.title.set_text(
-                f"{setting.label}: final loss {history.final_loss(self.window):.3g}, "
-                f"{100 * history.clipped_fraction:.0f} % of steps clipped"
-            )
-            limits = self._limits(curves, setting.threshold if norm_rule else None)
+            self.title.set_text(self._title(setting, histories, references))
+            limits = self._limits(bands, setting.threshold if norm_rule else None)
             for name, (low, high) in zip(PANELS, limits[1:]):
                 self.panel[name].set_xlim(0, limits[0])
                 self.panel[name].set_ylim(low, high)
-            self.limits = limits
-        if history.diverged:
+            self.limits = (*limits, references is not None, norm_rule, bool(diverged))
+            if self._background_limits != self.limits:
+                self._legends(references is not None, norm_rule, bool(diverged))
+        n = len(self.seeds)
+        if diverged:
+            steps = ", ".join(str(h.diverged_at) for h in diverged)
             self.message.value = (
-                f"<b>diverged:</b> the loss or gradient became NaN/inf at step "
-                f"{history.diverged_at}; the run was stopped there (marked ×)."
+                f"<b>diverged:</b> {len(diverged)} of {n} seeds hit a NaN/inf loss or gradient (at step {steps}) and "
+                "were stopped there (marked ×)."
             )
         elif fresh:
-            self.message.value = f"trained 4 settings × {self.steps} steps in {self._trained_seconds:.1f} s"
+            self.message.value = f"trained {self._trained_text} × {self.steps} steps in {self._trained_seconds:.1f} s"
         else:
             self.message.value = "from the cache"
         self.last_redraw_seconds = time.perf_counter() - started
+
+    def _title(self, setting, histories, references) -> str:
+        def stats(runs):
+            losses = np.array([h.final_loss(self.window) for h in runs])
+            finite = losses[np.isfinite(losses)]
+            if not finite.size:
+                return "all diverged"
+            return f"{finite.mean():.3g} ± {finite.std(ddof=1) if finite.size > 1 else math.nan:.2g}"
+
+        clipped = 100 * np.mean([h.clipped_fraction for h in histories])
+        text = f"{setting.label}: final loss {stats(histories)} (mean ± sd, {len(histories)} seeds), "
+        text += f"{clipped:.0f} % of steps clipped"
+        if references is not None:
+            wins = sum(a.final_loss(self.window) < b.final_loss(self.window) for a, b in zip(histories, references))
+            text += f"\nno clipping: {stats(references)}; lower than no clipping in {wins} of {len(histories)} seeds"
+        return text
 
     def png(self) -> bytes:
         """The figure as PNG bytes: the static background is redrawn only when the axis limits changed."""
@@ -442,7 +531,7 @@ class ClippingLab(LivePlot):
                 self._background_limits = self.limits
             else:
                 canvas.restore_region(self._background)
-            for artist in self.dynamic:
+            for artist in [*self.bands.values(), *self.dynamic]:
                 if artist.get_visible():
                     self.figure.draw_artist(artist)
             image = PIL.Image.fromarray(np.asarray(canvas.buffer_rgba()))
