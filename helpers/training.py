@@ -12,11 +12,18 @@ The loop is the ordinary gradient-tape loop, for every setting ``k``::
     clipped, norm = helpers.clipping.clip(grads, mode_k, threshold_k)
     optimizer_k.apply(clipped, model_k.trainable_variables)
 
-made fast in three ways: K settings are stepped together inside **one** ``tf.function(jit_compile=True)``; a chunk of
+made fast in three ways: settings are stepped together inside **one** ``tf.function(jit_compile=True)``; a chunk of
 steps runs inside that compiled function (a ``tf.while_loop`` returning the per-step metrics), so Python is visited
 once per chunk, not once per step; and every per-setting number (learning rate, threshold, clipping rule, optimizer)
-is a tensor, so changing them never retraces. All settings of one call see the same batches of the article's
-``tf.data`` pipeline (``helpers.data.fashion_mnist_pipeline``), drawn one chunk at a time.
+is a tensor, so changing them never retraces. The batches are the article's ``tf.data`` pipeline
+(``helpers.data.fashion_mnist_pipeline``), drawn one chunk at a time; their order depends only on the data seed.
+
+**One answer per setting.** In the unstable regime float32 rounding differences grow to O(1) within a few hundred
+steps, and batched arithmetic rounds differently for different batch shapes. So settings are computed in blocks of
+exactly ``BLOCK`` (a block padded with inert copies that are never updated), each block sharing one data seed and
+one set of compiled rules: a setting's history is bitwise the same whether it is trained alone or with any other
+settings, at any position (tested). ``train_seeds`` trains settings x seeds in one call and ``SeedRuns``
+summarises them (mean ± sd, min–max, diverged k/n, wins k/n).
 
 Clipping rules are ``ClipRule`` objects (``rules()``, ``register_rule``): the four of ``helpers.clipping.clip``
 (none, value, per-tensor norm, global norm), AutoClip (its norm history kept per setting as rule state) and AGC
@@ -720,8 +727,9 @@ def train(
 ) -> History | list[History]:
     """Train every setting for ``steps`` steps on the same batches; return one ``History`` per setting.
 
-    ``settings``: one ``Setting`` (returns one ``History``) or a sequence of them (returns a list, same order), all
-    trained together in one compiled computation. ``data``: ``(x_train, y_train)`` for the article's pipeline
+    ``settings``: one ``Setting`` (returns one ``History``) or a sequence of them (returns a list, same order), trained
+    in blocks of ``BLOCK`` (each setting's history is bitwise the same alone or in any group). ``data``:
+    ``(x_train, y_train)`` for the article's pipeline
     (``helpers.data.fashion_mnist_pipeline(x, y, batch_size, shuffle_buffer, data_seed)``), or a function returning
     a ``tf.data.Dataset`` of ``(x, y)`` batches. The batch order depends only on ``data_seed``: every call with the
     same arguments sees the same batches. ``model``: a function returning a new, built Keras model, default
