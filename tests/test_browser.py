@@ -13,7 +13,7 @@ notebook is never written back). One browser page at 1280x720, a projector's siz
    run that cell there (Ctrl+Enter), then move one control of each widget on the slide and see its image change;
 4. every cell not marked ``skip``/``notes`` was on screen at some step (a cell the deck cannot show is a failure).
 
-A screenshot of one slide per notebook (the first widget after its control moved, else the tallest slide) and of
+A screenshot of one slide per notebook (the first widget after its control moved, else the last slide) and of
 every overflowing slide goes to ``tests/screenshots/`` (gitignored). If Chromium or Playwright is missing the test
 fails under CI (``CI`` set) and is skipped elsewhere; if the browser is there but cannot start, the test fails.
 """
@@ -468,7 +468,7 @@ def test_presentation_is_live_and_fits_a_projector(context, lab, path):
         page.wait_for_timeout(500)
         state = page.evaluate(JS_DECK)
         seen, checked_slides, moved = set(), set(), set()
-        tallest, screenshot_done = (0, None), False
+        screenshot_done = False
         for _ in range(4 * len(notebook.cells)):
             seen.update(state["onscreen"])
             slide = tuple(state["onscreen"])
@@ -479,7 +479,6 @@ def test_presentation_is_live_and_fits_a_projector(context, lab, path):
                 if found:
                     problems.append(f"{where}: {'; '.join(found)}")
                     page.screenshot(path=str(SCREENSHOTS / f"{path.stem}_overflow_cell{slide[0]:02d}.png"))
-                tallest = max(tallest, (state["scrollHeight"], slide), key=lambda t: t[0])
             active = state["active"]
             if active in widget_cells and active in state["visible"] and active not in moved:
                 moved.add(active)
@@ -525,8 +524,8 @@ def test_presentation_is_live_and_fits_a_projector(context, lab, path):
             if nxt is None:
                 break
             state = nxt
-        if not screenshot_done and tallest[1]:
-            page.screenshot(path=str(SCREENSHOTS / f"{path.stem}.png"))  # the last slide; the tallest is named above
+        if not screenshot_done:  # a notebook without widgets: its last slide
+            page.screenshot(path=str(SCREENSHOTS / f"{path.stem}.png"))
         missing_widgets = sorted(set(widget_cells) - moved)
         assert not missing_widgets, f"{path.name}: widget cells {missing_widgets} were never reached on a slide"
         shown = page.evaluate(JS_ERROR_TEXT) + page.evaluate(JS_WIDGET_REPRS)
