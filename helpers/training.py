@@ -801,7 +801,7 @@ def _options(steps, batch_size=32, shuffle_buffer=5000, model=None, loss="sparse
 #: Settings are trained in blocks of exactly this many (a block padded with inert copies of its first setting:
 #: never updated, results discarded), so that every setting's arithmetic has the same shapes whatever else is
 #: trained in the call: its history is bitwise the same alone or with others, at any position (tested).
-BLOCK = 4
+BLOCK = 2
 
 
 def _blocks(settings: list[Setting], data_seeds: list[int], size: int) -> list[list[int]]:
