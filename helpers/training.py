@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from helpers import checks
+from helpers.data import scale_images
 
 #: Optimizers a ``Setting`` can name (Keras 3's SGD — with ``momentum`` for SGD+momentum —, Adam and RMSprop).
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
@@ -666,11 +667,12 @@ def _article_chunks(x, y, batch_size: int, shuffle_buffer: int, seed: int, size:
     y = checks.array("y", y, ndim=1)
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"x and y must hold the same, non-zero number of examples, got {len(x)} and {len(y)}")
-    x, y = np.asarray(x, np.float32), np.asarray(y, np.int64)  # the pipeline's dtypes (no copy when they match)
+    x = x if x.dtype == np.uint8 else np.asarray(x, np.float32)  # uint8 pixels stay uint8 (4 times less memory)
+    y = np.asarray(y, np.int64)
     indices = tf.data.Dataset.from_tensor_slices(np.arange(len(x), dtype=np.int64))
     order = indices.repeat().shuffle(shuffle_buffer, seed=seed).batch(batch_size).batch(size).take(count)
     order = [chunk.numpy() for chunk in order]  # now, while the global seed is data_seed
-    return ((x[chunk], y[chunk]) for chunk in order)
+    return ((scale_images(x[chunk]), y[chunk]) for chunk in order)  # uint8 pixels: scaled per chunk, as the pipeline
 
 
 def _chunks(data, data_seed: int, batch_size: int, shuffle_buffer: int, size: int, count: int):
@@ -730,9 +732,10 @@ def train(
     ``settings``: one ``Setting`` (returns one ``History``) or a sequence of them (returns a list, same order), trained
     in blocks of ``BLOCK`` (each setting's history is bitwise the same alone or in any group). ``data``:
     ``(x_train, y_train)`` for the article's pipeline
-    (``helpers.data.fashion_mnist_pipeline(x, y, batch_size, shuffle_buffer, data_seed)``), or a function returning
-    a ``tf.data.Dataset`` of ``(x, y)`` batches. The batch order depends only on ``data_seed``: every call with the
-    same arguments sees the same batches. ``model``: a function returning a new, built Keras model, default
+    (``helpers.data.fashion_mnist_pipeline(x, y, batch_size, shuffle_buffer, data_seed)``; ``x`` float images, or
+    uint8 pixels from ``load_fashion_mnist(scaled=False)``, scaled per chunk to the same values), or a function
+    returning a ``tf.data.Dataset`` of ``(x, y)`` batches. The batch order depends only on ``data_seed``: every call
+    with the same arguments sees the same batches. ``model``: a function returning a new, built Keras model, default
     ``helpers.models.article_lstm``; it is called as ``model(seed=setting.seed)`` if it takes a ``seed`` argument,
     else ``model()`` with Keras seeded by each setting's ``seed``. Note: ``train`` re-seeds Keras, TensorFlow, NumPy
     and Python (``keras.utils.set_random_seed``) with those seeds. ``loss``: ``"sparse_categorical_crossentropy"``
@@ -963,7 +966,8 @@ def keras_model(history: History, model: Callable | None = None):
 
 def evaluate(history: History, x, y, model: Callable | None = None, batch_size: int = 10_000) -> tuple[float, float]:
     """``(loss, accuracy)`` of ``history``'s final weights on ``(x, y)`` (e.g. the test split), computed by the real
-    Keras model: mean sparse categorical cross-entropy (nats) and the fraction classified correctly."""
+    Keras model: mean sparse categorical cross-entropy (nats) and the fraction classified correctly. ``x``: float
+    inputs, or uint8 pixels (scaled per batch, as in ``train``)."""
     import keras
 
     batch_size = checks.positive_int("batch_size", batch_size)
@@ -971,7 +975,7 @@ def evaluate(history: History, x, y, model: Callable | None = None, batch_size: 
     x, y = checks.labelled_data(x, y, classes=built.output_shape[-1], x_shape=(None, *built.input_shape[1:]))
     probabilities = np.concatenate(
         [
-            np.asarray(built(x[i : i + batch_size].astype(np.float32), training=False))
+            np.asarray(built(scale_images(x[i : i + batch_size]).astype(np.float32, copy=False), training=False))
             for i in range(0, len(x), batch_size)
         ]
     )

@@ -135,3 +135,18 @@ def test_plot_marks_diverged_seeds():
     assert len(crosses) == 1 and crosses[0].get_xdata()[0] == 2
     mean, _, _ = plots.seed_band(bad, "loss")
     assert mean[2] == pytest.approx(1.5)  # the diverged seed leaves the mean
+
+
+def test_uint8_pixels_train_and_evaluate_like_scaled_images(runs):
+    """load_fashion_mnist(scaled=False) keeps a quarter of the memory; training and evaluation scale each chunk to
+    the same float32 values, so every recorded number is bitwise the same as with scaled images."""
+    (pixels, labels), (test_pixels, test_labels) = data.load_fashion_mnist(scaled=False)
+    assert pixels.dtype == np.uint8
+    again = training.train_seeds(TWO, (pixels, labels), STEPS, seeds=3, chunk=STEPS, progress=False)
+    for row, same_row in zip(runs.histories, again.histories):
+        for history, same in zip(row, same_row):
+            for name in ("loss", "accuracy", "grad_norm", "clipped"):
+                np.testing.assert_array_equal(getattr(history, name), getattr(same, name))
+    (_, _), (x_test, y_test) = data.load_fashion_mnist()
+    history = runs.histories[1][0]
+    assert training.evaluate(history, test_pixels, test_labels) == training.evaluate(history, x_test, y_test)
