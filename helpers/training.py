@@ -871,7 +871,12 @@ def _train(settings, data_seeds, data, steps, batch_size, shuffle_buffer, model,
     bar = _progress_bar(steps, progress, len(settings))
     try:
         while done < steps:
-            batches = {seed: next(source) for seed, source in sources.items()}
+            batches = {seed: next(source, None) for seed, source in sources.items()}
+            if any(chunk_data is None for chunk_data in batches.values()):
+                raise ValueError(
+                    f"data ran out after {done} steps: training needs {steps} batches, drawn in whole chunks of "
+                    f"{size}; make data() endless (dataset.repeat()) or ask for fewer steps"
+                )
             n = min(size, steps - done)
             for block in blocks:
                 if not block["running"]:

@@ -143,6 +143,9 @@ BAD_CALLS = [
      progress=False), ValueError, "x_train"),
     ("train labels of rank 2", lambda: training.train(training.Setting(), (images(), np.zeros((2, 1))), 1,
      progress=False), ValueError, "y_train"),
+    ("train on a finite dataset too short", lambda: training.train(training.Setting(), lambda: tf.data.Dataset
+     .from_tensor_slices((images(), np.zeros(2, np.int64))).batch(1), 3, chunk=1, progress=False), ValueError,
+     "data"),
     ("train images of rank 2", lambda: training.train(training.Setting(), (np.zeros((2, 784)), np.zeros(2)), 1,
      progress=False), ValueError, "x_train"),
     *[(f"evaluate {name}", lambda y=y: training.evaluate(a_history(), images(), np.array(y)), ValueError, "y")

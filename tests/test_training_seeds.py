@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -135,6 +136,15 @@ def test_plot_marks_diverged_seeds():
     assert len(crosses) == 1 and crosses[0].get_xdata()[0] == 2
     mean, _, _ = plots.seed_band(bad, "loss")
     assert mean[2] == pytest.approx(1.5)  # the diverged seed leaves the mean
+
+
+def test_plot_of_seeds_that_all_diverge_at_once_warns_nothing():
+    gone = [_history([np.inf], diverged_at=0), _history([np.nan], diverged_at=0)]
+    runs = training.SeedRuns((Setting(),), (0, 1), [gone])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figure = plots.plot_seed_runs(runs)
+    assert "2/2 diverged" in figure.legends[0].get_texts()[0].get_text()
 
 
 def test_uint8_pixels_train_and_evaluate_like_scaled_images(runs):
