@@ -8,10 +8,10 @@ win_amd64; ``tensorflow`` also for manylinux aarch64 and macOS arm64; neither fo
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
