@@ -105,3 +105,25 @@ def test_an_update_redraws_the_png():
     first = widget.png()
     widget.controls["percentile"].value = 20.0
     assert widget.png() != first
+
+
+@pytest.mark.parametrize("low, high", [(0.15, 0.7), (0.3, 0.45), (0.05, 8.0), (1e-4, 1e3)])
+def test_log_tick_labels_are_plain_and_do_not_overlap(low, high):
+    # notebook 05's recorded norms span about one decade: matplotlib labelled the minor ticks 2×10⁻¹, 3×10⁻¹, ...
+    norms = np.geomspace(low, high, 300)
+    widget = ThresholdExplorer(norms)
+    widget.update()
+    for ax, axis, limits in ((widget.ax_hist, "x", ax_limits(widget.ax_hist.get_xlim())),
+                             (widget.ax_trace, "y", ax_limits(widget.ax_trace.get_ylim()))):  # fmt: skip
+        labels = ax.get_xticklabels(which="both") if axis == "x" else ax.get_yticklabels(which="both")
+        shown = [label for label in labels if label.get_text() and limits(label.get_position()[axis == "y"])]
+        assert len(shown) >= 2, f"{axis} axis of {low}..{high}: fewer than 2 tick labels"
+        assert all("10^" not in label.get_text() and "times" not in label.get_text() for label in shown)
+        boxes = sorted((label.get_window_extent() for label in shown), key=lambda b: (b.x0, b.y0))
+        for first, second in zip(boxes, boxes[1:]):
+            assert not first.overlaps(second), f"{axis} tick labels overlap for norms {low}..{high}"
+
+
+def ax_limits(limits):
+    low, high = sorted(limits)
+    return lambda value: low <= value <= high

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import ipywidgets as W
 import numpy as np
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from helpers import checks
 from helpers.widgets import LivePlot, float_slider, log_slider
 
-__all__ = ["PASCANU_RANGE", "RULES", "ThresholdExplorer", "clipped_steps", "recorded_norms", "threshold"]
+__all__ = ["PASCANU_RANGE", "RULES", "ThresholdExplorer", "clipped_steps", "log_ticks", "recorded_norms", "threshold"]
 
 #: The rules, by name, with the dropdown label of each.
 RULES = {
@@ -66,6 +67,17 @@ def threshold(norms: np.ndarray, rule: str, parameter: float) -> float:
     return float(parameter * np.mean(norms))
 
 
+def log_ticks(axis, low: float, high: float) -> None:
+    """Readable ticks on the log ``axis`` (``ax.xaxis``/``ax.yaxis``) spanning ``low`` to ``high``: plain numbers
+    (``0.2``, ``5``, ``1e-05``), at 1-9 × a power of ten within a decade, 1, 2, 5 within two, else powers of ten, and
+    no minor labels (matplotlib labels the minor ticks of a short log axis as ``2×10⁻¹``, which run together)."""
+    decades = np.log10(high / low)
+    subs = np.arange(1.0, 10.0) if decades < 0.8 else (1.0, 2.0, 5.0) if decades < 2.5 else (1.0,)
+    axis.set_major_locator(LogLocator(subs=subs))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def clipped_steps(norms: np.ndarray, c: float) -> np.ndarray:
     """Indices of the steps whose norm is above ``c`` (the steps global-norm clipping at ``c`` changes)."""
     c = checks.positive("c", c)
@@ -100,7 +112,7 @@ class ThresholdExplorer(LivePlot):
                 "factor": float_slider("× mean (Pascanu)", factor, *LIMITS["pascanu"], 0.1),
             },
             ncols=2,
-            figsize=(9.0, 3.6),  # 1080 px wide at the LivePlot resolution: fits a 1280 px slide
+            figsize=(9.0, 3.3),  # 1080 x 396 px at the LivePlot resolution: fits a 1280x720 slide
         )
         self.ax_hist, self.ax_trace = self.axes
         self.result: dict = {}
@@ -113,6 +125,7 @@ class ThresholdExplorer(LivePlot):
                                              label="would be clipped")  # fmt: skip
         self.ax_hist.set_xscale("log")
         self.ax_hist.set_xlim(self.bins[0], self.bins[-1])
+        log_ticks(self.ax_hist.xaxis, self.bins[0], self.bins[-1])
         self.ax_hist.set_ylim(0, 1.15 * np.histogram(norms, self.bins)[0].max())
         mean = float(np.mean(norms))
         self.ax_hist.axvspan(PASCANU_RANGE[0] * mean, PASCANU_RANGE[1] * mean, color="C2", alpha=0.12,
@@ -127,6 +140,7 @@ class ThresholdExplorer(LivePlot):
         self.trace_line = self.ax_trace.axhline(1.0, color="k", lw=1.5, label="threshold $c$")
         self.ax_trace.set_xlim(0, max(norms.size - 1, 1))
         self.ax_trace.set_ylim(norms.min() / 2, norms.max() * 2)
+        log_ticks(self.ax_trace.yaxis, norms.min() / 2, norms.max() * 2)
         self.ax_trace.set_xlabel(f"training step ({title})")
         self.ax_trace.set_ylabel(r"$\|g\|$ (log)")
         self.ax_trace.legend(loc="upper right", fontsize=8)
