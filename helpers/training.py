@@ -22,7 +22,8 @@ is a tensor, so changing them never retraces. The batches are the article's ``tf
 steps, and batched arithmetic rounds differently for different batch shapes. So settings are computed in blocks of
 exactly ``BLOCK`` (a block padded with inert copies that are never updated), each block sharing one data seed and
 one set of compiled rules: a setting's history is bitwise the same whether it is trained alone or with any other
-settings, at any position (tested). ``train_seeds`` trains settings x seeds in one call and ``SeedRuns``
+settings, at any position (tested). Blocks are independent computations, so they step in ``THREADS`` threads at
+once (one per core). ``train_seeds`` trains settings x seeds in one call and ``SeedRuns``
 summarises them (mean ± sd, min–max, diverged k/n, wins k/n).
 
 Clipping rules are ``ClipRule`` objects (``rules()``, ``register_rule``): the four of ``helpers.clipping.clip``
@@ -48,9 +49,11 @@ from __future__ import annotations
 
 import ctypes
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -808,6 +811,10 @@ def _options(steps, batch_size=32, shuffle_buffer=5000, model=None, loss="sparse
 #: trained in the call: its history is bitwise the same alone or with others, at any position (tested).
 BLOCK = 2
 
+#: Blocks step their chunks in this many threads at once (each block is its own compiled computation, so the
+#: numbers do not depend on it; tested). Environment variable ``HELPERS_TRAIN_THREADS``, default: the CPU count.
+THREADS = max(1, int(os.environ.get("HELPERS_TRAIN_THREADS", os.cpu_count() or 1)))
+
 
 def _blocks(settings: list[Setting], data_seeds: list[int], size: int) -> list[list[int]]:
     """Indices of ``settings`` in blocks of at most ``size`` that share a data seed (one batch per step for the
@@ -871,6 +878,8 @@ def _train(settings, data_seeds, data, steps, batch_size, shuffle_buffer, model,
         )
     done = 0
     bar = _progress_bar(steps, progress, len(settings))
+    workers = min(len(blocks), THREADS)
+    pool = ThreadPoolExecutor(workers) if workers > 1 else None
     try:
         while done < steps:
             batches = {seed: next(source, None) for seed, source in sources.items()}
@@ -880,9 +889,8 @@ def _train(settings, data_seeds, data, steps, batch_size, shuffle_buffer, model,
                     f"{size}; make data() endless (dataset.repeat()) or ask for fewer steps"
                 )
             n = min(size, steps - done)
-            for block in blocks:
-                if not block["running"]:
-                    continue
+
+            def advance(block, n=n, done=done, batches=batches):
                 xs, ys = batches[block["seed"]]
                 *state, ran, chunk_logs = block["function"](
                     *block["state"], block["hyper"], xs, ys, tf.constant(n), tf.constant(done)
@@ -892,6 +900,13 @@ def _train(settings, data_seeds, data, steps, batch_size, shuffle_buffer, model,
                 for store, values in zip(block["logs"], chunk_logs):
                     store.append(np.array(values.numpy()[:ran]))  # own copies: no TF buffers kept alive
                 block["running"] = bool(tf.reduce_any(state[5]))
+
+            running = [block for block in blocks if block["running"]]
+            if pool is None or len(running) == 1:
+                for block in running:
+                    advance(block)
+            else:  # blocks are independent computations: one per core at a time (same numbers, tested)
+                list(pool.map(advance, running))
             done += n
             if bar is not None:
                 bar.update(n)
@@ -902,6 +917,8 @@ def _train(settings, data_seeds, data, steps, batch_size, shuffle_buffer, model,
     finally:
         if bar is not None:
             bar.close()
+        if pool is not None:
+            pool.shutdown()
     seconds = time.perf_counter() - started
     histories = [None] * len(settings)
     for block in blocks:

@@ -116,6 +116,18 @@ def test_one_answer_per_setting_alone_or_in_any_group_at_any_position(train_data
     assert_identical(alone, together[position])
 
 
+@pytest.mark.parametrize("threads", [1, 3])
+def test_blocks_stepped_in_threads_give_the_same_numbers(train_data, monkeypatch, threads):
+    """Blocks step in training.THREADS threads at once; the unstable regime's 500 steps are bitwise the same
+    whatever the number of threads (each block is its own computation)."""
+    group = [UNSTABLE, *OTHERS[:5]]  # three blocks
+    monkeypatch.setattr(training, "THREADS", 2)
+    reference = run(group, train_data, steps=500)
+    monkeypatch.setattr(training, "THREADS", threads)
+    for a, b in zip(reference, run(group, train_data, steps=500), strict=True):
+        assert_identical(a, b)
+
+
 def test_single_setting_returns_one_history_and_a_list_returns_a_list(train_data):
     assert isinstance(run(FOUR[0], train_data), training.History)
     histories = run(FOUR[:2], train_data)
