@@ -5,7 +5,9 @@
    60 s and 900 MB. Then notebooks 04 and 05 run at the same time in one JupyterLab server: the peak of the server
    plus both kernels; limit 2000 MB (Binder's memory).
 2. The trainer ratios of notebook 04 (``trainer_speed.py``): instrumented loop vs ``model.fit``, 8 settings vs 1 fit.
-3. Widget update times (``widget_update_rnn.py``: one update of notebook 02's widget for T = 50, 100, 200).
+3. One uncached update of notebook 04's lab against one ``model.fit`` run (``lab_update.py``).
+4. Widget update times (``widget_update_rnn.py``: one update of notebook 02's widget for T = 50, 100, 200;
+   ``widget_update_thresholds.py``: one update of notebook 05's widget).
 
 Prints the report and writes it to ``benchmarks/results/performance.md``. The machine is shared and noisy: compare
 ratios measured side by side, not absolute times across runs.
@@ -30,7 +32,7 @@ import notebook_memory  # noqa: E402
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TIME_LIMIT_S = 60.0
-SCRIPTS = ("trainer_speed.py", "widget_update_rnn.py")
+SCRIPTS = ("trainer_speed.py", "lab_update.py", "widget_update_rnn.py", "widget_update_thresholds.py")
 
 
 def machine() -> str:

@@ -18,7 +18,9 @@ import os
 
 import ipywidgets as W
 import numpy as np
+import PIL.Image
 from IPython.display import Image, clear_output, display
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 __all__ = ["LivePlot", "float_slider", "int_slider", "log_slider"]
@@ -90,9 +92,16 @@ class LivePlot:
         self.render()
 
     def png(self) -> bytes:
-        """The figure as PNG bytes (what the output area shows)."""
+        """The figure as PNG bytes (what the output area shows), at ``self.dpi``: one Agg draw and a fast PNG
+        encoding (``savefig`` draws the figure twice: about 200 ms instead of 115 ms for notebook 05's widget)."""
+        if self.figure.dpi != self.dpi:
+            self.figure.set_dpi(self.dpi)
+        canvas = self.figure.canvas
+        if not isinstance(canvas, FigureCanvasAgg):
+            canvas = FigureCanvasAgg(self.figure)  # attaches itself to the figure: made once
+        canvas.draw()
         buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=self.dpi)
+        PIL.Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, format="png", compress_level=1)
         return buffer.getvalue()
 
     def render(self) -> None:

@@ -1,0 +1,45 @@
+"""Time one update of notebook 05's widget (``helpers.widgets.thresholds.ThresholdExplorer``), as a student sees it.
+
+One update = the percentile slider released → the threshold recomputed, the histogram bars and the trace's marks
+updated in place, the figure rendered to PNG (``LivePlot.png``). Printed beside it, in the same run and interleaved:
+the same figure rendered by ``Figure.savefig`` (what ``png`` did before; it draws the figure twice). Recorded
+norms: 2,500 steps, log-normal (a run's pre-clip norms are spread over decades). Target: well under 0.2 s.
+
+Run: ``python benchmarks/widget_update_thresholds.py [repeats]`` (prints, asserts nothing; timings on a shared
+machine are noisy, compare the ratio).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from helpers.widgets.thresholds import ThresholdExplorer
+
+
+def main(repeats: int = 15) -> None:
+    norms = np.exp(np.random.default_rng(0).normal(0.0, 1.0, 2500))
+    explorer = ThresholdExplorer(norms)
+    explorer.png()  # warm: fonts, layout
+    update, savefig = [], []
+    for i in range(repeats):
+        started = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):  # outside a notebook, display() prints a repr
+            explorer.controls["percentile"].value = 50.0 + i  # runs draw() and render(), as a released slider does
+        update.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        explorer.figure.savefig(io.BytesIO(), format="png", dpi=explorer.dpi)
+        savefig.append(time.perf_counter() - started)
+    a, b = statistics.median(update), statistics.median(savefig)
+    print(f"ThresholdExplorer, 2,500 recorded norms, median of {repeats} interleaved repeats:")
+    print(f"  one update (draw + LivePlot.png)   {a * 1e3:6.0f} ms  {'under' if a < 0.2 else 'OVER'} 0.2 s")
+    print(f"  Figure.savefig of the same figure  {b * 1e3:6.0f} ms  ratio update / savefig: {a / b:.2f}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 15)
