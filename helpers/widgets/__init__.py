@@ -23,7 +23,7 @@ from IPython.display import Image, clear_output, display
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["LivePlot", "float_slider", "int_slider", "log_slider"]
+__all__ = ["LivePlot", "canvas_png", "float_slider", "int_slider", "log_slider"]
 
 #: Resolution of every LivePlot figure. Text must be at least 12 px at 100 % zoom (px = pt · dpi / 72): at 120 dpi
 #: that is any font of 7.2 pt or more (matplotlib's "small" is 8.3 pt, the widgets use nothing smaller than 8 pt).
@@ -55,6 +55,13 @@ def log_slider(description: str, value: float, low: float, high: float, step: fl
         value=value, base=10, min=math.log10(low), max=math.log10(high), step=step, description=description,
         continuous_update=False, readout_format=".3g", style={"description_width": "initial"},
     )
+
+
+def canvas_png(canvas: FigureCanvasAgg) -> bytes:
+    """What an Agg canvas last drew, as PNG bytes (fast, lossless compression level 1)."""
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, format="png", compress_level=1)
+    return buffer.getvalue()
 
 
 class LivePlot:
@@ -100,9 +107,7 @@ class LivePlot:
         if not isinstance(canvas, FigureCanvasAgg):
             canvas = FigureCanvasAgg(self.figure)  # attaches itself to the figure: made once
         canvas.draw()
-        buffer = io.BytesIO()
-        PIL.Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, format="png", compress_level=1)
-        return buffer.getvalue()
+        return canvas_png(canvas)
 
     def render(self) -> None:
         """Show the figure in the output area as a PNG image, replacing what was there.

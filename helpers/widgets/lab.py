@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import base64
-import io
 import math
 import threading
 import time
@@ -26,13 +25,12 @@ from dataclasses import replace
 
 import ipywidgets as W
 import numpy as np
-import PIL.Image
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from helpers import checks, training
 from helpers.training import History, Setting
-from helpers.widgets import LivePlot, log_slider
+from helpers.widgets import LivePlot, canvas_png, log_slider
 
 __all__ = ["ClippingLab", "MODE_LABELS", "plot_histories"]
 
@@ -534,10 +532,7 @@ class ClippingLab(LivePlot):
             for artist in [*self.bands.values(), *self.dynamic]:
                 if artist.get_visible():
                     self.figure.draw_artist(artist)
-            image = PIL.Image.fromarray(np.asarray(canvas.buffer_rgba()))
-        buffer = io.BytesIO()
-        image.save(buffer, format="png", compress_level=1)
-        return buffer.getvalue()
+            return canvas_png(canvas)
 
     def render(self) -> None:
         """Show the figure in the output area by replacing its outputs (safe from the training thread)."""
