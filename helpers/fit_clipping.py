@@ -262,16 +262,19 @@ class NormLog(_callback_base()):
 def read_scalars(log_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Every scalar in the TensorBoard event files under ``log_dir``: ``{tag: (steps, values)}``, sorted by step.
 
-    Reads with ``tf.compat.v1.train.summary_iterator`` (core TensorFlow; scalars are stored as tensors).
+    Reads the records with ``tf.data.TFRecordDataset`` and parses them as ``Event`` protos (core TensorFlow;
+    scalars are stored as tensors). ``tf.compat.v1.train.summary_iterator`` would log a deprecation warning.
     """
     import tensorflow as tf
+    from tensorflow.core.util import event_pb2
 
     folder = Path(log_dir)
     if not folder.is_dir():
         raise ValueError(f"log_dir must be an existing folder, got {str(log_dir)!r}")
     found: dict[str, list[tuple[int, float]]] = {}
     for path in sorted(folder.rglob("events.out.tfevents.*")):
-        for event in tf.compat.v1.train.summary_iterator(str(path)):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = event_pb2.Event.FromString(record.numpy())
             for value in event.summary.value:
                 number = float(tf.make_ndarray(value.tensor)) if value.HasField("tensor") else value.simple_value
                 found.setdefault(value.tag, []).append((event.step, number))
@@ -282,4 +285,3 @@ def read_scalars(log_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]
     if not result:
         raise ValueError(f"no scalar summaries found under {str(log_dir)!r}")
     return result
-
