@@ -902,7 +902,7 @@ def _train(settings, data_seeds, data, steps, batch_size, shuffle_buffer, model,
                 block["running"] = bool(tf.reduce_any(state[5]))
 
             running = [block for block in blocks if block["running"]]
-            if pool is None or len(running) == 1:
+            if pool is None or done == 0:  # the first chunk compiles: one XLA compile (~170 MB) at a time
                 for block in running:
                     advance(block)
             else:  # blocks are independent computations: one per core at a time (same numbers, tested)
