@@ -45,7 +45,7 @@ PANELS = ("loss", "accuracy", "grad_norm", "clipped")
 #: The lab's figure: 100 dpi and no text under 9 pt, so the smallest text is 9 * 100 / 72 = 12.5 px at 100 % zoom.
 DPI = 100
 FONTSIZE = 9
-FIGSIZE = (10.0, 5.8)
+FIGSIZE = (10.0, 5.4)
 YLABELS = {
     "loss": "training loss (nats)",
     "accuracy": "batch accuracy",
@@ -354,16 +354,11 @@ class ClippingLab(LivePlot):
         self.panel = dict(zip(PANELS, self.axes))
         self.reference_line, self.line, self.cross, self.note = {}, {}, {}, {}
         self.bands: dict = {}
-        n = len(self.seeds)
         for name, ax in self.panel.items():
             ax.set_xlabel("training step", fontsize=FONTSIZE)
             ax.set_ylabel(LAB_YLABELS.get(name, YLABELS[name]), fontsize=FONTSIZE)
-            (self.reference_line[name],) = ax.plot(
-                [], [], color="0.45", lw=1.3, label=f"no clipping, same learning rate: mean of {n} seeds, min–max band"
-            )
-            (self.line[name],) = ax.plot(
-                [], [], color="C3", lw=1.6, label=f"this setting: mean of {n} seeds, min–max band"
-            )
+            (self.reference_line[name],) = ax.plot([], [], color="0.45", lw=1.3, label="no clipping, same lr")
+            (self.line[name],) = ax.plot([], [], color="C3", lw=1.6, label="this setting")
             (self.cross[name],) = ax.plot([], [], "x", color="k", ms=11, mew=2.5, label="a seed diverged (stopped)")
             self.note[name] = ax.annotate("", (0, 0), textcoords="offset points", xytext=(5, 5), fontsize=FONTSIZE)
         self.threshold_line = self.panel["grad_norm"].axhline(1.0, color="k", ls=":", lw=1.2, label="threshold c")
@@ -429,7 +424,8 @@ class ClippingLab(LivePlot):
                 ax.get_legend().remove()
         handles = [self.line["loss"]] + ([self.reference_line["loss"]] if has_reference else [])
         handles += [self.cross["loss"]] if diverged else []
-        self.panel["loss"].legend(handles=handles, fontsize=FONTSIZE, loc="upper right")
+        self.panel["loss"].legend(handles=handles, fontsize=FONTSIZE, loc="upper right", title_fontsize=FONTSIZE,
+                                  title=f"line: mean of {len(self.seeds)} seeds, band: min–max")  # fmt: skip
         if norm_rule:
             self.panel["grad_norm"].legend(handles=[self.threshold_line], fontsize=FONTSIZE, loc="upper right")
 
