@@ -21,7 +21,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from IPython.display import HTML, display
+from IPython.display import display
 from IPython.utils.capture import capture_output
 
 #: The text of the clickable line above a folded answer.
@@ -37,7 +37,9 @@ def folded(summary: str = SUMMARY) -> Iterator[None]:
         yield
         left_open = _open_figures_as_png()
     pngs = _pngs(captured.outputs) + left_open
-    display(HTML(fold_html(captured.stdout + captured.stderr, pngs, summary)))
+    text = captured.stdout + captured.stderr
+    plain = text.rstrip() + "".join(f"\n[figure {i + 1} of the answer]" for i in range(len(pngs)))
+    display({"text/html": fold_html(text, pngs, summary), "text/plain": plain.strip()}, raw=True)
 
 
 def fold_html(text: str, pngs: list[bytes], summary: str = SUMMARY) -> str:

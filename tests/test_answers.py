@@ -33,6 +33,7 @@ def test_printed_answer_is_only_inside_a_closed_details_element():
     assert page.startswith("<details><summary>Show the answer</summary>") and page.endswith("</details>")
     assert "<details open" not in page
     assert "the answer is 42" in page
+    assert output.data["text/plain"] == "the answer is 42"  # what a terminal or a test reads
 
 
 def test_figures_left_open_are_folded_as_png_and_closed():

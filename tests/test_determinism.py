@@ -1,7 +1,8 @@
 """Re-execution determinism: every notebook, run twice from scratch, prints the same numbers.
 
-Compared: everything a cell prints to stdout and every text result, with durations (a number followed by a time unit,
-such as ``3.2 s`` or ``41 ms``) and memory addresses masked, since those are the only legitimate differences.
+Compared: everything a cell prints to stdout, every text result and every folded solution's printed answer, with
+durations (a number followed by a time unit, such as ``3.2 s`` or ``41 ms``) and memory addresses masked, since
+those are the only legitimate differences.
 Progress bars go to stderr and widget ids are random, so neither is compared.
 """
 
@@ -19,6 +20,11 @@ MASKS = [
 ]
 
 
+def _folded_answer(output) -> bool:
+    """A solution's output from helpers.answers.folded (its text/plain holds the printed answer)."""
+    return output["output_type"] == "display_data" and output["data"].get("text/html", "").startswith("<details>")
+
+
 def printed_text(path: Path) -> list[str]:
     notebook = nbformat.read(path, as_version=4)
     resources = {"metadata": {"path": str(path.parent)}}
@@ -31,6 +37,7 @@ def printed_text(path: Path) -> list[str]:
             for output in cell.get("outputs", [])
             if (output["output_type"] == "stream" and output["name"] == "stdout")
             or output["output_type"] == "execute_result"
+            or _folded_answer(output)
         )
         for pattern, mask in MASKS:
             text = pattern.sub(mask, text)
