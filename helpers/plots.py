@@ -80,11 +80,11 @@ def plot_seed_runs(runs, labels=None, window: int = 50, figsize=(12.0, 3.8)) -> 
             steps = np.arange(len(mean))
             (line,) = ax.plot(steps, mean, color=f"C{color}", lw=1.4, label=text)
             ax.fill_between(steps, low, high, color=f"C{color}", alpha=0.2, lw=0)
-            for h in diverged:  # x at the run's last finite value, else the band's (none: no x)
+            for h in diverged:  # x at the run's last finite value, else the band's last (none: no x)
                 curve = smoothed_curve(h, name, window)
-                finite = np.concatenate([high[np.isfinite(high)][-1:], curve[np.isfinite(curve)][-1:]])
-                if finite.size:
-                    ax.plot(h.diverged_at, finite[-1], "x", color=f"C{color}", ms=9, mew=2.2)
+                values = curve[np.isfinite(curve)] if np.isfinite(curve).any() else high[np.isfinite(high)]
+                if values.size:
+                    ax.plot(h.diverged_at, values[-1], "x", color=f"C{color}", ms=9, mew=2.2)
         handles.append(line)
     for ax, name in zip(axes, PANEL_LABELS):
         ax.set_xlabel("training step")
