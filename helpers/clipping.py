@@ -66,6 +66,8 @@ from helpers import checks
 MODES = ("none", "value", "norm", "global_norm")
 #: The Keras optimizer argument that applies each rule.
 KERAS_ARGUMENT = {"value": "clipvalue", "norm": "clipnorm", "global_norm": "global_clipnorm"}
+#: How figures, tables and controls name each rule (the one place these words are defined).
+LABELS = {"none": "no clipping", "value": "value", "norm": "per-tensor norm", "global_norm": "global norm"}
 
 
 def _check_grads(grads) -> list:
