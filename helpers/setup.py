@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import warnings
 
@@ -40,7 +39,7 @@ def python_advice(version: tuple[int, ...]) -> str | None:
 def check_versions() -> dict[str, str]:
     """Return the versions in use; warn (do not fail) on an unsupported Python, or where TensorFlow or Keras differ
     from the tested versions."""
-    import keras
+    import keras  # here, not at the top: ``import helpers`` stays light (it imports this module)
     import tensorflow as tf
 
     found = {
@@ -63,13 +62,13 @@ def check_versions() -> dict[str, str]:
 
 
 def seed_everything(seed: int = 42) -> int:
-    """Seed Python, NumPy, TensorFlow and Keras with one number (``keras.utils.set_random_seed``),
-    and ask TensorFlow for deterministic kernels, so the same seed gives the same numbers."""
+    """Seed Python, NumPy, TensorFlow and Keras with one number (``keras.utils.set_random_seed``) and ask TensorFlow
+    for deterministic kernels, so the same seed gives the same numbers. (``PYTHONHASHSEED``, which fixes the order of
+    sets of strings, only counts when set before Python starts, so it is not set here.)"""
     seed = checks.positive_int("seed", seed, minimum=0)
     import keras
     import tensorflow as tf
 
-    os.environ.setdefault("PYTHONHASHSEED", str(seed))
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     return seed
