@@ -1,23 +1,17 @@
 """Gradient norms of Keras models: per time step inside a recurrent layer, per layer, and global (notebook 02).
 
-Per time step: for a ``keras.Sequential`` model with one recurrent layer (``SimpleRNN``, ``GRU`` or ``LSTM``) and a
-batch ``x`` of shape ``(batch, T, features)``, ``step_gradient_norms`` measures
+``step_gradient_norms`` measures, for a ``keras.Sequential`` model with one ``SimpleRNN``/``GRU``/``LSTM``
+layer and a batch ``x`` of shape ``(batch, T, features)``, ‖∂L/∂h_t‖ for t = 1..T (and ‖∂L/∂c_t‖ for the LSTM's
+cell state): the Frobenius norm, over batch and units, of the *total* derivative of the batch-mean loss ``L`` with
+respect to the hidden state ``h_t`` (every path from ``h_t`` to the loss counts; loss units per unit of hidden
+activation). With the loss read from the last step only, it is the gradient that travels back ``T − t`` steps; for
+a linear ``SimpleRNN`` with recurrent kernel ``ρ·Q`` (``Q`` orthogonal) each step back multiplies it by exactly
+``ρ`` (``linear_prediction``).
 
-    ‖∂L/∂h_t‖  for t = 1..T     (and ‖∂L/∂c_t‖ for the LSTM's cell state),
-
-the norm of the gradient of the batch-mean loss ``L`` with respect to the hidden state ``h_t`` of shape
-``(batch, units)`` (the Frobenius norm over batch and units), where ``∂`` is the *total* derivative: every path
-from ``h_t`` to the loss counts. With the loss read from the last step only, ``∂L/∂h_t`` is the gradient that
-travels back ``T − t`` steps. For a linear ``SimpleRNN`` with recurrent kernel ``ρ·Q`` (``Q`` orthogonal) each step
-back multiplies it by exactly ``ρ``: ``‖∂L/∂h_t‖ = ρ^(T−t)·‖∂L/∂h_T‖`` (``linear_prediction``).
-
-How the per-step states reach the gradient tape: the layer's own cell (``layer.cell``, its real weights) is run over
-time with ``tf.scan``, and a zero tensor ``δ_t`` is added to each new state; ``∂L/∂δ_t = ∂L/∂h_t``. The forward
-values are unchanged (tests check them against the layer itself). For the LSTM, ``h_t = o_t·tanh(c_t)``, so the
-cell-state perturbation is also passed through the output gate ``o_t`` (recomputed from the layer's weights) so that
-``∂L/∂c_t`` includes the path through ``h_t``.
-
-Units: the gradient norms are in loss units per unit of hidden activation (the hidden state is dimensionless).
+How the states reach the tape: the layer's own cell (its real weights) runs over time in ``tf.scan`` and a zero
+tensor ``δ_t`` is added to each new state, so ``∂L/∂δ_t = ∂L/∂h_t`` and the forward values are unchanged (tests
+check them against the layer). For the LSTM, ``h_t = o_t·tanh(c_t)``: the cell-state perturbation also goes through
+the output gate ``o_t`` (recomputed from the layer's weights), so ``∂L/∂c_t`` includes the path through ``h_t``.
 """
 
 from __future__ import annotations
@@ -26,12 +20,12 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from helpers import checks
-
-#: The recurrent layer types ``step_gradient_norms`` understands (Keras class names).
-CELL_TYPES = ("SimpleRNN", "GRU", "LSTM")
+from helpers.models import RECURRENT_CELLS
 
 # One compiled function per (model, loss): built on the first call, reused for any batch size and length T.
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -67,25 +61,18 @@ class WeightGradientNorms:
     variables: dict[str, float]
 
 
-def _keras():
-    import keras
-
-    return keras
-
-
 def recurrent_layer(model):
     """The one recurrent layer (``SimpleRNN``/``GRU``/``LSTM``) of a ``keras.Sequential`` model.
 
     Raises ``TypeError`` for other models and ``ValueError`` when there is not exactly one such layer, or when it
     runs backwards, is stateful or returns its state (the per-step measurement assumes a plain forward layer).
     """
-    keras = _keras()
     if not isinstance(model, keras.Sequential):
         raise TypeError(f"model must be a keras.Sequential model, got {type(model).__name__}")
-    found = [layer for layer in model.layers if type(layer).__name__ in CELL_TYPES]
+    found = [layer for layer in model.layers if type(layer).__name__ in RECURRENT_CELLS]
     if len(found) != 1:
         names = [type(layer).__name__ for layer in model.layers]
-        raise ValueError(f"model must hold exactly one of {', '.join(CELL_TYPES)} layers, got layers {names}")
+        raise ValueError(f"model must hold exactly one of {', '.join(RECURRENT_CELLS)} layers, got layers {names}")
     layer = found[0]
     for flag in ("go_backwards", "stateful", "return_state"):
         if getattr(layer, flag):
@@ -94,7 +81,6 @@ def recurrent_layer(model):
 
 
 def _loss_function(loss) -> Callable:
-    keras = _keras()
     if isinstance(loss, str):
         try:
             return keras.losses.get(loss)
@@ -120,10 +106,13 @@ def _check_batch(model, x, y):
     return x, y
 
 
-def _step_function(model, loss: Callable, layer):
-    import tensorflow as tf
+def _targets(y, dtype) -> tf.Tensor:
+    """``y`` as a tensor, float targets in the model's ``dtype`` (class labels keep their integer dtype)."""
+    y = tf.convert_to_tensor(y)
+    return tf.cast(y, dtype) if y.dtype.is_floating else y
 
-    keras = _keras()
+
+def _step_function(model, loss: Callable, layer):
     cell = layer.cell
     index = model.layers.index(layer)
     before, after = model.layers[:index], model.layers[index + 1 :]
@@ -173,24 +162,24 @@ def _step_function(model, loss: Callable, layer):
 
 
 def step_gradient_norms(model, x, y, loss="mse") -> StepGradientNorms:
-    """Measure ‖∂L/∂h_t‖ for every time step t = 1..T (and ‖∂L/∂c_t‖ for an LSTM) on one batch.
+    """‖∂L/∂h_t‖ for every time step t = 1..T (and ‖∂L/∂c_t‖ for an LSTM) on one batch (see the module docstring).
 
-    ``model``: a ``keras.Sequential`` with one ``SimpleRNN``/``GRU``/``LSTM`` layer (see ``recurrent_layer``); layers
-    after it read its last state (or the whole sequence with ``return_sequences=True``). ``x``: ``(batch, T,
-    features)``; ``y``: targets with first axis ``batch``; ``loss``: a Keras loss name or ``loss(y_true, y_pred)``,
-    averaged over the batch into ``L``. Runs in the layer's dtype (use ``dtype="float64"`` layers for exact
-    comparisons). The first call per model compiles a ``tf.function`` (about a second); later calls with any batch
-    size or length reuse it. See the module docstring for what is measured and how.
+    Args:
+        model: a ``keras.Sequential`` with one ``SimpleRNN``/``GRU``/``LSTM`` layer (``recurrent_layer``); layers
+            after it read its last state (or the whole sequence with ``return_sequences=True``).
+        x, y: inputs ``(batch, T, features)`` and targets with first axis ``batch``.
+        loss: a Keras loss name or ``loss(y_true, y_pred)``, averaged over the batch into ``L``.
+
+    Returns:
+        A ``StepGradientNorms``, computed in the layer's dtype (use ``dtype="float64"`` layers for exact
+        comparisons). The first call per model compiles a ``tf.function`` (about a second); later calls with any
+        batch size or length reuse it.
     """
     layer = recurrent_layer(model)
     loss_fn = _loss_function(loss)
     x, y = _check_batch(model, x, y)
-    import tensorflow as tf
-
     dtype = layer.compute_dtype
-    y_tensor = tf.convert_to_tensor(y)
-    if y_tensor.dtype.is_floating:
-        y_tensor = tf.cast(y_tensor, dtype)
+    y_tensor = _targets(y, dtype)
     # Batch size and length are left open in the signature, so one trace serves every T.
     key = (loss, y_tensor.shape.rank, y_tensor.dtype.name)
     per_model = _COMPILED.setdefault(model, {})
@@ -212,10 +201,16 @@ def step_gradient_norms(model, x, y, loss="mse") -> StepGradientNorms:
 
 
 def linear_prediction(rho, last_norm, length) -> np.ndarray:
-    """The linear-RNN prediction ``ρ^(T−t)·‖∂L/∂h_T‖`` for t = 1..T, shape ``(T,)``, float64.
+    """The linear-RNN prediction ``ρ^(T−t)·‖∂L/∂h_T‖`` for t = 1..T, float64.
 
     Exact for ``h_t = h_{t−1}·ρQ + x_t·K + b`` with ``Q`` orthogonal: each step back multiplies the gradient by
     ``(ρQ)ᵀ``, which scales every vector's norm by ``ρ`` (notebook 01 derives it, notebook 02 measures it).
+
+    Args:
+        rho, last_norm, length: ``ρ`` (> 0), the measured ``‖∂L/∂h_T‖`` (>= 0) and ``T``.
+
+    Returns:
+        The prediction for t = 1..T, shape ``(T,)``.
     """
     rho = checks.positive("rho", rho)
     last_norm = checks.non_negative("last_norm", last_norm)
@@ -224,11 +219,18 @@ def linear_prediction(rho, last_norm, length) -> np.ndarray:
 
 
 def weight_gradients(model, x, y, loss="mse", training: bool = True):
-    """``(L, grads)``: the batch-mean loss of the real forward pass ``model(x)`` and its gradient for every trainable
-    variable (``grads[i]`` has the shape of ``model.trainable_variables[i]``), from one ``tf.GradientTape``."""
-    import tensorflow as tf
+    """The batch-mean loss of the real forward pass ``model(x, training=training)`` and its gradient for every
+    trainable variable, from one ``tf.GradientTape``.
 
-    keras = _keras()
+    Args:
+        model: a ``keras.Model``.
+        x, y: inputs and targets with the same first (batch) axis.
+        loss: a Keras loss name or ``loss(y_true, y_pred)``.
+        training: passed to the model (dropout etc.).
+
+    Returns:
+        ``(L, grads)``, ``grads[i]`` of the shape of ``model.trainable_variables[i]``.
+    """
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
     if not isinstance(training, bool):
@@ -238,11 +240,8 @@ def weight_gradients(model, x, y, loss="mse", training: bool = True):
     y = checks.array("y", y)
     if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must have the same first (batch) axis, got shapes {x.shape} and {y.shape}")
-    dtype = model.compute_dtype
-    x_tensor = tf.constant(x, dtype=dtype)
-    y_tensor = tf.convert_to_tensor(y)
-    if y_tensor.dtype.is_floating:
-        y_tensor = tf.cast(y_tensor, dtype)
+    x_tensor = tf.constant(x, dtype=model.compute_dtype)
+    y_tensor = _targets(y, model.compute_dtype)
     with tf.GradientTape() as tape:
         value = tf.reduce_mean(loss_fn(y_tensor, model(x_tensor, training=training)))
     return value, tape.gradient(value, model.trainable_variables)
@@ -254,7 +253,6 @@ def layer_gradient_norms(model, grads) -> dict[str, float]:
     ``grads`` must line up with ``model.trainable_variables`` (as ``tape.gradient(loss, model.trainable_variables)``
     returns them); a ``None`` gradient (a variable the loss does not use) counts as zero.
     """
-    keras = _keras()
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
     variables = model.trainable_variables
@@ -276,7 +274,8 @@ def layer_gradient_norms(model, grads) -> dict[str, float]:
 
 
 def weight_gradient_norms(model, x, y, loss="mse") -> WeightGradientNorms:
-    """Per-layer, per-variable and global norms of the weight gradients of one batch (see ``weight_gradients``)."""
+    """Per-layer, per-variable and global norms of the weight gradients of one batch: arguments as for
+    ``weight_gradients`` (``training=True``); returns a ``WeightGradientNorms``."""
     value, grads = weight_gradients(model, x, y, loss)
     per_variable = {
         v.path: 0.0 if g is None else float(np.linalg.norm(np.ravel(g)))

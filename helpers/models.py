@@ -9,37 +9,38 @@
 
 from __future__ import annotations
 
+import keras
+import numpy as np
+
 from helpers import checks
+from helpers.theory import matrix_with_spectral_radius
 
-
-def article_lstm(units: int = 10, timesteps: int = 28, features: int = 28, classes: int = 10):
-    """``Sequential([Input((timesteps, features)), LSTM(units), Dense(classes, softmax)])``, not compiled.
-
-    Input ``(batch, timesteps, features)``; output ``(batch, classes)`` class probabilities. Seed first
-    (``helpers.seed_everything``) for reproducible initial weights.
-    """
-    import keras
-
-    units = checks.positive_int("units", units)
-    timesteps = checks.positive_int("timesteps", timesteps)
-    features = checks.positive_int("features", features)
-    classes = checks.positive_int("classes", classes, minimum=2)
-    return keras.Sequential(
-        [
-            keras.Input((timesteps, features)),
-            keras.layers.LSTM(units, name="lstm"),
-            keras.layers.Dense(classes, activation="softmax", name="softmax"),
-        ],
-        name="article_lstm",
-    )
-
-
-#: The recurrent layer types ``recurrent_model`` builds (Keras class names).
+#: The recurrent layer types ``recurrent_model`` builds and ``helpers.gradients`` measures (Keras class names).
 RECURRENT_CELLS = ("SimpleRNN", "GRU", "LSTM")
 #: The activations ``recurrent_model`` offers for the recurrent layer (its ``activation`` argument).
 RECURRENT_ACTIVATIONS = ("linear", "tanh")
 #: Gate blocks in each recurrent kernel, in Keras's column order.
 GATE_BLOCKS = {"SimpleRNN": ("h",), "GRU": ("z", "r", "h"), "LSTM": ("i", "f", "c", "o")}
+
+
+def article_lstm(units: int = 10, timesteps: int = 28, features: int = 28, classes: int = 10):
+    """``Sequential([Input((timesteps, features)), LSTM(units), Dense(classes, softmax)])``, not compiled.
+
+    Args:
+        units, timesteps, features, classes: the LSTM's size, the input ``(batch, timesteps, features)``, the number
+            of classes (at least 2).
+
+    Returns:
+        The model; its output ``(batch, classes)`` holds class probabilities. Seed first (``helpers.seed_everything``)
+        for reproducible initial weights.
+    """
+    units = checks.positive_int("units", units)
+    timesteps = checks.positive_int("timesteps", timesteps)
+    features = checks.positive_int("features", features)
+    classes = checks.positive_int("classes", classes, minimum=2)
+    lstm = keras.layers.LSTM(units, name="lstm")
+    softmax = keras.layers.Dense(classes, activation="softmax", name="softmax")
+    return keras.Sequential([keras.Input((timesteps, features)), lstm, softmax], name="article_lstm")
 
 
 def recurrent_model(
@@ -54,15 +55,18 @@ def recurrent_model(
     dtype: str = "float32",
 ):
     """``Sequential([Input((timesteps, features)), <cell>(units, activation, name="rnn"), Dense(outputs,
-    name="readout")])``, not compiled, with the recurrent kernel set by ``set_spectral_radius(rho)``.
+    name="readout")])``, not compiled, its recurrent kernel set by ``set_spectral_radius(rho)``.
 
-    Input ``(batch, timesteps, features)`` (``timesteps=None``: any length); output ``(batch, outputs)``, a linear
-    read-out of the last hidden state. ``activation`` is the layer's ``activation`` (SimpleRNN: the state update;
-    GRU: the candidate; LSTM: the candidate and the squashing of ``c_t``); the GRU/LSTM gates keep their sigmoid.
-    All initial weights come from ``seed`` (no global seeding needed); ``dtype="float64"`` for exact comparisons.
+    Args:
+        cell, units: the recurrent layer, one of ``RECURRENT_CELLS``, and its size.
+        rho: the spectral radius of every gate block of the recurrent kernel.
+        activation: ``"linear"`` or ``"tanh"``, the layer's ``activation`` (SimpleRNN: the state update; GRU: the
+            candidate; LSTM: the candidate and the squashing of ``c_t``); the GRU/LSTM gates keep their sigmoid.
+        features, timesteps: the input ``(batch, timesteps, features)`` (``timesteps=None``: any length).
+        outputs: the size of the linear read-out of the last hidden state.
+        seed: every initial weight comes from it (no global seeding needed).
+        dtype: ``"float32"``, or ``"float64"`` for exact comparisons.
     """
-    import keras
-
     checks.one_of("cell", cell, RECURRENT_CELLS)
     units = checks.positive_int("units", units)
     rho = checks.positive("rho", rho)
@@ -73,42 +77,30 @@ def recurrent_model(
     outputs = checks.positive_int("outputs", outputs)
     seed = checks.positive_int("seed", seed, minimum=0)
     checks.one_of("dtype", dtype, ("float32", "float64"))
-    layer_class = getattr(keras.layers, cell)
-    model = keras.Sequential(
-        [
-            keras.Input((timesteps, features), dtype=dtype),
-            layer_class(
-                units,
-                activation=activation,
-                kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
-                recurrent_initializer=keras.initializers.Orthogonal(seed=seed + 1),
-                dtype=dtype,
-                name="rnn",
-            ),
-            keras.layers.Dense(
-                outputs, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 2), dtype=dtype,
-                name="readout",
-            ),
-        ],
-        name=f"{cell.lower()}_{activation}",
-    )
-    set_spectral_radius(model.get_layer("rnn"), rho, seed=seed)
+    glorot, orthogonal = keras.initializers.GlorotUniform, keras.initializers.Orthogonal
+    recurrent = getattr(keras.layers, cell)(
+        units, activation=activation, kernel_initializer=glorot(seed=seed),
+        recurrent_initializer=orthogonal(seed=seed + 1), dtype=dtype, name="rnn",
+    )  # fmt: skip
+    readout = keras.layers.Dense(outputs, kernel_initializer=glorot(seed=seed + 2), dtype=dtype, name="readout")
+    inputs = keras.Input((timesteps, features), dtype=dtype)
+    model = keras.Sequential([inputs, recurrent, readout], name=f"{cell.lower()}_{activation}")
+    set_spectral_radius(recurrent, rho, seed=seed)
     return model
 
 
-def set_spectral_radius(layer, rho: float, seed: int = 0):
+def set_spectral_radius(layer, rho: float, seed: int = 0) -> np.ndarray:
     """Assign ``ρ·Q_k`` to every gate block ``k`` of ``layer``'s recurrent kernel, in place (no rebuild).
 
-    ``layer``: a built ``SimpleRNN``/``GRU``/``LSTM`` layer with ``units`` = n; its recurrent kernel ``(n, n·blocks)``
-    holds one ``(n, n)`` block per gate (``GATE_BLOCKS``). Each ``Q_k`` is a seeded random orthogonal matrix
-    (``helpers.theory.matrix_with_spectral_radius``, seed ``seed + k``), so every block has all singular values and
-    the spectral radius equal to ``ρ``. Returns the new kernel as a NumPy array.
+    Args:
+        layer: a built ``SimpleRNN``/``GRU``/``LSTM`` layer of ``n`` units; its recurrent kernel ``(n, n·blocks)``
+            holds one ``(n, n)`` block per gate (``GATE_BLOCKS``).
+        rho: the spectral radius ``ρ``, also every singular value of every block.
+        seed: ``Q_k`` is the random orthogonal matrix of ``theory.matrix_with_spectral_radius`` with seed ``seed + k``.
+
+    Returns:
+        The new kernel as a NumPy array.
     """
-    import keras
-    import numpy as np
-
-    from helpers.theory import matrix_with_spectral_radius
-
     name = type(layer).__name__
     if name not in RECURRENT_CELLS or not isinstance(layer, keras.layers.Layer):
         raise TypeError(f"layer must be a Keras {', '.join(RECURRENT_CELLS)} layer, got {name}")
@@ -116,8 +108,7 @@ def set_spectral_radius(layer, rho: float, seed: int = 0):
         raise ValueError(f"layer {layer.name!r} must be built (call the model once or give it an Input) first")
     rho = checks.positive("rho", rho)
     seed = checks.positive_int("seed", seed, minimum=0)
-    kernel = layer.cell.recurrent_kernel
-    units = layer.cell.units
+    kernel, units = layer.cell.recurrent_kernel, layer.cell.units
     blocks = [matrix_with_spectral_radius(rho, units, seed=seed + k) for k in range(len(GATE_BLOCKS[name]))]
     value = np.concatenate(blocks, axis=1).astype(kernel.dtype)
     kernel.assign(value)
