@@ -90,7 +90,7 @@ BAD_CALLS = [
        ValueError, r"thresholds\['b'\]") for t in NON_POSITIVE],
     ("layer_groups of a non-model", lambda: clipping.layer_groups([1, 2]), TypeError, "model"),
     # --- adaptive clipping ------------------------------------------------------------------------------------
-    *[(f"agc clipping={c}", lambda c=c: clipping.agc(G, W, c), ValueError, "clipping") for c in NON_POSITIVE],
+    *[(f"agc factor={c}", lambda c=c: clipping.agc(G, W, c), ValueError, "factor") for c in NON_POSITIVE],
     *[(f"agc eps={e}", lambda e=e: clipping.agc(G, W, 0.01, eps=e), ValueError, "eps") for e in NON_POSITIVE],
     ("agc params missing one", lambda: clipping.agc(G, W[:1], 0.01), ValueError, "params"),
     ("agc mismatched shapes", lambda: clipping.agc(G, [W[0], tf.ones((3, 2))], 0.01), ValueError, r"params\[1\]"),
