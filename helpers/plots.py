@@ -1,40 +1,48 @@
-"""Static figures of training runs over seeds (notebooks 04 and 05).
+"""Static figures of training runs (notebooks 04 and 05) and the curves notebook 04's lab draws.
 
-``plot_seed_runs(runs)``: for each setting of a ``helpers.training.SeedRuns`` (from ``train_seeds``), the running
-mean of the training loss, of the batch accuracy and of the pre-clip global gradient norm (log axis), drawn as the
-mean over the seeds with a band from the lowest to the highest seed; a seed that diverged is marked ``x`` where it
-stopped and leaves the mean and the band from then on (the legend says how many diverged).
+- ``plot_seed_runs(runs)``: for each setting of a ``helpers.training.SeedRuns`` (from ``train_seeds``), the running
+  mean of the loss, the batch accuracy and the pre-clip global gradient norm (log axis), drawn as the mean over the
+  seeds with a band from the lowest to the highest seed.
+- ``plot_histories(histories)``: the four panels of ``PANELS`` (the norm unsmoothed, with each run's threshold) for
+  single runs side by side.
+
+A diverged run (NaN/inf loss or gradient) stopped there: it is marked ``x`` at that step and leaves the curves from
+then on.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from helpers import checks
+from helpers.training import History, SeedRuns
 
-__all__ = ["PANEL_LABELS", "plot_seed_runs", "seed_band", "smoothed_curve"]
+__all__ = ["PANELS", "PANEL_LABELS", "plot_histories", "plot_seed_runs", "seed_band", "smoothed_curve", "stop_point"]
 
-#: y-axis labels of the three panels of ``plot_seed_runs``.
+#: What a ``History`` records per step, in panel order.
+PANELS = ("loss", "accuracy", "grad_norm", "clipped")
+#: y-axis label of each panel.
 PANEL_LABELS = {
     "loss": "training loss (nats)",
     "accuracy": "batch accuracy",
     "grad_norm": r"pre-clip global norm $\|g\|$",
+    "clipped": "fraction of steps clipped",
 }
 
 
-def smoothed_curve(history, name: str, window: int = 50) -> np.ndarray:
-    """``history``'s running mean of ``name`` (``"loss"``, ``"accuracy"``, ``"grad_norm"``) over ``window`` steps,
-    with NaN from the first non-finite value on (the step a diverged run stopped)."""
-    values = getattr(history, name).astype(np.float64)
-    finite = np.isfinite(values)
-    count = len(values) if finite.all() else int(np.argmin(finite))
-    curve = np.full(len(values), np.nan)
-    if count:
-        cumulative = np.concatenate([[0.0], np.cumsum(values[:count])])
-        index = np.arange(1, count + 1)
-        width = np.minimum(index, window)
-        curve[:count] = (cumulative[index] - cumulative[index - width]) / width
+def smoothed_curve(history: History, name: str, window: int = 50) -> np.ndarray:
+    """``history.smoothed(name, window)`` (also for ``"clipped"``: the fraction of steps clipped), with NaN from the
+    first non-finite value on (the step a diverged run stopped)."""
+    if name == "clipped":  # History.smoothed takes only the float records; the same running mean of the flag
+        history, name = replace(history, loss=history.clipped), "loss"
+    curve = history.smoothed(name, window)
+    finite = np.isfinite(getattr(history, name))
+    if not finite.all():
+        curve[np.argmin(finite) :] = np.nan
     return curve
 
 
@@ -54,13 +62,35 @@ def seed_band(histories, name: str, window: int = 50) -> tuple[np.ndarray, np.nd
     return mean, low, high
 
 
-def plot_seed_runs(runs, labels=None, window: int = 50, figsize=(12.0, 3.8)) -> Figure:
-    """Loss, accuracy and pre-clip global norm (log axis) of every setting of ``runs`` (a ``SeedRuns``): running
-    means over ``window`` steps, the mean over the seeds as a line, the min–max over the seeds as a band, ``x``
-    where a seed diverged. ``labels``: one per setting (default ``Setting.label``).
-    Returns the matplotlib ``Figure`` (not registered with pyplot: show it with ``display(fig)``)."""
-    from helpers.training import SeedRuns
+def stop_point(history: History, curve: np.ndarray, fallback=(1.0,)) -> tuple[float, float] | None:
+    """Where the ``x`` of a diverged run goes on a panel drawing ``curve``: its stopping step, at the curve's last
+    finite value, else ``fallback``'s last finite one; ``None`` if the run did not diverge or neither has one.
 
+    Args:
+        history: the run.
+        curve: what the panel draws for it (e.g. ``smoothed_curve``).
+        fallback: values to take the height from when the curve has none (e.g. the band's top).
+    """
+    fallback = np.asarray(fallback, dtype=np.float64)
+    values = curve[np.isfinite(curve)] if np.isfinite(curve).any() else fallback[np.isfinite(fallback)]
+    if not history.diverged or not values.size:
+        return None
+    return float(history.diverged_at), float(values[-1])
+
+
+def plot_seed_runs(runs: SeedRuns, labels=None, window: int = 50, figsize=(12.0, 3.8)) -> Figure:
+    """Loss, accuracy and pre-clip global norm (log axis) of every setting of ``runs``: running means over ``window``
+    steps, the mean over the seeds as a line, the min–max over the seeds as a band, ``x`` where a seed diverged.
+
+    Args:
+        runs: a ``SeedRuns`` (from ``helpers.training.train_seeds``).
+        labels: one per setting (default ``Setting.label``).
+        window: steps of the running means.
+        figsize: the figure's size in inches.
+
+    Returns:
+        The matplotlib ``Figure`` (not registered with pyplot: show it with ``display(fig)``).
+    """
     if not isinstance(runs, SeedRuns):
         raise TypeError(f"runs must be the SeedRuns of helpers.training.train_seeds, got {type(runs).__name__}")
     window = checks.positive_int("window", window)
@@ -75,18 +105,17 @@ def plot_seed_runs(runs, labels=None, window: int = 50, figsize=(12.0, 3.8)) -> 
     for color, (histories, label) in enumerate(zip(runs.histories, labels)):
         diverged = [h for h in histories if h.diverged]
         text = str(label) + (f" ({len(diverged)}/{n} diverged, ×)" if diverged else "")
-        for ax, name in zip(axes, PANEL_LABELS):
+        for ax, name in zip(axes, PANELS):
             mean, low, high = seed_band(histories, name, window)
             steps = np.arange(len(mean))
             (line,) = ax.plot(steps, mean, color=f"C{color}", lw=1.4, label=text)
             ax.fill_between(steps, low, high, color=f"C{color}", alpha=0.2, lw=0)
-            for h in diverged:  # x at the run's last finite value, else the band's last (none: no x)
-                curve = smoothed_curve(h, name, window)
-                values = curve[np.isfinite(curve)] if np.isfinite(curve).any() else high[np.isfinite(high)]
-                if values.size:
-                    ax.plot(h.diverged_at, values[-1], "x", color=f"C{color}", ms=9, mew=2.2)
+            for h in diverged:
+                point = stop_point(h, smoothed_curve(h, name, window), fallback=high)
+                if point is not None:
+                    ax.plot(*point, "x", color=f"C{color}", ms=9, mew=2.2)
         handles.append(line)
-    for ax, name in zip(axes, PANEL_LABELS):
+    for ax, name in zip(axes, PANELS):
         ax.set_xlabel("training step")
         ax.set_ylabel(PANEL_LABELS[name])
     axes[2].set_yscale("log")
@@ -94,4 +123,61 @@ def plot_seed_runs(runs, labels=None, window: int = 50, figsize=(12.0, 3.8)) -> 
         f"running means over {window} steps; line: mean over {n} seeds, band: min–max over the seeds", fontsize=10
     )
     figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), fontsize=9)
+    return figure
+
+
+def _histories(histories) -> list[History]:
+    if isinstance(histories, History):
+        return [histories]
+    if isinstance(histories, str | bytes) or not isinstance(histories, Iterable):
+        raise TypeError(f"histories must be a History or a list of them, got {type(histories).__name__}")
+    histories = list(histories)
+    if not histories or not all(isinstance(h, History) for h in histories):
+        raise TypeError("histories must be a History or a non-empty list of History objects")
+    return histories
+
+
+def plot_histories(histories, window: int = 50, labels=None, figsize=(12.0, 3.5)) -> Figure:
+    """The four panels of ``PANELS`` for single runs: running means over ``window`` steps, the pre-clip global norm
+    unsmoothed on a log axis with each norm rule's threshold dotted, ``x`` where a run diverged.
+
+    Args:
+        histories: a ``History`` or a list of them.
+        window: steps of the running means.
+        labels: one per history (default ``Setting.label``).
+        figsize: the figure's size in inches.
+
+    Returns:
+        The matplotlib ``Figure`` (show it with ``display(fig)``).
+    """
+    histories = _histories(histories)
+    window = checks.positive_int("window", window)
+    labels = [h.setting.label for h in histories] if labels is None else labels
+    if len(labels) != len(histories):
+        raise ValueError(f"labels must have one entry per history ({len(histories)}), got {len(labels)}")
+    figure = Figure(figsize=figsize, layout="constrained")
+    axes = figure.subplots(1, 4)
+    handles = []
+    for color, (history, label) in enumerate(zip(histories, labels)):
+        for ax, name in zip(axes, PANELS):
+            if name == "grad_norm":
+                curve = np.where(np.isfinite(history.grad_norm), history.grad_norm, np.nan)
+            else:
+                curve = smoothed_curve(history, name, window)
+            lw = 0.6 if name == "grad_norm" else 1.2
+            (line,) = ax.plot(np.arange(history.steps), curve, color=f"C{color}", lw=lw, label=label)
+            point = stop_point(history, curve)
+            if point is not None:
+                ax.plot(*point, "x", color=f"C{color}", ms=10, mew=2.5)
+                ax.annotate(f"NaN/inf at step {history.diverged_at}: stopped", point, textcoords="offset points",
+                            xytext=(6, -12), fontsize=7, color=f"C{color}")  # fmt: skip
+        handles.append(line)
+        if history.setting.mode in ("norm", "global_norm"):
+            axes[2].axhline(history.setting.threshold, color=f"C{color}", ls=":", lw=1.2)
+    for ax, name in zip(axes, PANELS):
+        ax.set_xlabel("training step")
+        ax.set_ylabel(PANEL_LABELS[name])
+    axes[2].set_yscale("log")
+    axes[3].set_ylim(-0.02, 1.02)
+    figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), fontsize=8)
     return figure

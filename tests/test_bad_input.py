@@ -14,7 +14,7 @@ import tensorflow as tf
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import clipping, data, descent, gradients, models, theory, training
+from helpers import clipping, data, descent, gradients, models, plots, theory, training
 from helpers.widgets import lab as lab_widgets
 from helpers.widgets.clipping import CliffDescent, ClippingGeometry
 from helpers.widgets.recurrence import MatrixRecurrence, ScalarRecurrence
@@ -232,7 +232,7 @@ BAD_CALLS = [
     *[(f"ClippingLab {name}", lambda y=y: lab_widgets.ClippingLab((images(), np.array(y))), ValueError, "y_train")
       for name, y in BAD_LABELS.items()],
     ("ClippingLab nan pixels", lambda: lab_widgets.ClippingLab((nan_images(), np.zeros(2))), ValueError, "x_train"),
-    ("plot_histories of a number", lambda: lab_widgets.plot_histories(3), TypeError, "histories"),
+    ("plot_histories of a number", lambda: plots.plot_histories(3), TypeError, "histories"),
 ]
 
 

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from helpers import data, plots, training
+from helpers.plots import plot_histories
 from helpers.training import Setting
-from helpers.widgets.lab import ClippingLab, plot_histories
+from helpers.widgets.lab import ClippingLab
 
 STEPS = 40
 

@@ -1,0 +1,142 @@
+"""The runs behind notebook 04's clipping lab: per-seed histories cached by setting, trained when missing.
+
+``LabTrainer`` names the settings the lab's controls stand for (a **mode**, its **threshold** and a learning rate;
+the optimizer fixed), keeps every ``History`` trained so far by ``Setting`` (seed included), and trains what a
+setting and its unclipped reference lack over all seeds in one ``helpers.training.train_seeds`` call. A run is
+bitwise the same however it was grouped, so a cached reference equals a table printed with the same seeds.
+
+In the background (``request``) the last request wins: a thread trains the latest wanted setting, a newer request
+abandons the running call at its next chunk, and settings wanted in between are never trained (no queue).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+
+from helpers import training
+from helpers.training import History, SeedRuns, Setting
+
+__all__ = ["LabTrainer"]
+
+
+class LabTrainer:
+    """Per-seed runs of the lab's settings; see the module docstring.
+
+    Args:
+        data: ``(x_train, y_train)`` (checked as ``helpers.training.train`` does).
+        steps: steps per run.
+        seeds: a number ``n`` >= 3 (seeds ``0 .. n-1``) or a sequence of at least 3 seeds.
+        fixed: the ``Setting`` fields every run shares (``optimizer``, ``momentum``).
+        histories: runs already trained (a ``SeedRuns`` or ``History`` objects); those with ``steps`` fill the cache.
+        train_kwargs: passed to ``train_seeds`` (e.g. ``chunk``, ``model``).
+    """
+
+    def __init__(self, data, steps: int, seeds, fixed: dict, histories=(), **train_kwargs):
+        self.steps, self.fixed, self.train_kwargs = steps, dict(fixed), dict(train_kwargs)
+        self.seeds = training._seed_list(seeds)
+        if len(self.seeds) < 3:
+            raise ValueError(f"seeds must be at least 3 seeds (the lab draws their spread), got {list(self.seeds)}")
+        self.cache: dict[Setting, History] = {}
+        if isinstance(histories, SeedRuns):
+            histories = [h for row in histories.histories for h in row]
+        for history in histories:
+            if not isinstance(history, History):
+                raise TypeError(f"histories must hold History objects, got {type(history).__name__}")
+            if history.steps_requested == steps and (history.steps == steps or history.diverged):
+                self.cache[self.key(history.setting)] = history
+        self.data = training.check_data(data, train_kwargs.get("model"), train_kwargs.get("loss", training.LOSSES[0]))
+        self.runs: list[tuple[Setting, ...]] = []  # every group of settings trained, in order (tests count them)
+        self.lock = threading.RLock()
+        self._wanted: Setting | None = None
+        self._worker: threading.Thread | None = None
+
+    def setting(self, mode: str, threshold: float, learning_rate: float, seed: int = 0) -> Setting:
+        """The ``Setting`` of these control values (the threshold is ignored for "none"); threshold and learning
+        rate rounded to 4 significant digits, so that a slider position and a number typed in a notebook
+        (10 ** -0.5 computed in JavaScript or in Python) name the same cached run."""
+        threshold = None if mode == "none" else float(f"{threshold:.4g}")
+        return Setting(mode, threshold, float(f"{learning_rate:.4g}"), seed=seed, **self.fixed)
+
+    def key(self, setting: Setting) -> Setting:
+        """The cache key of any ``Setting`` (rounded as in ``setting``, its seed kept)."""
+        if (setting.optimizer, setting.momentum) != tuple(self.fixed.values()):
+            return setting
+        return self.setting(setting.mode, setting.threshold or 1.0, setting.learning_rate, setting.seed)
+
+    def reference(self, setting: Setting) -> Setting:
+        """The unclipped setting at ``setting``'s learning rate."""
+        return self.setting("none", 1.0, setting.learning_rate)
+
+    def group(self, setting: Setting) -> list[Setting]:
+        """``setting`` and its unclipped reference (once if it is unclipped)."""
+        return list(dict.fromkeys([self.key(setting), self.reference(setting)]))
+
+    def missing(self, setting: Setting) -> list[Setting]:
+        """The settings of ``group(setting)`` that lack a seed in the cache."""
+        with self.lock:
+            return [s for s in self.group(setting) if any(replace(s, seed=x) not in self.cache for x in self.seeds)]
+
+    def seed_histories(self, setting: Setting) -> list[History]:
+        """``setting``'s cached histories, one per seed (train the group first)."""
+        with self.lock:
+            return [self.cache[replace(self.key(setting), seed=seed)] for seed in self.seeds]
+
+    def train(self, settings: list[Setting], on_chunk: Callable[[int], bool] = lambda done: True) -> bool:
+        """Train ``settings`` over all seeds in one ``train_seeds`` call and cache the runs; ``on_chunk(steps_done)``
+        returning ``False`` abandons the call (nothing is cached). Returns whether it finished."""
+        with self.lock:
+            self.runs.append(tuple(settings))
+        runs = training.train_seeds(settings, self.data, self.steps, seeds=self.seeds, progress=False,
+                                    on_chunk=on_chunk, **self.train_kwargs)  # fmt: skip
+        histories = [h for row in runs.histories for h in row]
+        if any(h.steps < h.steps_requested and not h.diverged for h in histories):
+            return False
+        with self.lock:
+            for history in histories:
+                self.cache[self.key(history.setting)] = history
+        return True
+
+    def wanted(self, setting: Setting) -> None:
+        """Make ``setting`` the one a running background call should finish (any other is abandoned)."""
+        with self.lock:
+            self._wanted = setting
+
+    def request(self, train: Callable, done: Callable[[], None], failed: Callable[[Exception], None]) -> None:
+        """Train the wanted setting in a background thread (started unless one runs), last request winning.
+
+        Args:
+            train: ``train(setting, cancelled) -> bool`` trains ``setting``'s missing runs, stopping when
+                ``cancelled()`` (another setting became wanted); ``True`` if it finished.
+            done: called when a finished setting is still the wanted one.
+            failed: called with the exception if ``train`` raised (a thread's exception would be lost).
+        """
+        with self.lock:
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._work, args=(train, done, failed), daemon=True,
+                                                name="clipping-lab")  # fmt: skip
+                self._worker.start()
+
+    def _work(self, train, done, failed) -> None:
+        while True:
+            with self.lock:
+                target = self._wanted
+                if target is None or not self.missing(target):
+                    self._worker = None
+                    return
+            try:
+                finished = train(target, lambda target=target: self._wanted != target)
+            except Exception as error:
+                with self.lock:
+                    self._worker = None
+                failed(error)
+                return
+            if finished and self._wanted == target:
+                done()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the background training (if any) has finished."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
