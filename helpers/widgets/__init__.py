@@ -26,7 +26,7 @@ from IPython.display import Image, display
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["LivePlot", "canvas_png", "float_slider", "int_slider", "log_slider"]
+__all__ = ["LivePlot", "canvas_png", "drawing_order", "float_slider", "int_slider", "log_slider"]
 
 #: Resolution of every LivePlot figure. Text must be at least 12 px at 100 % zoom (px = pt · dpi / 72): at 120 dpi
 #: that is any font of 7.2 pt or more (matplotlib's "small" is 8.3 pt, the widgets use nothing smaller than 8 pt).
@@ -65,6 +65,15 @@ def canvas_png(canvas: FigureCanvasAgg) -> bytes:
     buffer = io.BytesIO()
     PIL.Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, format="png", compress_level=1)
     return buffer.getvalue()
+
+
+def drawing_order(ax, artists: list) -> list:
+    """Mark ``artists`` of ``ax`` animated and return them in the order a whole draw paints them (z-order, then as
+    ``ax`` holds them), so that blitting them (``LivePlot.png``) gives the same pixels."""
+    children = ax.get_children()
+    for artist in artists:
+        artist.set_animated(True)
+    return sorted(artists, key=lambda artist: (artist.get_zorder(), children.index(artist)))
 
 
 class LivePlot:

@@ -16,7 +16,8 @@ import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from helpers import checks
-from helpers.widgets import LivePlot, float_slider, log_slider
+from helpers.training import History
+from helpers.widgets import LivePlot, drawing_order, float_slider, log_slider
 
 __all__ = ["PASCANU_RANGE", "RULES", "ThresholdExplorer", "clipped_steps", "log_ticks", "recorded_norms", "threshold"]
 
@@ -37,8 +38,6 @@ def recorded_norms(norms) -> np.ndarray:
     """The recorded pre-clip norms as a float64 array: ``norms`` is a ``helpers.training.History`` (its finite
     ``grad_norm`` entries: a diverged run's last, non-finite one is left out) or a 1-D array of finite positive
     numbers (at least 2)."""
-    from helpers.training import History
-
     if isinstance(norms, History):
         values = norms.grad_norm.astype(np.float64)
         values = values[np.isfinite(values)]
@@ -91,17 +90,16 @@ class ThresholdExplorer(LivePlot):
         norms: a ``History`` or a 1-D array of recorded pre-clip global norms (``recorded_norms``).
         rule: ``"median"``, ``"percentile"`` or ``"pascanu"`` (``RULES``).
         multiple, percentile, factor: the starting parameter of each rule (× median; percentile; × mean).
+        title: what the trace's x label calls the run.
 
     After each redraw ``self.result`` holds ``rule``, ``threshold``, ``clipped`` (the step indices) and ``fraction``.
+    Only the bars, lines, marks and titles are redrawn (blitting, ``LivePlot.png``): the same pixels as a whole draw.
     """
 
     def __init__(self, norms, rule: str = "percentile", multiple: float = 1.0, percentile: float = 90.0,
                  factor: float = 1.0, title: str = "recorded run"):  # fmt: skip
         self.norms = recorded_norms(norms)
-        checks.one_of("rule", rule, tuple(RULES))
-        multiple = checks.in_range("multiple", multiple, *LIMITS["median"])
-        percentile = checks.in_range("percentile", percentile, *LIMITS["percentile"])
-        factor = checks.in_range("factor", factor, *LIMITS["pascanu"])
+        multiple, percentile, factor = _parameters(rule, multiple, percentile, factor)
         super().__init__(
             {
                 "rule": W.Dropdown(
@@ -116,45 +114,51 @@ class ThresholdExplorer(LivePlot):
         )
         self.ax_hist, self.ax_trace = self.axes
         self.result: dict = {}
-        norms = self.norms
-        self.bins = np.geomspace(norms.min() / 1.05, norms.max() * 1.05, 50)
-        widths = np.diff(self.bins)
-        zeros = np.zeros(len(widths))
-        self.kept_bars = self.ax_hist.bar(self.bins[:-1], zeros, widths, align="edge", color=KEPT, label="kept")
-        self.clipped_bars = self.ax_hist.bar(self.bins[:-1], zeros, widths, align="edge", color=CLIPPED,
-                                             label="would be clipped")  # fmt: skip
-        self.ax_hist.set_xscale("log")
-        self.ax_hist.set_xlim(self.bins[0], self.bins[-1])
-        log_ticks(self.ax_hist.xaxis, self.bins[0], self.bins[-1])
-        self.ax_hist.set_ylim(0, 1.15 * np.histogram(norms, self.bins)[0].max())
-        mean = float(np.mean(norms))
-        self.ax_hist.axvspan(PASCANU_RANGE[0] * mean, PASCANU_RANGE[1] * mean, color="C2", alpha=0.12,
-                             label=r"Pascanu: $\frac{1}{2}$ to $10\times$ the mean")  # fmt: skip
-        self.hist_line = self.ax_hist.axvline(1.0, color="k", lw=1.5, label="threshold $c$")
-        self.ax_hist.set_xlabel(r"pre-clip global norm $\|g\|$ (log)")
-        self.ax_hist.set_ylabel("steps")
-        self.ax_hist.legend(loc="upper right", fontsize=8)
-        steps = np.arange(norms.size)
-        self.ax_trace.semilogy(steps, norms, color="0.55", lw=0.7, label=r"$\|g\|$ per step")
-        (self.marks,) = self.ax_trace.plot([], [], ".", color=CLIPPED, ms=4, label="would be clipped")
-        self.trace_line = self.ax_trace.axhline(1.0, color="k", lw=1.5, label="threshold $c$")
-        self.ax_trace.set_xlim(0, max(norms.size - 1, 1))
-        self.ax_trace.set_ylim(norms.min() / 2, norms.max() * 2)
-        log_ticks(self.ax_trace.yaxis, norms.min() / 2, norms.max() * 2)
-        self.ax_trace.set_xlabel(f"training step ({title})")
-        self.ax_trace.set_ylabel(r"$\|g\|$ (log)")
-        self.ax_trace.legend(loc="upper right", fontsize=8)
+        self.animated = self._histogram() + self._trace(title)
         for ax in self.axes:
             ax.set_title("placeholder", fontsize=11)  # room for the titles draw() writes
         self.figure.draw_without_rendering()  # constrained layout once: the panels do not move between updates
         self.figure.set_layout_engine("none")
 
+    def _histogram(self) -> list:
+        """The histogram panel; returns its artists that change, in drawing order."""
+        ax, norms = self.ax_hist, self.norms
+        self.bins = np.geomspace(norms.min() / 1.05, norms.max() * 1.05, 50)
+        widths, zeros = np.diff(self.bins), np.zeros(len(self.bins) - 1)
+        self.kept_bars = ax.bar(self.bins[:-1], zeros, widths, align="edge", color=KEPT, label="kept")
+        self.clipped_bars = ax.bar(self.bins[:-1], zeros, widths, align="edge", color=CLIPPED,
+                                   label="would be clipped")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_xlim(self.bins[0], self.bins[-1])
+        log_ticks(ax.xaxis, self.bins[0], self.bins[-1])
+        ax.set_ylim(0, 1.15 * np.histogram(norms, self.bins)[0].max())
+        mean = float(np.mean(norms))
+        span = ax.axvspan(PASCANU_RANGE[0] * mean, PASCANU_RANGE[1] * mean, color="C2", alpha=0.12,
+                          label=r"Pascanu: $\frac{1}{2}$ to $10\times$ the mean")  # fmt: skip
+        self.hist_line = ax.axvline(1.0, color="k", lw=1.5, label="threshold $c$")
+        ax.set_xlabel(r"pre-clip global norm $\|g\|$ (log)")
+        ax.set_ylabel("steps")
+        legend = ax.legend(loc="upper right", fontsize=8)
+        changing = [*self.kept_bars, *self.clipped_bars, span, self.hist_line, *ax.spines.values(), legend, ax.title]
+        return drawing_order(ax, changing)  # the span tints the bars; spines and legend are drawn over them
+
+    def _trace(self, title: str) -> list:
+        """The norm-trace panel; returns its artists that change, in drawing order."""
+        ax, norms = self.ax_trace, self.norms
+        ax.semilogy(np.arange(norms.size), norms, color="0.55", lw=0.7, label=r"$\|g\|$ per step")
+        (self.marks,) = ax.plot([], [], ".", color=CLIPPED, ms=4, label="would be clipped")
+        self.trace_line = ax.axhline(1.0, color="k", lw=1.5, label="threshold $c$")
+        ax.set_xlim(0, max(norms.size - 1, 1))
+        ax.set_ylim(norms.min() / 2, norms.max() * 2)
+        log_ticks(ax.yaxis, norms.min() / 2, norms.max() * 2)
+        ax.set_xlabel(f"training step ({title})")
+        ax.set_ylabel(r"$\|g\|$ (log)")
+        legend = ax.legend(loc="upper right", fontsize=8)
+        return drawing_order(ax, [self.marks, self.trace_line, *ax.spines.values(), legend, ax.title])
+
     def draw(self, rule: str, multiple: float, percentile: float, factor: float) -> None:
         """Recompute the threshold of ``rule`` and redraw both panels (a plain function of the control values)."""
-        checks.one_of("rule", rule, tuple(RULES))
-        multiple = checks.in_range("multiple", multiple, *LIMITS["median"])
-        percentile = checks.in_range("percentile", percentile, *LIMITS["percentile"])
-        factor = checks.in_range("factor", factor, *LIMITS["pascanu"])
+        multiple, percentile, factor = _parameters(rule, multiple, percentile, factor)
         parameter = {"median": multiple, "percentile": percentile, "pascanu": factor}[rule]
         for name, control_rule in (("multiple", "median"), ("percentile", "percentile"), ("factor", "pascanu")):
             if name in self.controls:
@@ -184,3 +188,11 @@ class ThresholdExplorer(LivePlot):
             f"{clipped.size} of {self.norms.size} steps ({fraction:.1%}) would be clipped", fontsize=11
         )
         self.result = {"rule": rule, "threshold": c, "clipped": clipped, "fraction": fraction}
+
+
+def _parameters(rule: str, multiple: float, percentile: float, factor: float) -> tuple[float, float, float]:
+    """The three rules' parameters, checked against their ``LIMITS`` (and ``rule`` against ``RULES``)."""
+    checks.one_of("rule", rule, tuple(RULES))
+    return (checks.in_range("multiple", multiple, *LIMITS["median"]),
+            checks.in_range("percentile", percentile, *LIMITS["percentile"]),
+            checks.in_range("factor", factor, *LIMITS["pascanu"]))  # fmt: skip
