@@ -1,12 +1,11 @@
 """Clipping for ``model.fit``, in the right place, with its log (notebook 06): take-home tools for any Keras model.
 
 Two pieces, usable on their own model by copying this file (it needs ``helpers.training.rules()`` for the rules,
-or any ``ClipRule``):
+or any ``ClipRule``, and ``helpers.clipping``):
 
 - ``clipping_optimizer(optimizer, mode, threshold)`` returns a copy of a Keras optimizer (SGD, Adam, ...) that clips
-  with a rule of ``helpers.training.rules()`` — ``"none"``, ``"value"``, ``"norm"``, ``"global_norm"``,
-  ``"autoclip"``, ``"agc"`` — and records, at every update, the **pre-clip global norm** and whether the rule
-  changed the gradient. It clips the gradient that is actually applied:
+  with the rule of ``mode`` (any of ``helpers.training.rules()``) and records, at every update, the **pre-clip global
+  norm** and whether the rule changed the gradient. It clips the gradient that is actually applied:
 
   * after the loss scale is divided out: wrap it, ``keras.optimizers.LossScaleOptimizer(clipping_optimizer(...))``
     (the wrapper unscales, then calls the inner optimizer);
@@ -39,10 +38,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import keras
 import numpy as np
+import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
+from tensorflow.core.util import event_pb2
 
-#: The Keras optimizer arguments that clip by themselves (and would clip per replica, before aggregation).
-KERAS_CLIP_ARGUMENTS = ("clipnorm", "clipvalue", "global_clipnorm")
+from helpers import clipping, training
+
+#: Marks a summary as a TensorBoard scalar (what ``tf.summary.scalar`` adds; ``tf.summary.write`` is core TensorFlow,
+#: so writing needs no ``tensorboard`` package; viewing the files does).
+_SCALAR_METADATA = summary_pb2.SummaryMetadata(
+    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
+).SerializeToString()
 
 
 class _ClipAfterAggregation:
@@ -56,21 +64,15 @@ class _ClipAfterAggregation:
         super().build(variables)
         size = max(self._clip_rule.state_size, 1)
         # written in replica context with identical values on every replica: keep the first replica's
-        self.clip_state = self.add_variable((size,), dtype="float32", aggregation="only_first_replica",
-                                            name="clip_state")  # fmt: skip
-        self.pre_clip_norm = self.add_variable((), dtype="float32", aggregation="only_first_replica",
-                                               name="pre_clip_norm")  # fmt: skip
-        self.was_clipped = self.add_variable((), dtype="float32", aggregation="only_first_replica",
-                                             name="was_clipped")  # fmt: skip
-        self.clip_updates = self.add_variable((), dtype="int64", aggregation="only_first_replica",
-                                              name="clip_updates")  # fmt: skip
+        for name, shape, dtype in (
+            ("clip_state", (size,), "float32"),
+            ("pre_clip_norm", (), "float32"),
+            ("was_clipped", (), "float32"),
+            ("clip_updates", (), "int64"),
+        ):
+            setattr(self, name, self.add_variable(shape, dtype=dtype, aggregation="only_first_replica", name=name))
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        import keras
-        import tensorflow as tf
-
-        from helpers import clipping
-
         variables = [v.value if isinstance(v, keras.Variable) else v for v in trainable_variables]
         grads = list(grads)
         replica = tf.distribute.get_replica_context()
@@ -99,25 +101,22 @@ _CLASSES: dict = {}
 
 
 def clipping_optimizer(optimizer, mode: str, threshold: float | None = None, model=None):
-    """A copy of ``optimizer`` (same class and config, fresh state) that clips with rule ``mode`` after the gradients
-    are unscaled, accumulated and aggregated, and records each update's pre-clip global norm (see module docstring).
+    """A copy of ``optimizer`` (same class and config, fresh state) that clips with the rule of ``mode`` after the
+    gradients are unscaled, accumulated and aggregated, and records each update's pre-clip global norm.
 
     Args:
         optimizer: a Keras optimizer without ``clipnorm``/``clipvalue``/``global_clipnorm`` (it may use
             ``gradient_accumulation_steps``); not a ``LossScaleOptimizer`` — wrap the result in one instead.
-        mode: a rule of ``helpers.training.rules()``: ``"none"``, ``"value"``, ``"norm"``, ``"global_norm"``,
-            ``"autoclip"`` (threshold = percentile p), ``"agc"`` (threshold = λ).
-        threshold: the rule's positive parameter (``None`` for ``"none"``).
+        mode: a mode of ``helpers.training.rules()``: ``"none"``, ``"value"``, ``"norm"``, ``"global_norm"``,
+            ``"autoclip"``, ``"agc"``.
+        threshold: the rule's threshold: a bound, AutoClip's percentile ``p``, AGC's factor ``λ`` (``None`` for
+            ``"none"``).
         model: the Keras model, needed for ``"agc"`` (its last layer is left unclipped, as in the paper).
 
     Returns:
         The new optimizer; after training, ``.pre_clip_norm``, ``.was_clipped`` and ``.clip_updates`` hold the
         last update's record (``NormLog`` reads them).
     """
-    import keras
-
-    from helpers import clipping, training
-
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         raise TypeError(f"optimizer must be a Keras optimizer, got {type(optimizer).__name__}")
     if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
@@ -127,27 +126,22 @@ def clipping_optimizer(optimizer, mode: str, threshold: float | None = None, mod
         )
     if isinstance(optimizer, _ClipAfterAggregation):
         raise TypeError("optimizer clips already (it came from clipping_optimizer): pass the plain optimizer")
-    for name in KERAS_CLIP_ARGUMENTS:
+    for name in clipping.KERAS_ARGUMENT.values():
         if getattr(optimizer, name, None):
             raise ValueError(
                 f"optimizer has {name}={getattr(optimizer, name)!r}: Keras would clip too (per replica, before "
                 "aggregation); leave it unset and give the rule to clipping_optimizer"
             )
     setting = training.Setting(mode, threshold)  # checks mode and threshold as the trainer does
-    rule = training.rules()[mode]
-    if model is not None:
-        context = {"final_layer": tuple(clipping.last_layer(model))}
-    elif mode == "agc":
+    if model is None and mode == "agc":
         raise ValueError("mode='agc' needs model= (AGC leaves the model's last layer unclipped)")
-    else:
-        context = {"final_layer": ()}
     base = type(optimizer)
     if base not in _CLASSES:
         _CLASSES[base] = type(f"Clipping{base.__name__}", (_ClipAfterAggregation, base), {})
     new = _CLASSES[base].from_config(optimizer.get_config())
-    new._clip_rule = rule
+    new._clip_rule = training.rules()[mode]
     new._clip_threshold = 1.0 if setting.threshold is None else float(setting.threshold)
-    new._clip_context = context
+    new._clip_context = {"final_layer": () if model is None else tuple(clipping.last_layer(model))}
     return new
 
 
@@ -162,26 +156,7 @@ def _clipping_part(optimizer):
     return inner
 
 
-#: Marks a summary as a TensorBoard scalar (what ``tf.summary.scalar`` adds; ``tf.summary.write`` is core TensorFlow,
-#: so writing needs no ``tensorboard`` package; viewing the files does).
-_SCALAR_METADATA = None
-
-
-def _scalar_metadata():
-    from tensorflow.core.framework import summary_pb2
-
-    metadata = summary_pb2.SummaryMetadata()
-    metadata.plugin_data.plugin_name = "scalars"
-    return metadata.SerializeToString()
-
-
-def _callback_base():
-    import keras
-
-    return keras.callbacks.Callback
-
-
-class NormLog(_callback_base()):
+class NormLog(keras.callbacks.Callback):
     """Per optimizer update: the pre-clip global norm and whether it was clipped, into logs, History, TensorBoard.
 
     ``log_dir``: a folder for TensorBoard event files (``None``: none written). After ``fit``: ``grad_norm`` (float
@@ -212,14 +187,10 @@ class NormLog(_callback_base()):
         return float(np.mean(self._flags)) if self._flags else float("nan")
 
     def on_train_begin(self, logs=None):
-        import tensorflow as tf
-
         self._optimizer = _clipping_part(self.model.optimizer)
         self._seen = self._updates()
         self._epoch_start = len(self._norms)
-        global _SCALAR_METADATA
         if self.log_dir is not None and self._writer is None:
-            _SCALAR_METADATA = _SCALAR_METADATA or _scalar_metadata()
             self._writer = tf.summary.create_file_writer(self.log_dir)
 
     def _updates(self) -> int:
@@ -230,8 +201,6 @@ class NormLog(_callback_base()):
         self._epoch_start = len(self._norms)
 
     def on_train_batch_end(self, batch, logs=None):
-        import tensorflow as tf
-
         updates = self._updates()
         if updates == self._seen:  # a micro-batch of gradient accumulation: no update yet
             return
@@ -265,9 +234,6 @@ def read_scalars(log_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]
     Reads the records with ``tf.data.TFRecordDataset`` and parses them as ``Event`` protos (core TensorFlow;
     scalars are stored as tensors). ``tf.compat.v1.train.summary_iterator`` would log a deprecation warning.
     """
-    import tensorflow as tf
-    from tensorflow.core.util import event_pb2
-
     folder = Path(log_dir)
     if not folder.is_dir():
         raise ValueError(f"log_dir must be an existing folder, got {str(log_dir)!r}")
