@@ -44,7 +44,8 @@ class LabTrainer:
         for history in histories:
             if not isinstance(history, History):
                 raise TypeError(f"histories must hold History objects, got {type(history).__name__}")
-            if history.steps_requested == steps and (history.steps == steps or history.diverged):
+            same = (history.setting.optimizer, history.setting.momentum) == tuple(self.fixed.values())
+            if same and history.steps_requested == steps and (history.steps == steps or history.diverged):
                 self.cache[self.key(history.setting)] = history
         self.data = training.check_data(data, train_kwargs.get("model"), train_kwargs.get("loss", training.LOSSES[0]))
         self.runs: list[tuple[Setting, ...]] = []  # every group of settings trained, in order (tests count them)
@@ -60,23 +61,18 @@ class LabTrainer:
         return Setting(mode, threshold, float(f"{learning_rate:.4g}"), seed=seed, **self.fixed)
 
     def key(self, setting: Setting) -> Setting:
-        """The cache key of any ``Setting`` (rounded as in ``setting``, its seed kept)."""
-        if (setting.optimizer, setting.momentum) != tuple(self.fixed.values()):
-            return setting
+        """The cache key of a ``Setting`` with the fixed fields (rounded as in ``setting``, its seed kept)."""
         return self.setting(setting.mode, setting.threshold or 1.0, setting.learning_rate, setting.seed)
 
     def reference(self, setting: Setting) -> Setting:
         """The unclipped setting at ``setting``'s learning rate."""
         return self.setting("none", 1.0, setting.learning_rate)
 
-    def group(self, setting: Setting) -> list[Setting]:
-        """``setting`` and its unclipped reference (once if it is unclipped)."""
-        return list(dict.fromkeys([self.key(setting), self.reference(setting)]))
-
     def missing(self, setting: Setting) -> list[Setting]:
-        """The settings of ``group(setting)`` that lack a seed in the cache."""
+        """Those of ``setting`` and its unclipped reference (once if it is unclipped) that lack a seed in the cache."""
+        group = dict.fromkeys([self.key(setting), self.reference(setting)])
         with self.lock:
-            return [s for s in self.group(setting) if any(replace(s, seed=x) not in self.cache for x in self.seeds)]
+            return [s for s in group if any(replace(s, seed=x) not in self.cache for x in self.seeds)]
 
     def seed_histories(self, setting: Setting) -> list[History]:
         """``setting``'s cached histories, one per seed (train the group first)."""

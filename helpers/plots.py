@@ -78,6 +78,21 @@ def stop_point(history: History, curve: np.ndarray, fallback=(1.0,)) -> tuple[fl
     return float(history.diverged_at), float(values[-1])
 
 
+def _figure(panels: int, labels, default: list, figsize) -> tuple[Figure, list, list]:
+    """A figure of ``panels`` labelled panels of ``PANELS`` (the norm on a log axis) and the checked ``labels``
+    (``default`` if ``None``). Returns ``(figure, axes, labels)``."""
+    labels = default if labels is None else labels
+    if isinstance(labels, str) or len(labels) != len(default):
+        raise ValueError(f"labels must be a list with one entry per run ({len(default)}), got {labels!r}")
+    figure = Figure(figsize=figsize, layout="constrained")
+    axes = figure.subplots(1, panels)
+    for ax, name in zip(axes, PANELS):
+        ax.set_xlabel("training step")
+        ax.set_ylabel(PANEL_LABELS[name])
+    axes[2].set_yscale("log")
+    return figure, axes, labels
+
+
 def plot_seed_runs(runs: SeedRuns, labels=None, window: int = 50, figsize=(12.0, 3.8)) -> Figure:
     """Loss, accuracy and pre-clip global norm (log axis) of every setting of ``runs``: running means over ``window``
     steps, the mean over the seeds as a line, the min–max over the seeds as a band, ``x`` where a seed diverged.
@@ -94,13 +109,8 @@ def plot_seed_runs(runs: SeedRuns, labels=None, window: int = 50, figsize=(12.0,
     if not isinstance(runs, SeedRuns):
         raise TypeError(f"runs must be the SeedRuns of helpers.training.train_seeds, got {type(runs).__name__}")
     window = checks.positive_int("window", window)
-    if labels is None:
-        labels = [s.label for s in runs.settings]
-    if isinstance(labels, str) or len(labels) != len(runs.settings):
-        raise ValueError(f"labels must be a list with one entry per setting ({len(runs.settings)}), got {labels!r}")
+    figure, axes, labels = _figure(3, labels, [s.label for s in runs.settings], figsize)
     n = len(runs.seeds)
-    figure = Figure(figsize=figsize, layout="constrained")
-    axes = figure.subplots(1, 3)
     handles = []
     for color, (histories, label) in enumerate(zip(runs.histories, labels)):
         diverged = [h for h in histories if h.diverged]
@@ -115,26 +125,11 @@ def plot_seed_runs(runs: SeedRuns, labels=None, window: int = 50, figsize=(12.0,
                 if point is not None:
                     ax.plot(*point, "x", color=f"C{color}", ms=9, mew=2.2)
         handles.append(line)
-    for ax, name in zip(axes, PANELS):
-        ax.set_xlabel("training step")
-        ax.set_ylabel(PANEL_LABELS[name])
-    axes[2].set_yscale("log")
     figure.suptitle(
         f"running means over {window} steps; line: mean over {n} seeds, band: min–max over the seeds", fontsize=10
     )
     figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), fontsize=9)
     return figure
-
-
-def _histories(histories) -> list[History]:
-    if isinstance(histories, History):
-        return [histories]
-    if isinstance(histories, str | bytes) or not isinstance(histories, Iterable):
-        raise TypeError(f"histories must be a History or a list of them, got {type(histories).__name__}")
-    histories = list(histories)
-    if not histories or not all(isinstance(h, History) for h in histories):
-        raise TypeError("histories must be a History or a non-empty list of History objects")
-    return histories
 
 
 def plot_histories(histories, window: int = 50, labels=None, figsize=(12.0, 3.5)) -> Figure:
@@ -150,17 +145,18 @@ def plot_histories(histories, window: int = 50, labels=None, figsize=(12.0, 3.5)
     Returns:
         The matplotlib ``Figure`` (show it with ``display(fig)``).
     """
-    histories = _histories(histories)
+    histories = [histories] if isinstance(histories, History) else histories
+    if isinstance(histories, str | bytes) or not isinstance(histories, Iterable):
+        raise TypeError(f"histories must be a History or a list of them, got {type(histories).__name__}")
+    histories = list(histories)
+    if not histories or not all(isinstance(h, History) for h in histories):
+        raise TypeError("histories must be a History or a non-empty list of History objects")
     window = checks.positive_int("window", window)
-    labels = [h.setting.label for h in histories] if labels is None else labels
-    if len(labels) != len(histories):
-        raise ValueError(f"labels must have one entry per history ({len(histories)}), got {len(labels)}")
-    figure = Figure(figsize=figsize, layout="constrained")
-    axes = figure.subplots(1, 4)
+    figure, axes, labels = _figure(4, labels, [h.setting.label for h in histories], figsize)
     handles = []
     for color, (history, label) in enumerate(zip(histories, labels)):
         for ax, name in zip(axes, PANELS):
-            if name == "grad_norm":
+            if name == "grad_norm":  # unsmoothed: its spikes are the point
                 curve = np.where(np.isfinite(history.grad_norm), history.grad_norm, np.nan)
             else:
                 curve = smoothed_curve(history, name, window)
@@ -174,10 +170,6 @@ def plot_histories(histories, window: int = 50, labels=None, figsize=(12.0, 3.5)
         handles.append(line)
         if history.setting.mode in ("norm", "global_norm"):
             axes[2].axhline(history.setting.threshold, color=f"C{color}", ls=":", lw=1.2)
-    for ax, name in zip(axes, PANELS):
-        ax.set_xlabel("training step")
-        ax.set_ylabel(PANEL_LABELS[name])
-    axes[2].set_yscale("log")
     axes[3].set_ylim(-0.02, 1.02)
     figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), fontsize=8)
     return figure

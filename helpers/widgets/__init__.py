@@ -36,28 +36,26 @@ DPI = 120
 STATIC_ENV = "HELPERS_STATIC_WIDGETS"
 
 
+#: Every slider reports its value on release (not while dragged) and shows its whole description.
+ON_RELEASE = {"continuous_update": False, "style": {"description_width": "initial"}}
+
+
 def float_slider(description: str, value: float, low: float, high: float, step: float, **kwargs) -> W.FloatSlider:
-    """A slider that reports its value on release (``continuous_update=False``)."""
-    return W.FloatSlider(
-        value=value, min=low, max=high, step=step, description=description, continuous_update=False,
-        style={"description_width": "initial"}, **kwargs,
-    )
+    """A slider named ``description`` from ``low`` to ``high`` by ``step``, at ``value``, reporting on release."""
+    return W.FloatSlider(value=value, min=low, max=high, step=step, description=description, **ON_RELEASE, **kwargs)
 
 
 def int_slider(description: str, value: int, low: int, high: int, step: int = 1, **kwargs) -> W.IntSlider:
-    """An integer slider that reports its value on release (``continuous_update=False``)."""
-    return W.IntSlider(
-        value=value, min=low, max=high, step=step, description=description, continuous_update=False,
-        style={"description_width": "initial"}, **kwargs,
-    )
+    """An integer slider named ``description`` from ``low`` to ``high`` by ``step``, at ``value``, reporting on
+    release."""
+    return W.IntSlider(value=value, min=low, max=high, step=step, description=description, **ON_RELEASE, **kwargs)
 
 
 def log_slider(description: str, value: float, low: float, high: float, step: float = 0.25) -> W.FloatLogSlider:
-    """A base-10 log slider from ``low`` to ``high`` (``step`` in decades) that reports its value on release."""
-    return W.FloatLogSlider(
-        value=value, base=10, min=math.log10(low), max=math.log10(high), step=step, description=description,
-        continuous_update=False, readout_format=".3g", style={"description_width": "initial"},
-    )
+    """A base-10 log slider named ``description`` from ``low`` to ``high`` (``step`` in decades), at ``value``,
+    reporting on release."""
+    return W.FloatLogSlider(value=value, base=10, min=math.log10(low), max=math.log10(high), step=step,
+                            description=description, readout_format=".3g", **ON_RELEASE)  # fmt: skip
 
 
 def canvas_png(canvas: FigureCanvasAgg) -> bytes:

@@ -96,11 +96,6 @@ class ClippingLab(LivePlot):
         self.train_group(setting)
         return self.trainer.seed_histories(setting)
 
-    def history(self, setting: Setting) -> History:
-        """``setting``'s history (its own seed), training the lab's seeds first if needed."""
-        self.train_group(setting)
-        return self.cache[self.trainer.key(setting)]
-
     def train_group(self, setting: Setting, cancelled=lambda: False) -> bool:
         """Train what ``setting`` and its reference lack over all seeds, showing progress; ``False`` if
         ``cancelled()`` stopped it."""
@@ -171,6 +166,11 @@ class ClippingLab(LivePlot):
         return self.limits
 
     def draw(self, mode: str, threshold: float, learning_rate: float) -> None:
+        """Draw the controls' setting and its reference (training what is missing first, in this thread).
+
+        Args:
+            mode, threshold, learning_rate: the controls' values (``setting``).
+        """
         setting = self.setting(mode, threshold, learning_rate)
         self.controls["threshold"].disabled = mode == "none"
         histories = self.seed_histories(setting)
@@ -242,7 +242,13 @@ class ClippingLab(LivePlot):
             self.panel["grad_norm"].legend(handles=[self.threshold_line], fontsize=FONTSIZE, loc="upper right")
 
     def _title(self, setting: Setting, histories: list[History], references: list[History] | None) -> str:
-        """Final losses (mean ± sd over the seeds), the clipped fraction and the wins over the reference."""
+        """The figure's title: final losses (mean ± sd over the seeds), the clipped fraction and the wins over the
+        reference.
+
+        Args:
+            setting: the drawn setting.
+            histories, references: its runs and its reference's, per seed (``None``: no reference drawn).
+        """
 
         def stats(runs):
             losses = np.array([h.final_loss(self.window) for h in runs])
@@ -299,7 +305,4 @@ def _limits(steps: int, drawn: dict, threshold: float | None) -> tuple:
 def _nice_ceiling(value: float) -> float:
     """The smallest of 1, 1.5, 2, 2.5, 3, 4, 5, 7.5 times a power of ten that is >= ``value`` (> 0)."""
     power = 10.0 ** math.floor(math.log10(value))
-    for factor in (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0):
-        if factor * power >= value * (1 - 1e-12):
-            return factor * power
-    return 10.0 * power
+    return next(f * power for f in (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0) if f * power >= value * (1 - 1e-12))

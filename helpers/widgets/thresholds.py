@@ -157,12 +157,16 @@ class ThresholdExplorer(LivePlot):
         return drawing_order(ax, [self.marks, self.trace_line, *ax.spines.values(), legend, ax.title])
 
     def draw(self, rule: str, multiple: float, percentile: float, factor: float) -> None:
-        """Recompute the threshold of ``rule`` and redraw both panels (a plain function of the control values)."""
+        """Recompute the threshold of ``rule`` and redraw both panels.
+
+        Args:
+            rule: ``"median"``, ``"percentile"`` or ``"pascanu"``.
+            multiple, percentile, factor: each rule's parameter (the controls' values; only ``rule``'s is used).
+        """
         multiple, percentile, factor = _parameters(rule, multiple, percentile, factor)
         parameter = {"median": multiple, "percentile": percentile, "pascanu": factor}[rule]
         for name, control_rule in (("multiple", "median"), ("percentile", "percentile"), ("factor", "pascanu")):
-            if name in self.controls:
-                self.controls[name].disabled = control_rule != rule  # only the chosen rule's slider acts
+            self.controls[name].disabled = control_rule != rule  # only the chosen rule's slider acts
         c = threshold(self.norms, rule, parameter)
         clipped = clipped_steps(self.norms, c)
         mask = np.zeros(self.norms.size, bool)
