@@ -13,9 +13,9 @@ import ipywidgets as W
 import numpy as np
 import tensorflow as tf
 
-from helpers import checks, descent, theory
-from helpers import clipping as rules
-from helpers.widgets import LivePlot, float_slider
+from helpers import checks, clipping, descent, theory
+from helpers.widgets import LivePlot, float_slider, log_slider
+from helpers.widgets.recurrence import log_limits
 
 COLORS = {"raw": "C0", "norm": "C2", "value": "C3"}
 
@@ -49,11 +49,8 @@ class ClippingGeometry(LivePlot):
             ncols=2,
             figsize=(8.8, 3.9),
         )
-        self.ax, self.ax_angle = self.axes
-        ax = self.ax
-        ax.set_aspect("equal")
-        ax.set_xlim(-4.3, 4.3)
-        ax.set_ylim(-4.3, 4.3)
+        self.ax, self.ax_angle = ax, ax_angle = self.axes
+        ax.set(aspect="equal", xlim=(-4.3, 4.3), ylim=(-4.3, 4.3))
         ax.axhline(0, color="grey", lw=0.6)
         ax.axvline(0, color="grey", lw=0.6)
         ax.set_xlabel(r"$\partial L/\partial \theta_1$ (gradient component 1)")
@@ -69,38 +66,32 @@ class ClippingGeometry(LivePlot):
             )
         }
         ax.legend(loc="lower left", fontsize=8)
-        self.ax_angle.set_xlim(0, 360)
-        self.ax_angle.set_xticks(np.arange(0, 361, 45))
-        self.ax_angle.set_xlabel(r"gradient direction $\theta$ (degrees)")
-        self.ax_angle.set_ylabel("direction change by clipping (degrees)")
-        (self.angle_curve,) = self.ax_angle.plot([], [], color=COLORS["value"], label="value clipping")
-        (self.norm_curve,) = self.ax_angle.plot([], [], "--", color=COLORS["norm"], label="norm clipping")
-        (self.angle_marker,) = self.ax_angle.plot([], [], "o", color="k", label=r"current $\theta$")
-        self.ax_angle.legend(loc="upper right", fontsize=8)
+        ax_angle.set(xlim=(0, 360), xticks=np.arange(0, 361, 45))
+        ax_angle.set_xlabel(r"gradient direction $\theta$ (degrees)")
+        ax_angle.set_ylabel("direction change by clipping (degrees)")
+        (self.angle_curve,) = ax_angle.plot([], [], color=COLORS["value"], label="value clipping")
+        (self.norm_curve,) = ax_angle.plot([], [], "--", color=COLORS["norm"], label="norm clipping")
+        (self.angle_marker,) = ax_angle.plot([], [], "o", color="k", label=r"current $\theta$")
+        ax_angle.legend(loc="upper right", fontsize=8)
         self.result: dict = {}
 
     def draw(self, length: float, angle: float, threshold: float) -> None:
         c = threshold
         g = length * np.array([np.cos(np.radians(angle)), np.sin(np.radians(angle))])
         grads = [tf.constant(g, tf.float64)]
-        by_norm = rules.clip_by_norm(grads, c)[0][0].numpy()
-        by_value = rules.clip_by_value(grads, c)[0][0].numpy()
-        turn = float(_angle_between(g, by_value))
-        self.result = {
+        vectors = {
             "raw": g,
-            "norm": by_norm,
-            "value": by_value,
-            "angle_change": turn,
-            "lengths": {
-                name: float(np.linalg.norm(v)) for name, v in (("raw", g), ("norm", by_norm), ("value", by_value))
-            },
+            "norm": clipping.clip_by_norm(grads, c)[0][0].numpy(),
+            "value": clipping.clip_by_value(grads, c)[0][0].numpy(),
         }
-        for name, v in (("raw", g), ("norm", by_norm), ("value", by_value)):
+        turn = float(_angle_between(g, vectors["value"]))
+        lengths = {name: float(np.linalg.norm(v)) for name, v in vectors.items()}
+        self.result = {**vectors, "angle_change": turn, "lengths": lengths}
+        for name, v in vectors.items():
             self.vectors[name].set_data([0.0, v[0]], [0.0, v[1]])
         t = np.linspace(0, 2 * np.pi, 361)
         self.circle.set_data(c * np.cos(t), c * np.sin(t))
         self.box.set_data([-c, c, c, -c, -c], [-c, -c, c, c, -c])
-        lengths = self.result["lengths"]
         self.ax.set_title(
             rf"$\|g\|$ = {lengths['raw']:.2f}, norm-clipped {lengths['norm']:.2f}, "
             f"value-clipped {lengths['value']:.2f}",
@@ -122,6 +113,12 @@ class CliffDescent(LivePlot):
     Left: the loss surface over ``(w, b)`` with both trajectories (points beyond the window are drawn toward the
     edge; the title says where the unclipped run ends). Right: the length of every update on a log axis, with the
     longest step clipping allows, ``learning_rate · c``. After each redraw ``self.runs`` holds both ``Trajectory``s.
+
+    Args:
+        start: the initial ``(w, b)``, inside ``window``.
+        learning_rate, threshold: the initial ``η`` (0.01 to 10) and clipping bound ``c`` (0.05 to 5).
+        steps: updates per run.
+        window: ``((w_min, w_max), (b_min, b_max))``, the part of the loss surface drawn.
     """
 
     def __init__(
@@ -143,16 +140,7 @@ class CliffDescent(LivePlot):
         self.steps = checks.positive_int("steps", steps)
         super().__init__(
             {
-                "learning_rate": W.FloatLogSlider(
-                    value=learning_rate,
-                    base=10,
-                    min=-2,
-                    max=1,
-                    step=0.05,
-                    description="learning rate η",
-                    continuous_update=False,
-                    style={"description_width": "initial"},
-                ),
+                "learning_rate": log_slider("learning rate η", learning_rate, 0.01, 10.0, step=0.05),
                 "threshold": float_slider("threshold c", threshold, 0.05, 5.0, 0.05),
                 "start_w": float_slider("start w", float(start[0]), w_low, w_high, 0.05),
                 "start_b": float_slider("start b", float(start[1]), b_low, b_high, 0.05),
@@ -163,28 +151,21 @@ class CliffDescent(LivePlot):
         controls = list(self.controls.values())
         self.widget = W.VBox([W.HBox(controls[:2]), W.HBox(controls[2:]), self.message, self.output])
         self.window = ((w_low, w_high), (b_low, b_high))
+        self.ax, self.ax_steps = ax, ax_steps = self.axes
         w_grid, b_grid = np.meshgrid(np.linspace(w_low, w_high, 241), np.linspace(b_low, b_high, 241))
-        loss, _, _ = theory.cliff_loss_and_grad(w_grid, b_grid)
-        self.ax, self.ax_steps = self.axes
-        image = self.ax.pcolormesh(w_grid, b_grid, loss, shading="auto", cmap="viridis")
-        self.figure.colorbar(image, ax=self.ax, label=r"loss $(\sigma(x_{50}) - 0.7)^2$")
-        self.ax.set_xlim(w_low, w_high)
-        self.ax.set_ylim(b_low, b_high)
-        self.ax.set_xlabel(r"recurrent weight $w$")
-        self.ax.set_ylabel(r"bias $b$")
-        (self.free_line,) = self.ax.plot([], [], "o-", color="C3", ms=3, lw=1.5, label="unclipped")
-        (self.clipped_line,) = self.ax.plot(
-            [], [], "o-", color="w", mec="k", mew=0.6, ms=4, lw=1.5, label="norm-clipped"
-        )
-        (self.start_marker,) = self.ax.plot([], [], "*", color="orange", ms=14, label="start")
-        self.ax.legend(loc="lower left", fontsize=8)
-        self.ax_steps.set_yscale("log")
-        self.ax_steps.set_xlabel(r"update $k$")
-        self.ax_steps.set_ylabel(r"step length $\|\theta_{k+1} - \theta_k\|$ (log)")
-        (self.free_steps,) = self.ax_steps.plot([], [], "o-", color="C3", ms=3, label="unclipped")
-        (self.clipped_steps,) = self.ax_steps.plot([], [], "o-", color="C2", ms=3, label="norm-clipped")
-        (self.limit_line,) = self.ax_steps.plot([], [], ":", color="k", label=r"$\eta c$ (longest clipped step)")
-        self.ax_steps.legend(loc="upper left", fontsize=8)
+        loss = theory.cliff_loss_and_grad(w_grid, b_grid)[0]
+        image = ax.pcolormesh(w_grid, b_grid, loss, shading="auto", cmap="viridis")
+        self.figure.colorbar(image, ax=ax, label=r"loss $(\sigma(x_{50}) - 0.7)^2$")
+        ax.set(xlim=(w_low, w_high), ylim=(b_low, b_high), xlabel=r"recurrent weight $w$", ylabel=r"bias $b$")
+        (self.free_line,) = ax.plot([], [], "o-", color="C3", ms=3, lw=1.5, label="unclipped")
+        (self.clipped_line,) = ax.plot([], [], "o-", color="w", mec="k", mew=0.6, ms=4, lw=1.5, label="norm-clipped")
+        (self.start_marker,) = ax.plot([], [], "*", color="orange", ms=14, label="start")
+        ax.legend(loc="lower left", fontsize=8)
+        ax_steps.set(yscale="log", xlabel=r"update $k$", ylabel=r"step length $\|\theta_{k+1} - \theta_k\|$ (log)")
+        (self.free_steps,) = ax_steps.plot([], [], "o-", color="C3", ms=3, label="unclipped")
+        (self.clipped_steps,) = ax_steps.plot([], [], "o-", color="C2", ms=3, label="norm-clipped")
+        (self.limit_line,) = ax_steps.plot([], [], ":", color="k", label=r"$\eta c$ (longest clipped step)")
+        ax_steps.legend(loc="upper left", fontsize=8)
         self.runs: dict[str, descent.Trajectory] = {}
 
     def draw(self, learning_rate: float, threshold: float, start_w: float, start_b: float) -> None:
@@ -203,8 +184,7 @@ class CliffDescent(LivePlot):
         self.limit_line.set_data([1, self.steps], [learning_rate * threshold] * 2)
         self.ax_steps.set_xlim(0, self.steps + 1)
         shown = np.concatenate([free.step_sizes, clipped.step_sizes, [learning_rate * threshold]])
-        shown = shown[shown > 0]
-        self.ax_steps.set_ylim(shown.min() / 3, shown.max() * 3)
+        self.ax_steps.set_ylim(*log_limits(shown))
         (w_low, w_high), (b_low, b_high) = self.window
         end = free.points[-1]
         outside = not (w_low <= end[0] <= w_high and b_low <= end[1] <= b_high)

@@ -4,7 +4,7 @@
 - ``MatrixRecurrence``: ``‖∂h_k/∂h_0‖`` of ``h_t = σ(W h_{t-1} + x_t)`` for ``W`` at a chosen spectral radius,
   with the activation as a dropdown and the input scale as a log slider, against the linear prediction ``ρ^k``.
 
-Both set their y-limits from the data drawn (a factor 3 beyond the smallest and largest value), whatever its range.
+Both set their y-limits from the data drawn (``log_limits``, also used by notebooks 02 and 03's widgets).
 """
 
 from __future__ import annotations
@@ -35,9 +35,7 @@ class ScalarRecurrence(LivePlot):
             {"w": float_slider("weight w", w, 0.5, 1.5, 0.01), "steps": int_slider("steps T", steps, 10, 300, 10)}
         )
         self.ax = self.axes[0]
-        self.ax.set_yscale("log")
-        self.ax.set_xlabel(r"steps back in time $t$")
-        self.ax.set_ylabel(r"$|\partial h_T/\partial h_{T-t}| = |w|^t$")
+        self.ax.set(yscale="log", xlabel=r"steps back in time $t$", ylabel=r"$|\partial h_T/\partial h_{T-t}| = |w|^t$")
         self.ax.axhline(1.0, color="grey", lw=0.8)
         self.references = [self.ax.plot([], [], ":", color="grey", label=f"w = {r}")[0] for r in (0.9, 1.1)]
         (self.line,) = self.ax.plot([], [], lw=2.5, color="C3")
@@ -58,11 +56,14 @@ class ScalarRecurrence(LivePlot):
 
 
 class MatrixRecurrence(LivePlot):
-    """``‖∂h_k/∂h_0‖₂`` of ``h_t = σ(W h_{t-1} + x_t)``, ``W = ρ·Q`` (32 units), against the linear ``ρ^k``.
+    """``‖∂h_k/∂h_0‖₂`` of ``h_t = σ(W h_{t-1} + x_t)``, ``W = ρ·Q``, against the linear ``ρ^k``.
 
-    ``input_scale``: the standard deviation of the random inputs ``x_t`` (``theory.recurrent_jacobian_norms``); it
-    decides how saturated tanh and sigmoid units are, and does nothing for the linear activation (its slider is
-    disabled then).
+    Args:
+        rho, activation, steps: the initial ``ρ``, ``σ`` (a key of ``theory.ACTIVATIONS``) and horizon ``T``.
+        size: the number of units (the size of ``W``).
+        input_scale: the standard deviation of the random inputs ``x_t`` (``theory.recurrent_jacobian_norms``); it
+            decides how saturated tanh and sigmoid units are, and does nothing for the linear activation (its slider
+            is disabled then).
     """
 
     def __init__(
@@ -83,9 +84,7 @@ class MatrixRecurrence(LivePlot):
         )
         self.size = size
         self.ax = self.axes[0]
-        self.ax.set_yscale("log")
-        self.ax.set_xlabel(r"steps back in time $k$")
-        self.ax.set_ylabel(r"$\|\partial h_k/\partial h_0\|_2$")
+        self.ax.set(yscale="log", xlabel=r"steps back in time $k$", ylabel=r"$\|\partial h_k/\partial h_0\|_2$")
         self.ax.axhline(1.0, color="grey", lw=0.8)
         (self.prediction,) = self.ax.plot([], [], "--", color="grey", label=r"linear prediction $\rho^k$")
         (self.line,) = self.ax.plot([], [], lw=2.5, color="C0", label="measured")

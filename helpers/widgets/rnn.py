@@ -21,6 +21,7 @@ from helpers.data import adding_problem
 from helpers.gradients import StepGradientNorms, linear_prediction, step_gradient_norms
 from helpers.models import RECURRENT_ACTIVATIONS, RECURRENT_CELLS, recurrent_model, set_spectral_radius
 from helpers.widgets import LivePlot, float_slider, int_slider
+from helpers.widgets.recurrence import log_limits
 
 __all__ = ["GradientNormsPlot"]
 
@@ -28,10 +29,14 @@ __all__ = ["GradientNormsPlot"]
 class GradientNormsPlot(LivePlot):
     """Per-step gradient norms ‖∂L/∂h_t‖ of a recurrent model on adding-problem batches, with four controls.
 
-    ``units``: hidden units of every model; ``batch``: sequences per measurement; ``max_length``: the slider's
-    largest T; ``rho``, ``length``, ``cell``, ``activation``: the initial control values; ``seed``: weights and data.
     After an update, ``result`` holds the ``StepGradientNorms`` that was drawn and ``prediction`` the linear
     prediction (``None`` unless the cell is a linear SimpleRNN).
+
+    Args:
+        units, batch: hidden units of every model; sequences per measurement.
+        max_length: the length slider's largest T.
+        rho, length, cell, activation: the controls' initial values.
+        seed: of the weights and the data.
     """
 
     def __init__(
@@ -68,9 +73,8 @@ class GradientNormsPlot(LivePlot):
         self._models: dict[tuple[str, str], object] = {}
         self._data: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         ax = self.axes[0]
-        ax.set_yscale("log")
-        ax.set_xlabel(r"time step $t$ (the loss is computed after step $T$)")
-        ax.set_ylabel("gradient norm (loss per unit of state)")
+        ax.set(yscale="log", xlabel=r"time step $t$ (the loss is computed after step $T$)",
+               ylabel="gradient norm (loss per unit of state)")  # fmt: skip
         ax.grid(True, which="major", alpha=0.3)
         labels = {
             "hidden": r"measured $\|\partial L/\partial h_t\|$",
@@ -106,29 +110,20 @@ class GradientNormsPlot(LivePlot):
         model = self.model(cell, activation)
         set_spectral_radius(model.get_layer("rnn"), rho, seed=self.seed)
         x, y = self.data(length)
-        result = step_gradient_norms(model, x, y)
-        steps = np.arange(1, length + 1)
-        self.result = result
-        self.hidden_line.set_data(steps, result.hidden)
-        if result.cell is not None:
-            self.cell_line.set_data(steps, result.cell)
-        else:
-            self.cell_line.set_data([], [])
+        self.result = result = step_gradient_norms(model, x, y)
         linear = cell == "SimpleRNN" and activation == "linear"
         self.prediction = None
         if linear and np.isfinite(result.hidden[-1]):
             self.prediction = linear_prediction(rho, result.hidden[-1], length)
-            self.prediction_line.set_data(steps, self.prediction)
-        else:
-            self.prediction_line.set_data([], [])
+        steps = np.arange(1, length + 1)
+        curves = {self.hidden_line: result.hidden, self.cell_line: result.cell, self.prediction_line: self.prediction}
+        for line, values in curves.items():
+            line.set_data(*(([], []) if values is None else (steps, values)))
+        shown = {line: values for line, values in curves.items() if values is not None}
         ax = self.axes[0]
-        shown = [line for line in (self.hidden_line, self.cell_line, self.prediction_line) if len(line.get_xdata())]
         # A fixed place outside the axes: loc="best" would cost a search over every point at every update.
-        ax.legend(handles=shown, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
-        values = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in shown])
-        values = values[np.isfinite(values) & (values > 0)]
-        if values.size:
-            ax.set_ylim(values.min() / 3.0, values.max() * 3.0)
+        ax.legend(handles=list(shown), loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+        ax.set_ylim(*log_limits(np.concatenate(list(shown.values()))))
         ax.set_xlim(0.5, length + 0.5)
         ax.set_title(rf"{cell}, {activation}, $\rho$ = {rho:.2f}, $T$ = {length}", fontsize="medium")
         self.message.value = self._summary(result, rho, length, linear)
