@@ -24,9 +24,9 @@ mode               Keras optimizer argument               what it does
 (per layer)        (none: ``clip_per_layer``)             each layer's tensors by that layer's joint norm
 =================  =====================================  ======================================================
 
-A threshold given as a Python/NumPy number must be positive and finite (``ValueError`` naming it, ``TypeError`` for
-non-numbers); a ``tf.Tensor`` is taken as it is, so a compiled loop can vary it. Keras itself *silently disables*
-clipping at 0 (``if self.clipnorm and self.clipnorm > 0``): ``SGD(clipnorm=0)`` trains unclipped without a word.
+A threshold given as a Python/NumPy number must be positive and finite (``ValueError``/``TypeError`` naming it); a
+``tf.Tensor`` is taken as it is, so a compiled loop can vary it. Keras itself *silently disables* clipping at 0:
+``SGD(clipnorm=0)`` trains unclipped without a word.
 
 Non-finite gradients, exactly as Keras (``tests/test_clipping.py``): ``value`` sends ±inf to ±c and keeps NaN;
 ``norm`` turns a tensor holding a NaN into NaN everywhere, and one holding ±inf (no NaN) into NaN where the entry was
@@ -42,11 +42,9 @@ Adaptive rules (notebook 05; non-finite cases in ``tests/test_adaptive_clipping.
   with ``max_norm / (norm + 1e-6)``, here it is ``clip_by_global_norm``). ``autoclip_threshold(history, p)`` is that
   percentile; ``AutoClip(p, capacity)`` keeps the history in a ``tf.Variable``. A non-finite norm is not recorded (it
   would spoil every later percentile); its step becomes NaN as above, so a training loop stops there.
-- **AGC**, adaptive gradient clipping (Brock et al. 2021, NFNets, arXiv:2102.06171, §4): unit by unit
-  (``unitwise_norm``), a unit's gradient ``G_i`` is rescaled to ``λ·max(‖W_i‖, ε)/‖G_i‖·G_i`` where
-  ``‖G_i‖/max(‖W_i‖, ε) > λ``; ``ε = 1e-3``; the final layer stays unclipped (``skip=last_layer(model)``).
-  ``agc(grads, params, factor)``. Non-finite units behave as per-unit ``clipnorm``; a NaN *weight* makes its unit's
-  gradient NaN, an infinite weight leaves its unit unclipped.
+- **AGC**, adaptive gradient clipping (Brock et al. 2021, NFNets, arXiv:2102.06171, §4): ``agc(grads, params,
+  factor)`` rescales, unit by unit, the gradients that are large relative to their weights. Non-finite units behave
+  as per-unit ``clipnorm``; a NaN *weight* makes its unit's gradient NaN, an infinite weight leaves it unclipped.
 """
 
 from __future__ import annotations

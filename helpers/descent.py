@@ -38,8 +38,13 @@ def clip_norm(g, threshold: float) -> np.ndarray:
 def descend_cliff(start, learning_rate: float, steps: int, threshold: float | None = None) -> Trajectory:
     """Run ``steps`` updates ``θ ← θ − learning_rate·clip(∇L(θ))`` from ``start = (w, b)`` on the cliff loss.
 
-    ``threshold=None`` runs plain gradient descent; a positive number clips each gradient to that norm first
-    (so no update is longer than ``learning_rate·threshold``). Returns a ``Trajectory``.
+    Args:
+        start, learning_rate, steps: ``(w, b)`` (finite), ``η`` (> 0), the number of updates.
+        threshold: ``None`` runs plain gradient descent; a bound ``c`` clips each gradient to that norm first
+            (so no update is longer than ``learning_rate·threshold``).
+
+    Returns:
+        A ``Trajectory``.
     """
     start = checks.array("start", start, shape=(2,)).astype(np.float64)
     if not np.all(np.isfinite(start)):

@@ -19,12 +19,7 @@ or any ``ClipRule``, and ``helpers.clipping``):
   method of Keras 3.15, pinned by ``tests/test_framework_facts.py``), is overridden to all-reduce, clip, record and
   update. The optimizer passed in must not clip by itself (``clipnorm`` etc. unset), else it would clip twice.
 - ``NormLog(log_dir=None)``, a ``keras.callbacks.Callback`` that reads the record after every step and writes it
-  into the batch logs (``"grad_norm"``, ``"clipped"``: other callbacks see them), into the epoch logs and so
-  Keras's ``History`` (``"clipped_fraction"`` of the epoch's updates, ``"grad_norm_max"``), into NumPy arrays
-  (``NormLog.grad_norm``, ``NormLog.clipped``: one entry per optimizer update) and, with a ``log_dir``, into
-  TensorBoard event files (scalars ``grad_norm`` and ``clipped`` at step = update number, written with
-  ``tf.summary.write``: no ``tensorboard`` package needed).
-  ``read_scalars(log_dir)`` reads such files back.
+  into the logs, ``History``, NumPy arrays and TensorBoard event files; ``read_scalars(log_dir)`` reads them back.
 
 Usage::
 
@@ -102,7 +97,8 @@ _CLASSES: dict = {}
 
 def clipping_optimizer(optimizer, mode: str, threshold: float | None = None, model=None):
     """A copy of ``optimizer`` (same class and config, fresh state) that clips with the rule of ``mode`` after the
-    gradients are unscaled, accumulated and aggregated, and records each update's pre-clip global norm.
+    gradients are unscaled, accumulated and aggregated, and records each update's pre-clip global norm (module
+    docstring).
 
     Args:
         optimizer: a Keras optimizer without ``clipnorm``/``clipvalue``/``global_clipnorm`` (it may use
@@ -157,12 +153,15 @@ def _clipping_part(optimizer):
 
 
 class NormLog(keras.callbacks.Callback):
-    """Per optimizer update: the pre-clip global norm and whether it was clipped, into logs, History, TensorBoard.
+    """Per optimizer update, the pre-clip global norm and whether it was clipped (read from the model's
+    ``clipping_optimizer`` after every step: one small device-to-host copy), written into
 
-    ``log_dir``: a folder for TensorBoard event files (``None``: none written). After ``fit``: ``grad_norm`` (float
-    array), ``clipped`` (bool array), one entry per update (with gradient accumulation, one per ``k`` steps), and
-    ``clipped_fraction``. Read the record of the model's ``clipping_optimizer`` after every step (one small
-    device-to-host copy per step).
+    - the batch logs, ``"grad_norm"`` and ``"clipped"`` (other callbacks see them);
+    - the epoch logs and so Keras's ``History``: ``"clipped_fraction"`` of the epoch's updates, ``"grad_norm_max"``;
+    - ``grad_norm`` (float array), ``clipped`` (bool array): one entry per update (with gradient accumulation, one
+      per ``k`` steps), and ``clipped_fraction``;
+    - with ``log_dir`` (a folder), TensorBoard event files: scalars ``grad_norm`` and ``clipped`` at step = update
+      number, written with ``tf.summary.write`` (no ``tensorboard`` package needed).
     """
 
     def __init__(self, log_dir: str | Path | None = None):

@@ -21,11 +21,13 @@ def scalar_jacobians(w: float, steps: int) -> np.ndarray:
 
 
 def matrix_with_spectral_radius(rho: float, size: int = 32, seed: int = 0, kind: str = "orthogonal") -> np.ndarray:
-    """A ``(size, size)`` matrix with spectral radius exactly ``rho``.
+    """A random ``(size, size)`` matrix (from ``seed``) with spectral radius exactly ``rho``.
 
-    ``kind="orthogonal"``: ``rho·Q`` with ``Q`` a random orthogonal matrix (all singular values equal ``rho``).
-    ``kind="gaussian"``: a random Gaussian matrix rescaled so its largest |eigenvalue| is ``rho``; its largest
-    singular value is then larger than ``rho``, which is why ``‖W^k‖`` can grow for a while even when ``rho < 1``.
+    Args:
+        rho, size, seed: the spectral radius, the number of rows and columns, the seed.
+        kind: ``"orthogonal"``: ``rho·Q`` with ``Q`` a random orthogonal matrix (all singular values equal ``rho``);
+            ``"gaussian"``: a random Gaussian matrix rescaled so its largest |eigenvalue| is ``rho``; its largest
+            singular value is then larger than ``rho``, which is why ``‖W^k‖`` can grow for a while when ``rho < 1``.
     """
     rho = checks.positive("rho", rho)
     size = checks.positive_int("size", size)
@@ -38,12 +40,17 @@ def matrix_with_spectral_radius(rho: float, size: int = 32, seed: int = 0, kind:
     return rho * a / np.max(np.abs(np.linalg.eigvals(a)))
 
 
-def matrix_power_norms(matrix: np.ndarray, steps: int) -> np.ndarray:
-    """Spectral norms ``‖W^k‖₂`` for ``k = 0..steps``, shape ``(steps + 1,)``: how a gradient sent back ``k``
-    steps through a linear recurrence ``h_t = W h_{t-1}`` can grow or shrink at most."""
+def _square(matrix) -> np.ndarray:
     matrix = checks.array("matrix", matrix, ndim=2)
     if matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"matrix must be square, got shape {matrix.shape}")
+    return matrix
+
+
+def matrix_power_norms(matrix: np.ndarray, steps: int) -> np.ndarray:
+    """Spectral norms ``‖W^k‖₂`` for ``k = 0..steps``, shape ``(steps + 1,)``: how a gradient sent back ``k``
+    steps through a linear recurrence ``h_t = W h_{t-1}`` can grow or shrink at most."""
+    matrix = _square(matrix)
     steps = checks.positive_int("steps", steps)
     norms = np.empty(steps + 1)
     power = np.eye(matrix.shape[0])
@@ -64,10 +71,14 @@ CLIFF_TARGET = 0.7
 
 
 def cliff_loss_and_grad(w, b, steps: int = CLIFF_STEPS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Loss and exact gradient of Pascanu et al.'s one-unit model, element-wise over arrays ``w`` and ``b``.
+    """Loss and exact gradient of Pascanu et al.'s one-unit model ``x_t = w·σ(x_{t-1}) + b``, ``x_0 = 0.5``,
+    ``L = (σ(x_steps) − 0.7)²``.
 
-    ``x_t = w·σ(x_{t-1}) + b`` with ``x_0 = 0.5``; loss ``L = (σ(x_steps) − 0.7)²``.
-    Returns ``(L, dL/dw, dL/db)``, each of the broadcast shape of ``w`` and ``b`` (forward-mode derivatives).
+    Args:
+        w, b, steps: weights and biases (arrays, broadcast together, element-wise), the number of steps.
+
+    Returns:
+        ``(L, dL/dw, dL/db)`` (forward-mode derivatives), each of the broadcast shape of ``w`` and ``b``.
     """
     w = checks.array("w", w).astype(np.float64)
     b = checks.array("b", b).astype(np.float64)
@@ -97,15 +108,19 @@ ACTIVATIONS = {
 def recurrent_preactivations(
     matrix: np.ndarray, steps: int, activation: str = "tanh", input_scale: float = 1.0, seed: int = 0
 ) -> np.ndarray:
-    """Pre-activations ``a_t = W h_{t-1} + x_t`` for ``t = 1..steps`` of ``h_t = σ(a_t)``, shape ``(steps, size)``.
+    """Pre-activations ``a_t = W h_{t-1} + x_t`` for ``t = 1..steps`` of ``h_t = σ(a_t)``, ``h_0 = 0``.
 
-    ``h_0 = 0``; inputs ``x_t`` are standard normal times ``input_scale`` (seeded). ``σ'(a_t)``
-    (``ACTIVATIONS[activation][1]``) tells how saturated the units are: near 1 (tanh) in the linear regime, near 0
-    when saturated. ``recurrent_jacobian_norms`` runs the same recurrence (same arguments, same numbers).
+    ``σ'(a_t)`` (``ACTIVATIONS[activation][1]``) tells how saturated the units are: near 1 (tanh) in the linear
+    regime, near 0 when saturated. ``recurrent_jacobian_norms`` runs the same recurrence (same arguments, same numbers).
+
+    Args:
+        matrix, steps, activation: ``W`` (square), the number of steps, ``σ`` (a key of ``ACTIVATIONS``).
+        input_scale, seed: the inputs ``x_t`` are standard normal (from ``seed``) times ``input_scale``.
+
+    Returns:
+        ``(steps, size)`` pre-activations.
     """
-    matrix = checks.array("matrix", matrix, ndim=2)
-    if matrix.shape[0] != matrix.shape[1]:
-        raise ValueError(f"matrix must be square, got shape {matrix.shape}")
+    matrix = _square(matrix)
     steps = checks.positive_int("steps", steps)
     checks.one_of("activation", activation, ACTIVATIONS)
     input_scale = checks.non_negative("input_scale", input_scale)
@@ -123,9 +138,9 @@ def recurrent_preactivations(
 def recurrent_jacobian_norms(
     matrix: np.ndarray, steps: int, activation: str = "tanh", input_scale: float = 1.0, seed: int = 0
 ) -> np.ndarray:
-    """Spectral norms ``‖∂h_k/∂h_0‖₂`` for ``k = 0..steps`` of ``h_t = σ(W h_{t-1} + x_t)``, shape ``(steps + 1,)``.
+    """Spectral norms ``‖∂h_k/∂h_0‖₂`` for ``k = 0..steps`` of ``h_t = σ(W h_{t-1} + x_t)``, shape ``(steps + 1,)``;
+    arguments and inputs as for ``recurrent_preactivations``.
 
-    ``h_0 = 0``; inputs ``x_t`` are standard normal times ``input_scale`` (seeded; ``recurrent_preactivations``).
     Each step multiplies the Jacobian by ``diag(σ'(a_t))·W``, so with ``|σ'| ≤ γ`` (``ACTIVATIONS[activation][2]``)
     the norm shrinks at least geometrically when the largest singular value of ``W`` is below ``1/γ`` (Pascanu et
     al. 2013, §2.1). Above it, growth is possible, not certain: large inputs saturate the units (``σ' ≪ γ``).
