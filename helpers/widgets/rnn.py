@@ -1,14 +1,13 @@
 """Notebook 02's interactive figure: the gradient norm that reaches each time step of a real Keras recurrent layer.
 
-``GradientNormsPlot`` has four controls — spectral radius ρ of the recurrent kernel, sequence length T, cell type
-(SimpleRNN / GRU / LSTM) and activation (linear / tanh) — and redraws, on release, ‖∂L/∂h_t‖ for t = 1..T on a log
-axis (``helpers.gradients.step_gradient_norms``), plus the LSTM's ‖∂L/∂c_t‖, plus, for the linear SimpleRNN, the
-prediction ρ^(T−t)·‖∂L/∂h_T‖ (``helpers.gradients.linear_prediction``).
+``GradientNormsPlot``: ρ, T, cell type and activation as controls; ‖∂L/∂h_t‖ for t = 1..T on a log axis
+(``helpers.gradients.step_gradient_norms``), the LSTM's ‖∂L/∂c_t‖ and, for the linear SimpleRNN, the prediction
+ρ^(T−t)·‖∂L/∂h_T‖ (``helpers.gradients.linear_prediction``).
 
-Speed: one float64 model per (cell type, activation) is built the first time it is shown and kept; moving ρ only
-re-assigns its recurrent kernel (``helpers.models.set_spectral_radius``), and the measurement is one compiled
-function per model that serves every T. The first update of a cell type costs a build and a trace (about a second);
-later ones a small fraction of that (``benchmarks/widget_update_rnn.py`` prints both).
+Speed: one float64 model per (cell type, activation), built when first shown and kept; moving ρ only re-assigns its
+recurrent kernel (``helpers.models.set_spectral_radius``); one compiled measurement per model serves every T. The
+first update of a cell type costs a build and a trace (about a second), later ones a small fraction of that
+(``benchmarks/widget_update_rnn.py`` prints both).
 """
 
 from __future__ import annotations
