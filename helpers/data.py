@@ -3,7 +3,8 @@
 - Fashion-MNIST through the unmodified ``keras.datasets.fashion_mnist.load_data()`` (the real loader and its
   cache under ``$KERAS_HOME/datasets/fashion-mnist/``, default ``~/.keras``), scaled to [0, 1], each 28x28 image
   read as a sequence of 28 time steps of 28 pixels (notebook 04).
-- The article's ``tf.data`` pipeline: ``repeat().shuffle(5000).batch(32).prefetch(AUTOTUNE)`` (notebook 04).
+- The article's ``tf.data`` pipeline: ``repeat().shuffle(5000).batch(32).prefetch(AUTOTUNE)`` (notebook 04); its
+  order of examples, ``batch_order``, is also what ``helpers.training`` draws its batches from.
 - ``adding_problem``: the adding problem of Hochreiter & Schmidhuber (1997, §5.4), in its common "sum" variant, as
   a seeded generator of ``(x, y)`` (notebooks 02 and 05).
 """
@@ -16,6 +17,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from helpers import checks
 
@@ -264,6 +266,20 @@ def _unavailable_message(error: Exception) -> str:
     )
 
 
+def batch_order(n: int, batch_size: int = 32, shuffle_buffer: int = 5000, seed: int = 42):
+    """The article pipeline's order of examples: an endless ``tf.data.Dataset`` of int64 index batches
+    ``(batch_size,)``, ``range(n).repeat().shuffle(shuffle_buffer, seed).batch(batch_size)``.
+
+    Shuffling never looks at the elements, so the pipeline on ``(x, y)`` gives ``(x[i], y[i])`` for these
+    indices (``fashion_mnist_pipeline`` is built on it; ``helpers.training`` gathers its chunks with NumPy).
+    The order depends on ``seed`` **and** TensorFlow's global seed (tf.data's rule for a seeded op): the same
+    ``seed`` after the same ``keras.utils.set_random_seed(s)`` gives the same order; ``helpers.training.train``
+    sets both to its ``data_seed``.
+    """
+    indices = tf.data.Dataset.from_tensor_slices(np.arange(n, dtype=np.int64))
+    return indices.repeat().shuffle(shuffle_buffer, seed=seed).batch(batch_size)
+
+
 def fashion_mnist_pipeline(
     x: np.ndarray,
     y: np.ndarray,
@@ -271,24 +287,24 @@ def fashion_mnist_pipeline(
     shuffle_buffer: int = 5000,
     seed: int = 42,
 ):
-    """The article's training pipeline, an endless ``tf.data.Dataset`` of ``(x, y)`` batches:
-    ``from_tensor_slices((x, y)).repeat().shuffle(shuffle_buffer, seed).batch(batch_size).prefetch(AUTOTUNE)``.
+    """The article's training pipeline, an endless ``tf.data.Dataset`` of ``(x, y)`` batches: the batches of
+    ``from_tensor_slices((x, y)).repeat().shuffle(shuffle_buffer, seed).batch(batch_size).prefetch(AUTOTUNE)``,
+    gathered by index (``batch_order``).
 
     ``x``: ``(n, 28, 28)`` float images, or uint8 pixels (``load_fashion_mnist(scaled=False)``), which stay uint8 in
     the pipeline and are scaled per batch to exactly the float32 values ``scale_images`` gives (4 times less memory);
     ``y``: ``(n,)`` integer labels. Batches are float32 ``(batch_size, 28, 28)`` and int64 ``(batch_size,)``. The same
-    ``seed`` gives the same batches.
+    ``seed`` under the same TensorFlow global seed gives the same batches (``batch_order``).
     """
-    import tensorflow as tf
-
     x, y = checks.labelled_data(x, y, classes=len(FASHION_MNIST_CLASSES), x_shape=(None, 28, 28))
     batch_size = checks.positive_int("batch_size", batch_size)
     shuffle_buffer = checks.positive_int("shuffle_buffer", shuffle_buffer)
     seed = checks.positive_int("seed", seed, minimum=0)
     pixels = x.dtype == np.uint8
     x = x if pixels else np.asarray(x, np.float32)  # no copy when x is float32 already
-    dataset = tf.data.Dataset.from_tensor_slices((x, np.asarray(y, np.int64)))
-    dataset = dataset.repeat().shuffle(shuffle_buffer, seed=seed).batch(batch_size)
+    images, labels = tf.constant(x), tf.constant(np.asarray(y, np.int64))
+    dataset = batch_order(len(x), batch_size, shuffle_buffer, seed).map(lambda i: (tf.gather(images, i),
+                                                                                  tf.gather(labels, i)))
     if pixels:
         dataset = dataset.map(lambda images, labels: (tf.cast(images, tf.float32) / 255.0, labels))
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -1,65 +1,65 @@
 """One fast, instrumented training loop for Keras classifiers, several settings at once (notebook 04; used by 05).
 
-Per step it records the training loss, the batch accuracy, the **pre-clip global gradient norm** and whether the
-step was clipped, and it stops a setting cleanly at the first step whose loss or gradient is NaN/inf (that update is
-not applied; the step is reported in ``History.diverged_at``; no exception is raised).
+Words: a **mode** is the name of a clipping rule (``"none"``, ``"value"``, ``"norm"``, ``"global_norm"``,
+``"autoclip"``, ``"agc"``); a **rule** is the ``ClipRule`` that implements a mode; a **threshold** is a rule's one
+positive parameter (the bound c for value/norm/global_norm, the percentile p for AutoClip, the factor λ for AGC).
+A ``Setting`` is one training configuration (mode, threshold, optimizer, learning rate, seed); ``train`` returns one
+``History`` per setting: per step the loss, the batch accuracy, the **pre-clip global gradient norm** and whether
+the rule clipped. A setting stops at the first step whose loss or gradient is NaN/inf (that update is not applied;
+``History.diverged_at``; no exception is raised).
 
-The loop is the ordinary gradient-tape loop, for every setting ``k``::
+One step (``_step``) is the ordinary gradient-tape loop, for every setting ``k`` at once::
 
-    with tf.GradientTape() as tape:
+    with tf.GradientTape() as tape:                               # the engine: K copies of the model
         loss = sparse_categorical_crossentropy(y, model_k(x))
     grads = tape.gradient(loss, model_k.trainable_variables)
-    clipped, norm = helpers.clipping.clip(grads, mode_k, threshold_k)
-    optimizer_k.apply(clipped, model_k.trainable_variables)
+    clipped = rule_k(grads, threshold_k)                          # _clip_all
+    ok = loss, pre-clip norm and clipped gradients are finite     # else diverged_at = this step
+    weights_k = optimizer_k(weights_k, clipped) where ok          # _optimizer_step: Keras 3's arithmetic
 
-made fast in three ways: settings are stepped together inside **one** ``tf.function(jit_compile=True)``; a chunk of
-steps runs inside that compiled function (a ``tf.while_loop`` returning the per-step metrics), so Python is visited
-once per chunk, not once per step; and every per-setting number (learning rate, threshold, clipping rule, optimizer)
-is a tensor, so changing them never retraces. The batches are the article's ``tf.data`` pipeline
-(``helpers.data.fashion_mnist_pipeline``), drawn one chunk at a time; their order depends only on the data seed.
+made fast in three ways: the settings step together inside one ``tf.function(jit_compile=True)``; a chunk of steps
+runs inside it (a ``tf.while_loop`` over ``_step``, ``_chunk_function``), so Python is visited once per chunk; and
+every per-setting number (learning rate, threshold, rule, optimizer: ``_Hyper``) is a tensor, so changing them never
+recompiles. The batches are the article's pipeline (``helpers.data.batch_order``); their order depends only on the
+data seed.
 
 **One answer per setting.** In the unstable regime float32 rounding differences grow to O(1) within a few hundred
-steps, and batched arithmetic rounds differently for different batch shapes. So settings are computed in blocks of
-exactly ``BLOCK`` (a block padded with inert copies that are never updated), each block sharing one data seed and
-one set of compiled rules: a setting's history is bitwise the same whether it is trained alone or with any other
-settings, at any position (tested). Blocks are independent computations, so they step in ``THREADS`` threads at
-once (one per core). ``train_seeds`` trains settings x seeds in one call and ``SeedRuns``
-summarises them (mean ± sd, min–max, diverged k/n, wins k/n).
+steps, and batched arithmetic rounds differently for different batch shapes. So settings are trained in blocks of
+exactly ``BLOCK`` (``_Block``: padded with inert copies, never updated) that share a data seed and one compiled
+function: a setting's history is bitwise the same alone or with any other settings, at any position (tested).
+Blocks are independent computations, so they step in ``THREADS`` threads at once. ``train_seeds`` trains settings x
+seeds in one call and ``SeedRuns`` summarises them (mean ± sd, min–max, diverged k/n, wins k/n).
 
-Clipping rules are ``ClipRule`` objects (``rules()``, ``register_rule``): the four of ``helpers.clipping.clip``
-(none, value, per-tensor norm, global norm), AutoClip (its norm history kept per setting as rule state) and AGC
-(which reads the weights); a new rule plugs in with one ``register_rule`` call and trains alongside the others.
-
-Two engines compute the K losses and gradients:
-
-- ``"vectorized"`` (the default when the model allows it): for a ``Sequential`` of one ``LSTM`` layer followed by
-  ``Dense`` layers, the K copies of the model are evaluated as one batched computation (each weight stacked along a
-  new first axis of length K). It reads every size and activation from the Keras layers and performs their own
-  arithmetic (``LSTMCell``'s fused gates; the loss from the softmax's logits, as Keras does); the tests check it
-  against ``model.fit`` with the equivalent Keras optimizer.
-- ``"keras"``: any Keras model, each copy called through ``model.stateless_call`` (slower; compile time grows with K).
-
-The LSTM's inner time loop is differentiated by TensorFlow (a hand-written backward pass was tried: same speed).
-
-The optimizers follow Keras 3's update rules exactly (``keras/src/optimizers/{sgd,adam,rmsprop}.py``, default
-hyper-parameters) so that ``keras_optimizer(setting)`` is the drop-in Keras equivalent of a ``Setting``.
+Engines compute the K losses and gradients: ``"vectorized"`` (the default when the model allows it) evaluates a
+``Sequential`` of one ``LSTM`` then ``Dense`` layers for all K weight sets as one batched computation (each weight
+stacked along a new first axis), with Keras's own arithmetic read from the layers (``LSTMCell``'s fused gates; the
+loss from the softmax's logits, as Keras does); ``"keras"`` runs any model through ``model.stateless_call``, one copy
+at a time (slower; compile time grows with K). The tests check both against ``model.fit``. The optimizers follow
+Keras 3's update rules exactly (``keras/src/optimizers/{sgd,adam,rmsprop}.py``, default hyper-parameters), so that
+``keras_optimizer(setting)`` is the Keras equivalent of a ``Setting``.
 """
 
 from __future__ import annotations
 
 import ctypes
+import inspect
 import math
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
+import keras
 import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
 
-from helpers import checks
-from helpers.data import scale_images
+from helpers import checks, clipping
+from helpers.data import batch_order, scale_images
+from helpers.models import article_lstm
 
 #: Optimizers a ``Setting`` can name (Keras 3's SGD — with ``momentum`` for SGD+momentum —, Adam and RMSprop).
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
@@ -71,13 +71,18 @@ LOSSES = ("sparse_categorical_crossentropy", "mse")
 #: Engines that compute the K settings' losses and gradients (see the module docstring).
 ENGINES = ("auto", "vectorized", "keras")
 
+#: Settings are trained in blocks of exactly this many (a block padded with inert copies of its first setting:
+#: never updated, results discarded), so that every setting's arithmetic has the same shapes whatever else is
+#: trained in the call: its history is bitwise the same alone or with others, at any position (tested).
+BLOCK = 2
+#: Blocks step their chunks in this many threads at once (each block is its own compiled computation, so the
+#: numbers do not depend on it; tested). Environment variable ``HELPERS_TRAIN_THREADS``, default: the CPU count.
+THREADS = max(1, int(os.environ.get("HELPERS_TRAIN_THREADS", os.cpu_count() or 1)))
+
 
 # ----------------------------------------------------------------------------------------------------------------
 # Clipping rules: pure functions of one setting's gradients, traced once and mapped over the K settings
 # ----------------------------------------------------------------------------------------------------------------
-
-#: The rules every compiled step computes (cheap); any other rule is compiled in only when a setting uses it.
-BASIC_MODES = ("none", "value", "norm", "global_norm")
 
 
 @dataclass(frozen=True)
@@ -86,14 +91,13 @@ class ClipRule:
 
     ``clip(grads, threshold, weights, state, context) -> (clipped, was_clipped, new_state)`` works on **one**
     setting: ``grads`` and ``weights`` are lists of tensors in ``model.trainable_variables`` order (the weights
-    before the update, e.g. for AGC), ``threshold`` a float32 scalar tensor (the setting's ``threshold``: a norm or
-    value bound, AutoClip's percentile, AGC's λ), ``state`` a float32 vector of ``state_size`` entries that the
-    trainer keeps per setting from step to step (zeros at the start; e.g. AutoClip's norm history), ``context`` a
-    dict with ``"final_layer"``: the indices of the model's last layer's variables. It returns the clipped gradients,
-    a bool scalar (did the rule change the gradient) and the new state. It must be traceable inside
-    ``tf.vectorized_map`` and XLA (the trainer maps it over the settings that use it). ``needs_threshold``: False for
-    "none" only; ``check(threshold)`` validates a ``Setting``'s threshold (raise ``ValueError``); ``label`` formats it
-    for legends, e.g. ``"AutoClip p={threshold:g}"``.
+    before the update, e.g. for AGC), ``threshold`` a float32 scalar tensor, ``state`` a float32 vector of
+    ``state_size`` entries the trainer keeps per setting from step to step (zeros at the start; e.g. AutoClip's
+    norm history), ``context`` a dict with ``"final_layer"``: the indices of the model's last layer's variables.
+    It returns the clipped gradients, a bool scalar (did the rule change the gradient) and the new state, and must
+    be traceable inside ``tf.vectorized_map`` and XLA. ``needs_threshold``: False for "none" only;
+    ``check(threshold)`` validates a ``Setting``'s threshold (raise ``ValueError``); ``label`` formats it for
+    legends, e.g. ``"AutoClip p={threshold:g}"``.
     """
 
     name: str
@@ -105,11 +109,7 @@ class ClipRule:
 
 
 def _fixed_rule(mode: str) -> ClipRule:
-    """A rule of ``helpers.clipping.clip`` (``"none"``, ``"value"``, ``"norm"``, ``"global_norm"``)."""
-    import tensorflow as tf
-
-    from helpers import clipping
-
+    """A mode of ``helpers.clipping.clip`` (``clipping.MODES``) as a rule, labelled with ``clipping.LABELS``."""
     clipped_if = {
         "none": lambda grads, c: tf.constant(False),
         "value": lambda grads, c: tf.reduce_any(tf.stack([tf.reduce_max(tf.abs(g)) > c for g in grads])),
@@ -121,36 +121,19 @@ def _fixed_rule(mode: str) -> ClipRule:
         clipped, _ = clipping.clip(list(grads), mode, None if mode == "none" else threshold)
         return clipped, clipped_if(grads, threshold), state
 
-    names = {"none": "no clipping", "value": "value", "norm": "per-tensor norm", "global_norm": "global norm"}
-    label = names[mode] + ("" if mode == "none" else " ≤ {threshold:g}")
+    label = clipping.LABELS[mode] + ("" if mode == "none" else " ≤ {threshold:g}")
     return ClipRule(mode, apply, needs_threshold=mode != "none", label=label)
 
 
-def _changed(clipped, grads):
-    import tensorflow as tf
-
-    return tf.reduce_any(tf.stack([tf.reduce_any(a != g) for a, g in zip(clipped, grads)]))
-
-
 def autoclip_rule(capacity: int = 2000) -> ClipRule:
-    """AutoClip (Seetharaman et al. 2020) as a rule named ``"autoclip"``: each step records the pre-clip global norm
-    (when finite) and clips by global norm at the ``threshold``-th percentile (``helpers.clipping.percentile``) of
-    the norms recorded so far, this step's included. ``threshold`` is the percentile p in (0, 100] (the paper: 10).
-    The history keeps the last ``capacity`` norms (the paper's "all norms so far" while steps <= capacity)."""
-    import tensorflow as tf
-
-    from helpers import clipping
-
+    """AutoClip (Seetharaman et al. 2020) as a rule named ``"autoclip"``: ``helpers.clipping.autoclip_step`` with
+    the norm history (the last ``capacity`` finite pre-clip global norms, this step's included) and its count kept
+    as the rule's state; clips by global norm at their ``threshold``-th percentile p in (0, 100] (the paper: 10)."""
     capacity = checks.positive_int("capacity", capacity)
 
     def apply(grads, p, weights, state, context):
         norm = clipping.global_norm(list(grads))
-        count, history = state[0], state[1:]
-        finite = tf.math.is_finite(norm)
-        slot = tf.cast(tf.math.floormod(count, capacity), tf.int32)
-        history = tf.where(finite & tf.equal(tf.range(capacity), slot), norm, history)
-        count = count + tf.cast(finite, count.dtype)
-        threshold = clipping.percentile(history, p, count=tf.minimum(count, capacity))
+        history, count, threshold = clipping.autoclip_step(state[1:], state[0], norm, p)
         clipped, _ = clipping.clip_by_global_norm(list(grads), threshold)
         return clipped, norm > threshold, tf.concat([count[None], history], axis=0)
 
@@ -161,36 +144,25 @@ def autoclip_rule(capacity: int = 2000) -> ClipRule:
 def agc_rule(eps: float = 1e-3) -> ClipRule:
     """Adaptive gradient clipping (Brock et al. 2021) as a rule named ``"agc"``: ``helpers.clipping.agc`` with
     λ = ``threshold`` and ε = ``eps``, unit-wise on the weights before the update, the final layer left unclipped."""
-    from helpers import clipping
-
     eps = checks.positive("eps", eps)
 
-    def apply(grads, clipping_factor, weights, state, context):
-        clipped, _ = clipping.agc(list(grads), list(weights), clipping_factor, eps, skip=context["final_layer"])
-        return clipped, _changed(clipped, grads), state
+    def apply(grads, factor, weights, state, context):
+        clipped, _ = clipping.agc(list(grads), list(weights), factor, eps, skip=context["final_layer"])
+        changed = tf.reduce_any(tf.stack([tf.reduce_any(a != g) for a, g in zip(clipped, grads)]))
+        return clipped, changed, state
 
     return ClipRule("agc", apply, label="AGC λ={threshold:g}")
-
-
-def _default_rules() -> dict[str, ClipRule]:
-    from helpers import clipping
-
-    found = {mode: _fixed_rule(mode) for mode in BASIC_MODES if mode in clipping.MODES}
-    if hasattr(clipping, "percentile") and hasattr(clipping, "check_percentile"):
-        found["autoclip"] = autoclip_rule()
-    if hasattr(clipping, "agc"):
-        found["agc"] = agc_rule()
-    return found
 
 
 _RULES: dict[str, ClipRule] = {}
 
 
 def rules() -> dict[str, ClipRule]:
-    """The clipping rules by name: the modes of ``helpers.clipping.clip``, ``"autoclip"``, ``"agc"``, and any added
-    by ``register_rule``."""
+    """The clipping rules by mode: ``helpers.clipping.MODES``, ``"autoclip"``, ``"agc"``, and any added by
+    ``register_rule``."""
     if not _RULES:
-        _RULES.update(_default_rules())
+        _RULES.update({mode: _fixed_rule(mode) for mode in clipping.MODES})
+        _RULES.update(autoclip=autoclip_rule(), agc=agc_rule())
     return dict(_RULES)
 
 
@@ -325,10 +297,6 @@ class History:
 def keras_optimizer(setting: Setting):
     """The Keras optimizer this ``setting`` stands for, with Keras's own clipping argument
     (``clipvalue`` / ``clipnorm`` / ``global_clipnorm``; see ``helpers.clipping.KERAS_ARGUMENT``)."""
-    import keras
-
-    from helpers import clipping
-
     if not isinstance(setting, Setting):
         raise TypeError(f"setting must be a Setting, got {type(setting).__name__}")
     if setting.mode not in clipping.KERAS_ARGUMENT and setting.mode != "none":
@@ -356,8 +324,6 @@ def _layer_signature(layer) -> tuple:
 
 def _vectorizable(model) -> str | None:
     """``None`` if the vectorized engine can run ``model``; otherwise the reason it cannot."""
-    import keras
-
     if not isinstance(model, keras.Sequential):
         return "the model is not a keras.Sequential"
     layers = model.layers
@@ -383,15 +349,6 @@ def _vectorizable(model) -> str | None:
     return None
 
 
-def _context(model) -> dict:
-    """What a clipping rule may need to know about the model (``ClipRule``): its last layer's variable indices."""
-    from helpers import clipping
-
-    if hasattr(clipping, "last_layer"):
-        return {"final_layer": tuple(clipping.last_layer(model))}
-    return {"final_layer": (len(model.trainable_variables) - 1,)}
-
-
 class _VectorizedEngine:
     """K copies of a ``Sequential([LSTM, Dense, ...])`` evaluated as one batched computation.
 
@@ -401,67 +358,51 @@ class _VectorizedEngine:
     """
 
     def __init__(self, model):
-        import keras
-
         self.key = ("vectorized", tuple(_layer_signature(layer) for layer in model.layers))
         index = {id(v): i for i, v in enumerate(model.trainable_variables)}
-        self.plan = []
-        for layer in model.layers:
-            if isinstance(layer, keras.layers.LSTM):
-                cell = layer.cell
-                ids = (index[id(cell.kernel)], index[id(cell.recurrent_kernel)], index[id(cell.bias)])
-                self.plan.append(("lstm", ids, cell.units, cell.activation, cell.recurrent_activation))
-            else:
-                ids = (index[id(layer.kernel)], index[id(layer.bias)] if layer.use_bias else None)
-                self.plan.append(("dense", ids, layer.units, layer.activation, None))
+        lstm = model.layers[0].cell
+        self.lstm = (index[id(lstm.kernel)], index[id(lstm.recurrent_kernel)], index[id(lstm.bias)])
+        self.lstm_activations = (lstm.activation, lstm.recurrent_activation)
+        self.dense = [
+            (index[id(layer.kernel)], index[id(layer.bias)] if layer.use_bias else None, layer.activation)
+            for layer in model.layers[1:]
+        ]
         self.softmax_logits = model.layers[-1].activation is keras.activations.softmax
-        self.context = _context(model)
+        self.context = {"final_layer": tuple(clipping.last_layer(model))}
         self.outputs = model.output_shape[-1]
 
     def probabilities_and_loss(self, weights, x, y, loss="sparse_categorical_crossentropy"):
         """``x``: ``(batch, time, features)``; ``y``: ``(batch,)``. Returns outputs ``(K, batch, units)`` and the
         per-setting loss ``(K,)`` and accuracy ``(K,)`` (NaN for ``loss="mse"``)."""
-        import keras
-        import tensorflow as tf
-
-        h = None
-        logits = None
-        for kind, ids, _units, activation, recurrent_activation in self.plan:
-            if kind == "lstm":
-                kernel, recurrent, bias = (weights[i] for i in ids)
-                # x·kernel for every time step at once: (time, K, batch, 4·units)
-                projected = tf.einsum("btf,kfg->tkbg", x, kernel)
-                h = _lstm(projected, recurrent, bias, activation, recurrent_activation)
-            else:
-                if h is None:
-                    raise ValueError("the first layer must be an LSTM")
-                kernel = weights[ids[0]]
-                z = tf.einsum("kbh,khu->kbu", h, kernel)
-                if ids[1] is not None:
-                    z = z + weights[ids[1]][:, None, :]
-                logits = z
-                h = activation(z)
+        kernel, recurrent, bias = (weights[i] for i in self.lstm)
+        projected = tf.einsum("btf,kfg->tkbg", x, kernel)  # x·kernel for every time step: (time, K, batch, 4·units)
+        h = _lstm(projected, recurrent, bias, *self.lstm_activations)
+        for kernel_id, bias_id, activation in self.dense:
+            logits = tf.einsum("kbh,khu->kbu", h, weights[kernel_id])
+            if bias_id is not None:
+                logits = logits + weights[bias_id][:, None, :]
+            h = activation(logits)
         if loss == "mse":  # keras.losses.MeanSquaredError: mean over the outputs, then over the batch
             squared = tf.square(tf.cast(y, h.dtype)[..., None] - h)
             return h, tf.reduce_mean(squared, axis=[1, 2]), tf.fill(tf.shape(h)[:1], float("nan"))
         labels = tf.broadcast_to(tf.cast(y, tf.int64), tf.shape(h)[:2])
-        if self.softmax_logits:
-            per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-        else:
+        if not self.softmax_logits:
             epsilon = keras.config.epsilon()
-            log_p = tf.math.log(tf.clip_by_value(h, epsilon, 1.0 - epsilon))
-            per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=log_p)
-        loss = tf.reduce_mean(per_example, axis=1)
+            logits = tf.math.log(tf.clip_by_value(h, epsilon, 1.0 - epsilon))
+        per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
         correct = tf.cast(tf.equal(tf.argmax(h, axis=-1), labels), tf.float32)
-        return h, loss, tf.reduce_mean(correct, axis=1)
+        return h, tf.reduce_mean(per_example, axis=1), tf.reduce_mean(correct, axis=1)
 
 
 def _lstm(projected, recurrent, bias, activation, recurrent_activation):
     """The last hidden state ``(K, batch, units)`` of ``keras.layers.LSTMCell``'s recurrence (fused gates
-    ``i, f, c̃, o``; ``z = x·kernel + h·recurrent_kernel + bias``). ``projected``: ``x·kernel`` for every time step,
-    ``(time, K, batch, 4·units)``; ``recurrent``: ``(K, units, 4·units)``; ``bias``: ``(K, 4·units)``."""
-    import tensorflow as tf
+    ``i, f, c̃, o``; ``z = x·kernel + h·recurrent_kernel + bias``).
 
+    Args:
+        projected: ``x·kernel`` for every time step, ``(time, K, batch, 4·units)``.
+        recurrent, bias: ``(K, units, 4·units)`` and ``(K, 4·units)``.
+        activation, recurrent_activation: the cell's activations.
+    """
     steps, k, batch, four_units = projected.shape
     zeros = tf.zeros([k, batch, four_units // 4], projected.dtype)
 
@@ -482,149 +423,267 @@ class _KerasEngine:
     def __init__(self, model):
         self.key = ("keras", id(model))
         self.model = model
-        self.context = _context(model)
+        self.context = {"final_layer": tuple(clipping.last_layer(model))}
         self.outputs = model.output_shape[-1]
         self.non_trainable = [v.value for v in model.non_trainable_variables]
 
     def probabilities_and_loss(self, weights, x, y, loss="sparse_categorical_crossentropy"):
-        import keras
-        import tensorflow as tf
-
-        k = weights[0].shape[0]
+        """As ``_VectorizedEngine.probabilities_and_loss``, one copy of the model after the other."""
         outputs, losses, accuracies = [], [], []
-        for i in range(k):
+        for i in range(weights[0].shape[0]):
             out, _ = self.model.stateless_call([w[i] for w in weights], self.non_trainable, x, training=True)
             if loss == "mse":
                 losses.append(tf.reduce_mean(tf.square(tf.cast(y, out.dtype)[:, None] - out)))
                 accuracies.append(tf.constant(float("nan")))
             else:
                 losses.append(tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, out)))
-                accuracies.append(
-                    tf.reduce_mean(tf.cast(tf.equal(tf.argmax(out, axis=-1), tf.cast(y, tf.int64)), tf.float32))
-                )
+                correct = tf.equal(tf.argmax(out, axis=-1), tf.cast(y, tf.int64))
+                accuracies.append(tf.reduce_mean(tf.cast(correct, tf.float32)))
             outputs.append(out)
         return tf.stack(outputs), tf.stack(losses), tf.stack(accuracies)
 
 
+_ENGINES: dict = {}
+
+
+def _prepare(model_fn, engine):
+    """The engine for ``model_fn``'s architecture (built once per model function and engine)."""
+    key = (model_fn, engine)
+    if key not in _ENGINES:
+        template = _build(model_fn, 0)
+        if not isinstance(template, keras.Model):
+            raise TypeError(f"model must return a keras.Model, got {type(template).__name__}")
+        reason = _vectorizable(template)
+        if engine == "vectorized" and reason is not None:
+            raise ValueError(f"engine='vectorized' cannot run this model: {reason}; use engine='keras'")
+        _ENGINES[key] = _VectorizedEngine(template) if engine != "keras" and reason is None else _KerasEngine(template)
+    return _ENGINES[key]
+
+
 # ----------------------------------------------------------------------------------------------------------------
-# The compiled chunk of steps
+# One compiled step, a chunk of steps, and a block of settings
 # ----------------------------------------------------------------------------------------------------------------
 
-_CHUNK_FUNCTIONS: dict = {}
+
+class _State(NamedTuple):
+    """What a block carries from step to step; every tensor has a first axis of ``BLOCK`` settings."""
+
+    weights: list  # the stacked trainable weights, in ``model.trainable_variables`` order
+    first: list  # the optimizer's first moment per weight: SGD's momentum buffer, Adam's m
+    second: list  # its second moment: Adam's v, RMSprop's mean square
+    rule_states: list  # one (BLOCK, state_size) tensor per rule of the block (zero-width for stateless rules)
+    count: tf.Tensor  # float32: updates applied so far (Adam's bias correction uses count + 1)
+    alive: tf.Tensor  # bool: still training (False after a non-finite step, and for padding)
+    diverged_at: tf.Tensor  # int32: the step a setting diverged at, -1 while it has not
+
+
+class _Hyper(NamedTuple):
+    """A block's per-setting numbers, ``(BLOCK,)`` tensors: changing them never recompiles."""
+
+    learning_rate: tf.Tensor  # float32
+    threshold: tf.Tensor  # float32 (1.0 where the mode takes none)
+    momentum: tf.Tensor  # float32 (SGD)
+    rule: tf.Tensor  # int32: index into the block's rule list
+    optimizer: tf.Tensor  # int32: index into OPTIMIZERS
 
 
 def _per_setting(mask, like):
     """``mask`` of shape ``(K,)`` reshaped to broadcast against a stacked tensor ``like`` ``(K, ...)``."""
-    import tensorflow as tf
-
     return tf.reshape(mask, [-1] + [1] * (like.shape.rank - 1))
 
 
-def _clip_all(grads, weights, thresholds, mode_index, rule_list, states, context):
-    """Apply each setting's rule (``rule_list[mode_index[k]]``). ``states``: one ``(K, state_size)`` tensor per rule
-    with state. Returns ``(clipped stacked grads, pre-clip global norms (K,), clipped flags (K,), new states)``."""
-    import tensorflow as tf
+def _clip_all(grads, weights, hyper, rule_list, rule_states, context):
+    """Each setting's rule (``rule_list[hyper.rule[k]]``) applied to its gradients. Every rule of the block with a
+    threshold is computed for every setting (``tf.vectorized_map``) and kept where the setting uses it.
 
+    Args:
+        grads, weights: the stacked gradients and weights (``(K, ...)`` tensors).
+        hyper, rule_list, rule_states: the block's ``_Hyper``, its rules and their ``_State.rule_states``.
+        context: what a rule may need to know about the model (``ClipRule``).
+
+    Returns:
+        ``(clipped gradients, pre-clip global norms (K,), clipped flags (K,), new rule states)``.
+    """
     global_norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(g), axis=list(range(1, g.shape.rank))) for g in grads]))
     out = list(grads)
-    was = tf.zeros_like(mode_index, tf.bool)
-    new_states = list(states)
+    was = tf.zeros_like(hyper.rule, tf.bool)
+    new_states = list(rule_states)
     for j, rule in enumerate(rule_list):
         if not rule.needs_threshold:
             continue
-        state = states[j] if rule.state_size else tf.zeros([tf.shape(mode_index)[0], 0], tf.float32)
 
         def one_setting(args, rule=rule):
             grads_k, weights_k, threshold_k, state_k = args
             return rule.clip(grads_k, threshold_k, weights_k, state_k, context)
 
-        clipped, flag, state = tf.vectorized_map(one_setting, (list(grads), list(weights), thresholds, state))
-        chosen = tf.equal(mode_index, j)
+        clipped, flag, state = tf.vectorized_map(one_setting, (list(grads), list(weights), hyper.threshold,
+                                                               rule_states[j]))  # fmt: skip
+        chosen = tf.equal(hyper.rule, j)
         out = [tf.where(_per_setting(chosen, g), c, o) for g, c, o in zip(grads, clipped, out)]
         was = tf.where(chosen, flag, was)
         if rule.state_size:
-            new_states[j] = tf.where(chosen[:, None], state, states[j])
+            new_states[j] = tf.where(chosen[:, None], state, rule_states[j])
     return out, global_norm, was, new_states
 
 
-def _optimizer_step(weights, first, second, grads, count, lr, momentum, opt_index):
-    """One update of every setting with its own optimizer (Keras 3's arithmetic). ``count``: this update's
-    1-based step number per setting (Adam's ``iterations + 1``). Returns new ``(weights, first, second)``."""
-    import tensorflow as tf
+def _optimizer_step(weights, first, second, grads, count, hyper):
+    """One update of every setting with its own optimizer, Keras 3's arithmetic.
 
+    Every setting's update is computed with all three optimizers and one is kept (``tf.where``): the compiled
+    function then does not depend on which optimizers a block's settings use, so settings of any optimizers share
+    blocks and compiled functions (notebook 04 mixes SGD and Adam without an extra XLA compile) and a setting's
+    numbers never depend on its neighbour's optimizer. The cost is a dozen elementwise operations per weight, small
+    next to the model's forward and backward pass (measured: no difference in the time of a step).
+
+    Args:
+        weights, first, second: the block's ``_State`` weights and optimizer moments.
+        grads: the clipped gradients.
+        count: this update's 1-based number per setting (Adam's ``iterations + 1``).
+        hyper: the block's ``_Hyper``.
+
+    Returns:
+        The new ``(weights, first, second)``.
+    """
     new_w, new_m, new_v = [], [], []
     for w, m, v, g in zip(weights, first, second, grads):
-        lr_ = _per_setting(lr, w)
-        sgd_m = m * _per_setting(momentum, w) - g * lr_
+        lr = _per_setting(hyper.learning_rate, w)
+        sgd_m = m * _per_setting(hyper.momentum, w) - g * lr
         sgd_w = w + sgd_m
         # Adam (keras/src/optimizers/adam.py)
         step = _per_setting(count, w)
-        alpha = lr_ * tf.sqrt(1 - tf.pow(ADAM_BETA_2, step)) / (1 - tf.pow(ADAM_BETA_1, step))
+        alpha = lr * tf.sqrt(1 - tf.pow(ADAM_BETA_2, step)) / (1 - tf.pow(ADAM_BETA_1, step))
         adam_m = m + (g - m) * (1 - ADAM_BETA_1)
         adam_v = v + (tf.square(g) - v) * (1 - ADAM_BETA_2)
         adam_w = w - (adam_m * alpha) / (tf.sqrt(adam_v) + ADAM_EPSILON)
         # RMSprop (keras/src/optimizers/rmsprop.py), no momentum, not centered
         rms_v = RMSPROP_RHO * v + (1 - RMSPROP_RHO) * tf.square(g)
-        rms_w = w - (lr_ * g) / tf.sqrt(rms_v + RMSPROP_EPSILON)
-        kind = _per_setting(opt_index, w)
+        rms_w = w - (lr * g) / tf.sqrt(rms_v + RMSPROP_EPSILON)
+        kind = _per_setting(hyper.optimizer, w)
         new_w.append(tf.where(kind == 0, sgd_w, tf.where(kind == 1, adam_w, rms_w)))
         new_m.append(tf.where(kind == 0, sgd_m, tf.where(kind == 1, adam_m, m)))
         new_v.append(tf.where(kind == 1, adam_v, tf.where(kind == 2, rms_v, v)))
     return new_w, new_m, new_v
 
 
+def _step(engine, rule_list, loss, state, hyper, x, y, step):
+    """One training step of a block: loss and gradients → clip → finite check → optimizer update → keep the update
+    only where the step was finite (elsewhere the setting stops: ``alive`` False, ``diverged_at`` = ``step``).
+
+    Args:
+        engine, rule_list, loss: the model's engine, the block's rules and the loss's name.
+        state, hyper: the block's ``_State`` and ``_Hyper``.
+        x, y, step: this step's batch and its number in the run.
+
+    Returns:
+        ``(new _State, (loss, accuracy, pre-clip global norm, clipped))``, each record a ``(BLOCK,)`` tensor.
+    """
+    with tf.GradientTape() as tape:
+        tape.watch(state.weights)
+        _, losses, accuracy = engine.probabilities_and_loss(state.weights, x, y, loss)
+        total = tf.reduce_sum(tf.where(state.alive, losses, 0.0))
+    grads = tape.gradient(total, state.weights)
+    clipped, norm, was_clipped, rule_states = _clip_all(grads, state.weights, hyper, rule_list, state.rule_states,
+                                                        engine.context)  # fmt: skip
+    finite = [tf.reduce_all(tf.math.is_finite(c), axis=list(range(1, c.shape.rank))) for c in clipped]
+    ok = state.alive & tf.math.is_finite(losses) & tf.math.is_finite(norm) & tf.reduce_all(tf.stack(finite), axis=0)
+    count = state.count + tf.cast(ok, tf.float32)
+    updated = _optimizer_step(state.weights, state.first, state.second, clipped, count, hyper)
+    weights, first, second = ([tf.where(_per_setting(ok, o), a, o) for a, o in zip(new, old)]
+                              for new, old in zip(updated, (state.weights, state.first, state.second)))  # fmt: skip
+    rule_states = [tf.where(ok[:, None], a, o) for a, o in zip(rule_states, state.rule_states)]
+    diverged_at = tf.where(state.alive & ~ok, step, state.diverged_at)
+    new = _State(weights, first, second, rule_states, count, ok, diverged_at)
+    return new, (losses, accuracy, norm, was_clipped)
+
+
+_CHUNK_FUNCTIONS: dict = {}
+
+
 def _chunk_function(engine, rule_list, loss):
-    """The compiled function that runs up to ``n`` steps of all K settings on a chunk of batches."""
-    key = (engine.key, tuple(rule_list), tuple(engine.context["final_layer"]), loss)
+    """The compiled ``run(state, hyper, xs, ys, n, offset) -> (state, steps run, records)``: ``_step`` for steps
+    ``offset .. offset + n - 1`` on the batches ``xs[i], ys[i]`` (a ``tf.while_loop``, ended early once every
+    setting has stopped); the records stacked ``(len(xs), BLOCK)``. One per engine, rule list and loss (cached)."""
+    key = (engine.key, tuple(rule_list), engine.context["final_layer"], loss)
     if key in _CHUNK_FUNCTIONS:
         return _CHUNK_FUNCTIONS[key]
-    import tensorflow as tf
 
     @tf.function(jit_compile=True, autograph=False)  # explicit tf.while_loop: no AutoGraph needed
-    def run(weights, first, second, states, count, alive, diverged, hyper, xs, ys, n, offset):
-        lr, thresholds, momentum, mode_index, opt_index = hyper
-        size = tf.shape(xs)[0]
-        logs = [
-            tf.TensorArray(dtype, size=size, element_shape=[None])
-            for dtype in (tf.float32, tf.float32, tf.float32, tf.bool)
-        ]
+    def run(state, hyper, xs, ys, n, offset):
+        logs = [tf.TensorArray(dtype, size=tf.shape(xs)[0], element_shape=[None])
+                for dtype in (tf.float32, tf.float32, tf.float32, tf.bool)]  # fmt: skip
 
-        def body(i, weights, first, second, states, count, alive, diverged, logs):
-            with tf.GradientTape() as tape:
-                tape.watch(weights)
-                _, losses, accuracy = engine.probabilities_and_loss(weights, xs[i], ys[i], loss)
-                total = tf.reduce_sum(tf.where(alive, losses, 0.0))
-            grads = tape.gradient(total, weights)
-            clipped, norm, was, new_states = _clip_all(
-                grads, weights, thresholds, mode_index, rule_list, states, engine.context
-            )
-            finite_update = tf.reduce_all(
-                tf.stack([tf.reduce_all(tf.math.is_finite(c), axis=list(range(1, c.shape.rank))) for c in clipped]),
-                axis=0,
-            )  # a clipped gradient that is not finite is never applied
-            ok = alive & tf.math.is_finite(losses) & tf.math.is_finite(norm) & finite_update
-            diverged = tf.where(alive & ~ok, offset + i, diverged)
-            step = count + tf.cast(ok, tf.float32)
-            new_w, new_m, new_v = _optimizer_step(weights, first, second, clipped, step, lr, momentum, opt_index)
+        def body(i, state, logs):
+            state, records = _step(engine, rule_list, loss, state, hyper, xs[i], ys[i], offset + i)
+            return i + 1, state, [log.write(i, record) for log, record in zip(logs, records)]
 
-            def keep(new, old):
-                return [tf.where(_per_setting(ok, o), a, o) for a, o in zip(new, old)]
-
-            logs = [logs[0].write(i, losses), logs[1].write(i, accuracy), logs[2].write(i, norm), logs[3].write(i, was)]
-            new_states = [tf.where(ok[:, None], a, o) for a, o in zip(new_states, states)]
-            weights, first, second = keep(new_w, weights), keep(new_m, first), keep(new_v, second)
-            return i + 1, weights, first, second, new_states, step, ok, diverged, logs
-
-        i, weights, first, second, states, count, alive, diverged, logs = tf.while_loop(
-            lambda i, *_: (i < n) & tf.reduce_any(alive),
-            body,
-            (tf.constant(0), list(weights), list(first), list(second), list(states), count, alive, diverged, logs),
-            maximum_iterations=xs.shape[0],
-        )
-        return weights, first, second, states, count, alive, diverged, i, [log.stack() for log in logs]
+        i, state, logs = tf.while_loop(lambda i, state, logs: (i < n) & tf.reduce_any(state.alive), body,
+                                       (tf.constant(0), state, logs), maximum_iterations=xs.shape[0])  # fmt: skip
+        return state, i, [log.stack() for log in logs]
 
     _CHUNK_FUNCTIONS[key] = run
     return run
+
+
+def _blocks(settings: list[Setting], data_seeds: list[int]) -> list[list[int]]:
+    """Indices of ``settings`` in blocks of at most ``BLOCK`` that share a data seed (one batch per step for the
+    block): the modes of ``helpers.clipping.clip`` share blocks, any other (AutoClip, AGC, ...) gets blocks of its
+    own, so the compiled function a setting runs in depends only on its own mode."""
+    groups: dict[tuple, list[int]] = {}
+    for i, (s, seed) in enumerate(zip(settings, data_seeds)):
+        groups.setdefault(("" if s.mode in clipping.MODES else s.mode, seed), []).append(i)
+    return [members[j : j + BLOCK] for members in groups.values() for j in range(0, len(members), BLOCK)]
+
+
+class _Block:
+    """Up to ``BLOCK`` settings (``members``, indices into ``settings``) trained as one compiled computation on the
+    batches of ``data_seed``, padded with inert copies of its first setting; its ``_State`` and records."""
+
+    def __init__(self, settings, members, data_seed, engine, model_fn, loss):
+        block = [settings[i] for i in members + [members[0]] * (BLOCK - len(members))]
+        names = [name for name in rules() if name in clipping.MODES or name in {s.mode for s in block}]
+        rule_list = [rules()[name] for name in names]
+        self.members, self.data_seed, self.running = members, data_seed, True
+        self.function = _chunk_function(engine, rule_list, loss)
+        self.hyper = _Hyper(
+            tf.constant([s.learning_rate for s in block], tf.float32),
+            tf.constant([s.threshold if s.threshold is not None else 1.0 for s in block], tf.float32),
+            tf.constant([s.momentum for s in block], tf.float32),
+            tf.constant([names.index(s.mode) for s in block], tf.int32),
+            tf.constant([OPTIMIZERS.index(s.optimizer) for s in block], tf.int32),
+        )
+        weights = [tf.constant(np.stack(ws)) for ws in zip(*[initial_weights(model_fn, s.seed) for s in block])]
+        self.state = _State(
+            weights,
+            [tf.zeros_like(w) for w in weights],
+            [tf.zeros_like(w) for w in weights],
+            [tf.zeros([BLOCK, rule.state_size], tf.float32) for rule in rule_list],
+            tf.zeros([BLOCK], tf.float32),
+            tf.constant([True] * len(members) + [False] * (BLOCK - len(members))),
+            tf.fill([BLOCK], tf.constant(-1, tf.int32)),
+        )
+        self.records = [[] for _ in range(4)]  # loss, accuracy, grad_norm, clipped: one (steps, BLOCK) per chunk
+
+    def advance(self, batches: dict, n: int, done: int) -> None:
+        """Run steps ``done .. done + n - 1`` on this block's chunk of ``batches`` (``{data_seed: (xs, ys)}``)."""
+        xs, ys = batches[self.data_seed]
+        self.state, ran, records = self.function(self.state, self.hyper, xs, ys, tf.constant(n), tf.constant(done))
+        for store, values in zip(self.records, records):
+            store.append(np.array(values.numpy()[: int(ran)]))  # own copies: no TF buffers kept alive
+        self.running = bool(tf.reduce_any(self.state.alive))
+
+    def histories(self, settings, steps_requested: int, done: int, seconds: float):
+        """``(index, History)`` for each member, after ``done`` steps."""
+        stacked = [np.concatenate(store) if store else np.zeros((0, BLOCK)) for store in self.records]
+        diverged = self.state.diverged_at.numpy()
+        final = [np.array(w.numpy()) for w in self.state.weights]
+        for slot, i in enumerate(self.members):
+            stop = int(diverged[slot]) + 1 if diverged[slot] >= 0 else done
+            loss, accuracy, grad_norm, clipped = (values[:stop, slot] for values in stacked)
+            yield i, History(settings[i], loss.astype(np.float32), accuracy.astype(np.float32),
+                             grad_norm.astype(np.float32), clipped.astype(bool),
+                             diverged_at=int(diverged[slot]) if diverged[slot] >= 0 else None, steps=stop,
+                             steps_requested=steps_requested, seconds=seconds,
+                             weights=tuple(w[slot] for w in final))  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -637,10 +696,6 @@ _INITIAL_WEIGHTS: dict = {}
 def _build(model_fn: Callable, seed: int):
     """``model_fn(seed=seed)`` if it takes a ``seed`` argument (e.g. ``helpers.models.recurrent_model``), else
     ``model_fn()``; Keras, TensorFlow, NumPy and Python are seeded with ``seed`` first either way."""
-    import inspect
-
-    import keras
-
     keras.utils.set_random_seed(seed)
     try:
         takes_seed = "seed" in inspect.signature(model_fn).parameters
@@ -659,39 +714,28 @@ def initial_weights(model_fn: Callable, seed: int) -> tuple[np.ndarray, ...]:
     return _INITIAL_WEIGHTS[key]
 
 
-def _article_chunks(x, y, batch_size: int, shuffle_buffer: int, seed: int, size: int, count: int):
-    """``count`` chunks of ``size`` batches of ``helpers.data.fashion_mnist_pipeline(x, y, batch_size,
-    shuffle_buffer, seed)`` — the same batches (tested) without copying the images into TensorFlow: the pipeline's
-    chain ``from_tensor_slices(...).repeat().shuffle(shuffle_buffer, seed).batch(batch_size)`` runs on the example
-    *indices* (shuffling does not look at the elements, so the order is the same), all of them drawn up front (a few
-    MB), and each chunk of images is gathered from ``x`` with NumPy when it is needed. With the full Fashion-MNIST
-    this saves two 188 MB copies per call, and no tf.data iterator stays open while the model trains."""
-    import tensorflow as tf
-
-    x = checks.array("x", x, shape=(None, 28, 28))
-    y = checks.array("y", y, ndim=1)
-    if len(x) != len(y) or len(x) == 0:
-        raise ValueError(f"x and y must hold the same, non-zero number of examples, got {len(x)} and {len(y)}")
-    x = x if x.dtype == np.uint8 else np.asarray(x, np.float32)  # uint8 pixels stay uint8 (4 times less memory)
-    y = np.asarray(y, np.int64)
-    indices = tf.data.Dataset.from_tensor_slices(np.arange(len(x), dtype=np.int64))
-    order = indices.repeat().shuffle(shuffle_buffer, seed=seed).batch(batch_size).batch(size).take(count)
-    order = [chunk.numpy() for chunk in order]  # now, while the global seed is data_seed
-    return ((scale_images(x[chunk]), y[chunk]) for chunk in order)  # uint8 pixels: scaled per chunk, as the pipeline
-
-
 def _chunks(data, data_seed: int, batch_size: int, shuffle_buffer: int, size: int, count: int):
     """An iterator of ``count`` ``(xs, ys)`` chunks of ``size`` batches, ``xs``: ``(size, batch, time, features)``,
-    whose order depends only on ``data_seed`` (``data``: ``(x, y)`` arrays or a function returning a
-    ``tf.data.Dataset``)."""
-    import keras
-    import tensorflow as tf
+    whose order depends only on ``data_seed``.
 
-    batch_size = checks.positive_int("batch_size", batch_size)
-    shuffle_buffer = checks.positive_int("shuffle_buffer", shuffle_buffer)
+    Args:
+        data: as ``check_data`` returns it: checked ``(x, y)`` arrays, or a function returning a ``tf.data.Dataset``.
+        data_seed, batch_size, shuffle_buffer: the pipeline's arguments (``helpers.data.batch_order``).
+        size, count: batches per chunk, chunks.
+
+    ``(x, y)``: the article's pipeline, ``helpers.data.fashion_mnist_pipeline``'s batches (tested) without copying
+    the images into TensorFlow: its order of example indices (``batch_order``) is drawn up front (a few MB) and
+    each chunk of images gathered from ``x`` with NumPy when it is needed (uint8 pixels scaled per chunk to the
+    same float32 values).
+    """
     keras.utils.set_random_seed(data_seed)  # tf.data's shuffle order depends on the global seed too
     if isinstance(data, tuple | list) and len(data) == 2:
-        return _article_chunks(data[0], data[1], batch_size, shuffle_buffer, data_seed, size, count)
+        x, y = data
+        x = x if x.dtype == np.uint8 else np.asarray(x, np.float32)  # uint8 pixels stay uint8 (4 times less memory)
+        y = np.asarray(y, np.int64)
+        order = batch_order(len(x), batch_size, shuffle_buffer, data_seed).batch(size).take(count)
+        order = [chunk.numpy() for chunk in order]  # now, while the global seed is data_seed
+        return ((scale_images(x[chunk]), y[chunk]) for chunk in order)
     if not callable(data):
         raise TypeError(
             "data must be (x, y) arrays for the article's pipeline or a function returning a tf.data.Dataset, "
@@ -714,7 +758,9 @@ def draw_batches(data, steps: int, data_seed: int = 0, batch_size: int = 32, shu
     ``(steps, batch, time, features)`` and ``ys`` of shape ``(steps, batch)`` (for checks against ``model.fit``)."""
     steps = checks.positive_int("steps", steps)
     data_seed = checks.positive_int("data_seed", data_seed, minimum=0)
-    return next(iter(_chunks(data, data_seed, batch_size, shuffle_buffer, steps, 1)))
+    batch_size = checks.positive_int("batch_size", batch_size)
+    shuffle_buffer = checks.positive_int("shuffle_buffer", shuffle_buffer)
+    return next(iter(_chunks(check_data(data), data_seed, batch_size, shuffle_buffer, steps, 1)))
 
 
 def train(
@@ -732,23 +778,29 @@ def train(
     progress: bool = True,
     on_chunk: Callable[[int], bool | None] | None = None,
 ) -> History | list[History]:
-    """Train every setting for ``steps`` steps on the same batches; return one ``History`` per setting.
+    """Train every setting for ``steps`` steps on the same batches.
 
-    ``settings``: one ``Setting`` (returns one ``History``) or a sequence of them (returns a list, same order), trained
-    in blocks of ``BLOCK`` (each setting's history is bitwise the same alone or in any group). ``data``:
-    ``(x_train, y_train)`` for the article's pipeline
-    (``helpers.data.fashion_mnist_pipeline(x, y, batch_size, shuffle_buffer, data_seed)``; ``x`` float images, or
-    uint8 pixels from ``load_fashion_mnist(scaled=False)``, scaled per chunk to the same values), or a function
-    returning a ``tf.data.Dataset`` of ``(x, y)`` batches. The batch order depends only on ``data_seed``: every call
-    with the same arguments sees the same batches. ``model``: a function returning a new, built Keras model, default
-    ``helpers.models.article_lstm``; it is called as ``model(seed=setting.seed)`` if it takes a ``seed`` argument,
-    else ``model()`` with Keras seeded by each setting's ``seed``. Note: ``train`` re-seeds Keras, TensorFlow, NumPy
-    and Python (``keras.utils.set_random_seed``) with those seeds. ``loss``: ``"sparse_categorical_crossentropy"``
-    (a classifier with a softmax or probability output; accuracy is recorded) or ``"mse"`` (one output unit, float
-    targets, e.g. the adding problem of ``helpers.data.adding_problem``; accuracy is NaN). ``engine``: ``"auto"``,
-    ``"vectorized"`` or ``"keras"`` (module docstring). ``chunk``: steps per compiled call. ``progress``: show a
-    progress bar (``tqdm.auto``). ``on_chunk(steps_done)``: called after each chunk; returning ``False`` stops the
-    run early (the histories then hold the steps run).
+    Args:
+        settings: one ``Setting`` or a sequence of them, trained in blocks of ``BLOCK`` (each setting's history is
+            bitwise the same alone or in any group).
+        data: ``(x_train, y_train)`` for the article's pipeline (``helpers.data.fashion_mnist_pipeline(x, y,
+            batch_size, shuffle_buffer, data_seed)``; ``x`` float images or uint8 pixels, scaled per chunk to the
+            same values), or a function returning a ``tf.data.Dataset`` of ``(x, y)`` batches.
+        steps: steps to train.
+        data_seed: sets the batch order (and only it): every call with the same arguments sees the same batches.
+        batch_size, shuffle_buffer: the article pipeline's.
+        model: a function returning a new, built Keras model (default ``helpers.models.article_lstm``), called as
+            ``model(seed=setting.seed)`` if it takes a ``seed``, else ``model()``. ``train`` re-seeds Keras,
+            TensorFlow, NumPy and Python (``keras.utils.set_random_seed``) with each setting's seed.
+        loss: ``"sparse_categorical_crossentropy"`` (a classifier; accuracy is recorded) or ``"mse"`` (one output
+            unit, float targets, e.g. ``helpers.data.adding_problem``; accuracy is NaN).
+        engine: ``"auto"``, ``"vectorized"`` or ``"keras"`` (module docstring).
+        chunk: steps per compiled call.
+        progress: show a progress bar (``tqdm.auto``).
+        on_chunk: ``on_chunk(steps_done)`` is called after each chunk; returning ``False`` stops the run early.
+
+    Returns:
+        One ``History`` for one ``Setting``, else a list of them in the order of ``settings``.
     """
     single = isinstance(settings, Setting)
     settings = _setting_list(settings)
@@ -762,11 +814,10 @@ def check_data(data, model: Callable | None = None, loss: str = "sparse_categori
     """``data`` as ``train`` takes it, checked (``helpers.checks.labelled_data``): for ``(x_train, y_train)``,
     images ``(n, 28, 28)`` of finite numbers and as many labels, whole numbers in ``[0, classes)`` where
     ``classes`` is the number of outputs of ``model``'s model (default ``helpers.models.article_lstm``: 10). A
-    function returning a ``tf.data.Dataset`` is returned unchanged (not checked)."""
+    function returning a ``tf.data.Dataset`` is returned unchanged (``train`` checks what it yields)."""
     if not (isinstance(data, tuple | list) and len(data) == 2):
         return data
-    if model is None:
-        from helpers.models import article_lstm as model
+    model = article_lstm if model is None else model
     classes = _prepare(model, "auto").outputs if loss == "sparse_categorical_crossentropy" else None
     return checks.labelled_data(data[0], data[1], classes=classes, x_name="data[0] (x_train)",
                                 y_name="data[1] (y_train)", x_shape=(None, 28, 28))  # fmt: skip
@@ -796,8 +847,7 @@ def _options(steps, batch_size=32, shuffle_buffer=5000, model=None, loss="sparse
     chunk = checks.positive_int("chunk", chunk)
     checks.one_of("engine", engine, ENGINES)
     checks.one_of("loss", loss, LOSSES)
-    if model is None:
-        from helpers.models import article_lstm as model
+    model = article_lstm if model is None else model
     if not callable(model):
         raise TypeError(f"model must be a function returning a Keras model, got {type(model).__name__}")
     if on_chunk is not None and not callable(on_chunk):
@@ -806,78 +856,41 @@ def _options(steps, batch_size=32, shuffle_buffer=5000, model=None, loss="sparse
                 engine=engine, chunk=chunk, progress=progress, on_chunk=on_chunk)  # fmt: skip
 
 
-#: Settings are trained in blocks of exactly this many (a block padded with inert copies of its first setting:
-#: never updated, results discarded), so that every setting's arithmetic has the same shapes whatever else is
-#: trained in the call: its history is bitwise the same alone or with others, at any position (tested).
-BLOCK = 2
-
-#: Blocks step their chunks in this many threads at once (each block is its own compiled computation, so the
-#: numbers do not depend on it; tested). Environment variable ``HELPERS_TRAIN_THREADS``, default: the CPU count.
-THREADS = max(1, int(os.environ.get("HELPERS_TRAIN_THREADS", os.cpu_count() or 1)))
-
-
-def _blocks(settings: list[Setting], data_seeds: list[int], size: int) -> list[list[int]]:
-    """Indices of ``settings`` in blocks of at most ``size`` that share a data seed (one batch per step for the
-    block): the four rules of ``helpers.clipping.clip`` share blocks, any other rule (AutoClip, AGC, ...) gets
-    blocks of its own, so the compiled function a setting runs in depends only on its own rule."""
-    groups: dict[tuple, list[int]] = {}
-    for i, (s, seed) in enumerate(zip(settings, data_seeds)):
-        groups.setdefault(("" if s.mode in BASIC_MODES else s.mode, seed), []).append(i)
-    return [members[j : j + size] for members in groups.values() for j in range(0, len(members), size)]
-
-
 def _train(settings, data_seeds, data, steps, batch_size, shuffle_buffer, model, loss, engine, chunk, progress,
            on_chunk):  # fmt: skip
-    """``train`` for already checked arguments, each setting ``settings[i]`` on the batches of ``data_seeds[i]``.
-    Blocks of ``BLOCK`` settings (``_blocks``) step in turn, one chunk at a time."""
-    import tensorflow as tf
-
+    """``train`` for already checked arguments (``_options``), each setting ``settings[i]`` on the batches of
+    ``data_seeds[i]``: builds the blocks (``_blocks``, ``_Block``), steps them (``_run_chunks``) and collects one
+    ``History`` per setting, in order."""
     started = time.perf_counter()
-    run = _prepare(model, engine)
-    if loss == "mse" and run.outputs != 1:
-        raise ValueError(f"loss='mse' needs a model with one output unit, this one has {run.outputs}")
+    engine = _prepare(model, engine)
+    if loss == "mse" and engine.outputs != 1:
+        raise ValueError(f"loss='mse' needs a model with one output unit, this one has {engine.outputs}")
     data = check_data(data, model, loss)
     size = min(chunk, steps)
     sources = {
         seed: iter(_chunks(data, seed, batch_size, shuffle_buffer, size, -(-steps // size)))
         for seed in dict.fromkeys(data_seeds)
     }
-    blocks = []
-    for members in _blocks(settings, data_seeds, BLOCK):
-        padded = members + [members[0]] * (BLOCK - len(members))
-        block = [settings[i] for i in padded]
-        used = {s.mode for s in block}
-        rule_names = tuple(name for name in rules() if name in BASIC_MODES or name in used)
-        rule_list = [rules()[name] for name in rule_names]
-        weights = [tf.constant(np.stack(ws)) for ws in zip(*[initial_weights(model, s.seed) for s in block])]
-        hyper = (
-            tf.constant([s.learning_rate for s in block], tf.float32),
-            tf.constant([s.threshold if s.threshold is not None else 1.0 for s in block], tf.float32),
-            tf.constant([s.momentum for s in block], tf.float32),
-            tf.constant([rule_names.index(s.mode) for s in block], tf.int32),
-            tf.constant([OPTIMIZERS.index(s.optimizer) for s in block], tf.int32),
-        )
-        blocks.append(
-            {
-                "members": members,
-                "seed": data_seeds[members[0]],
-                "function": _chunk_function(run, rule_list, loss),
-                "hyper": hyper,
-                "state": (
-                    weights,
-                    [tf.zeros_like(w) for w in weights],
-                    [tf.zeros_like(w) for w in weights],
-                    [tf.zeros([BLOCK, rule.state_size], tf.float32) for rule in rule_list],
-                    tf.zeros([BLOCK], tf.float32),
-                    tf.constant([True] * len(members) + [False] * (BLOCK - len(members))),
-                    tf.fill([BLOCK], tf.constant(-1, tf.int32)),
-                ),
-                "logs": [[] for _ in range(4)],
-                "running": True,
-            }
-        )
+    blocks = [_Block(settings, members, data_seeds[members[0]], engine, model, loss)
+              for members in _blocks(settings, data_seeds)]  # fmt: skip
+    bar = tqdm(total=steps, desc=f"training {len(settings)} setting{'s' * (len(settings) > 1)}", unit="step",
+               disable=not progress)  # fmt: skip
+    with bar:
+        done = _run_chunks(blocks, sources, steps, size, bar, on_chunk)
+    seconds = time.perf_counter() - started
+    histories = [None] * len(settings)
+    for block in blocks:
+        for i, history in block.histories(settings, steps, done, seconds):
+            histories[i] = history
+    _return_freed_memory()
+    return histories
+
+
+def _run_chunks(blocks: list[_Block], sources: dict, steps: int, size: int, bar, on_chunk) -> int:
+    """Step every running block one chunk of ``size`` steps at a time (``sources``: ``{data_seed: iterator of
+    chunks}``) until ``steps`` are done, every setting has stopped, or ``on_chunk`` returns False. Returns the
+    steps done."""
     done = 0
-    bar = _progress_bar(steps, progress, len(settings))
     workers = min(len(blocks), THREADS)
     pool = ThreadPoolExecutor(workers) if workers > 1 else None
     try:
@@ -889,58 +902,23 @@ def _train(settings, data_seeds, data, steps, batch_size, shuffle_buffer, model,
                     f"{size}; make data() endless (dataset.repeat()) or ask for fewer steps"
                 )
             n = min(size, steps - done)
-
-            def advance(block, n=n, done=done, batches=batches):
-                xs, ys = batches[block["seed"]]
-                *state, ran, chunk_logs = block["function"](
-                    *block["state"], block["hyper"], xs, ys, tf.constant(n), tf.constant(done)
-                )
-                block["state"] = tuple(state)
-                ran = int(ran)
-                for store, values in zip(block["logs"], chunk_logs):
-                    store.append(np.array(values.numpy()[:ran]))  # own copies: no TF buffers kept alive
-                block["running"] = bool(tf.reduce_any(state[5]))
-
-            running = [block for block in blocks if block["running"]]
+            running = [block for block in blocks if block.running]
             if pool is None or done == 0:  # the first chunk compiles: one XLA compile (~170 MB) at a time
                 for block in running:
-                    advance(block)
+                    block.advance(batches, n, done)
             else:  # blocks are independent computations: one per core at a time (same numbers, tested)
-                list(pool.map(advance, running))
+                for future in [pool.submit(block.advance, batches, n, done) for block in running]:
+                    future.result()
             done += n
-            if bar is not None:
-                bar.update(n)
-            if not any(block["running"] for block in blocks):
+            bar.update(n)
+            if not any(block.running for block in blocks):
                 break
             if on_chunk is not None and on_chunk(done) is False:
                 break
     finally:
-        if bar is not None:
-            bar.close()
         if pool is not None:
             pool.shutdown()
-    seconds = time.perf_counter() - started
-    histories = [None] * len(settings)
-    for block in blocks:
-        stacked = [np.concatenate(store) if store else np.zeros((0, BLOCK)) for store in block["logs"]]
-        weights, diverged = block["state"][0], block["state"][6].numpy()
-        final = [np.array(w.numpy()) for w in weights]
-        for slot, i in enumerate(block["members"]):
-            stop = int(diverged[slot]) + 1 if diverged[slot] >= 0 else done
-            histories[i] = History(
-                setting=settings[i],
-                loss=stacked[0][:stop, slot].astype(np.float32),
-                accuracy=stacked[1][:stop, slot].astype(np.float32),
-                grad_norm=stacked[2][:stop, slot].astype(np.float32),
-                clipped=stacked[3][:stop, slot].astype(bool),
-                diverged_at=int(diverged[slot]) if diverged[slot] >= 0 else None,
-                steps=stop,
-                steps_requested=steps,
-                seconds=seconds,
-                weights=tuple(w[slot] for w in final),
-            )
-    _return_freed_memory()
-    return histories
+    return done
 
 
 def _return_freed_memory() -> None:
@@ -954,33 +932,6 @@ def _return_freed_memory() -> None:
             pass
 
 
-def _progress_bar(steps, progress, k):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=steps, desc=f"training {k} setting{'s' if k > 1 else ''}", unit="step")
-
-
-_ENGINES: dict = {}
-
-
-def _prepare(model_fn, engine):
-    """The engine for ``model_fn``'s architecture (built once per model function and engine)."""
-    import keras
-
-    key = (model_fn, engine)
-    if key not in _ENGINES:
-        template = _build(model_fn, 0)
-        if not isinstance(template, keras.Model):
-            raise TypeError(f"model must return a keras.Model, got {type(template).__name__}")
-        reason = _vectorizable(template)
-        if engine == "vectorized" and reason is not None:
-            raise ValueError(f"engine='vectorized' cannot run this model: {reason}; use engine='keras'")
-        _ENGINES[key] = _VectorizedEngine(template) if engine != "keras" and reason is None else _KerasEngine(template)
-    return _ENGINES[key]
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # Evaluation with the real Keras model
 # ----------------------------------------------------------------------------------------------------------------
@@ -990,9 +941,7 @@ def keras_model(history: History, model: Callable | None = None):
     """A Keras model (from ``model``, default ``helpers.models.article_lstm``) holding ``history``'s final weights."""
     if not isinstance(history, History):
         raise TypeError(f"history must be a History, got {type(history).__name__}")
-    if model is None:
-        from helpers.models import article_lstm as model
-    built = model()
+    built = (article_lstm if model is None else model)()
     if len(built.trainable_variables) != len(history.weights):
         raise ValueError("model does not match the weights in history (different number of trainable variables)")
     for variable, value in zip(built.trainable_variables, history.weights):
@@ -1004,8 +953,6 @@ def evaluate(history: History, x, y, model: Callable | None = None, batch_size: 
     """``(loss, accuracy)`` of ``history``'s final weights on ``(x, y)`` (e.g. the test split), computed by the real
     Keras model: mean sparse categorical cross-entropy (nats) and the fraction classified correctly. ``x``: float
     inputs, or uint8 pixels (scaled per batch, as in ``train``)."""
-    import keras
-
     batch_size = checks.positive_int("batch_size", batch_size)
     built = keras_model(history, model)
     x, y = checks.labelled_data(x, y, classes=built.output_shape[-1], x_shape=(None, *built.input_shape[1:]))
@@ -1120,15 +1067,13 @@ def train_seeds(settings: Setting | Sequence[Setting], data, steps: int, seeds=5
     Returns:
         ``SeedRuns`` with ``histories[i][j]`` for setting ``i`` and seed ``seeds[j]``.
     """
-    import dataclasses
-
     settings = tuple(_setting_list(settings))
     if "data_seed" in train_kwargs:
         raise TypeError("train_seeds sets data_seed from each seed; do not pass data_seed")
     seeds = _seed_list(seeds)
     options = _options(steps, **train_kwargs)
     pairs = [(i, seed) for seed in seeds for i in range(len(settings))]
-    trained = _train([dataclasses.replace(settings[i], seed=seed) for i, seed in pairs],
+    trained = _train([replace(settings[i], seed=seed) for i, seed in pairs],
                      [seed for _, seed in pairs], data, **options)  # fmt: skip
     histories = [[None] * len(seeds) for _ in settings]
     for (i, seed), history in zip(pairs, trained):
