@@ -54,9 +54,14 @@ class LabTrainer:
         self._worker: threading.Thread | None = None
 
     def setting(self, mode: str, threshold: float, learning_rate: float, seed: int = 0) -> Setting:
-        """The ``Setting`` of these control values (the threshold is ignored for "none"); threshold and learning
-        rate rounded to 4 significant digits, so that a slider position and a number typed in a notebook
-        (10 ** -0.5 computed in JavaScript or in Python) name the same cached run."""
+        """The ``Setting`` of the lab's controls, its fixed fields and ``seed``.
+
+        Args:
+            mode, threshold, learning_rate: the controls' values (the threshold is ignored for "none"); threshold
+                and learning rate are rounded to 4 significant digits, so that a slider position and a number typed
+                in a notebook (10 ** -0.5 computed in JavaScript or in Python) name the same cached run.
+            seed: the run's seed.
+        """
         threshold = None if mode == "none" else float(f"{threshold:.4g}")
         return Setting(mode, threshold, float(f"{learning_rate:.4g}"), seed=seed, **self.fixed)
 

@@ -81,9 +81,9 @@ class LivePlot:
     ``draw(**values)``, where ``values`` are the controls' current values by name. Display the object in a
     notebook to show it; call ``update()`` (or set a control's ``value``) to redraw.
 
-    Blitting: a subclass whose updates change only a few artists creates them with ``animated=True`` and lists them
-    in ``self.animated``; ``png`` then draws the rest once (again when ``background_key()`` changes) and only those
-    artists over it. ``self.lock`` guards the figure when a subclass draws from another thread.
+    Blitting: a subclass whose updates change only a few artists marks them animated (``drawing_order``) and lists
+    them in ``self.animated``; ``png`` then draws the rest once (again when ``background_key()`` changes) and only
+    those artists over it. ``self.lock`` guards the figure when a subclass draws from another thread.
     """
 
     def __init__(self, controls: dict[str, W.ValueWidget], nrows: int = 1, ncols: int = 1, figsize=(8.0, 3.6)):
@@ -125,6 +125,7 @@ class LivePlot:
         with self.lock:
             if self.figure.dpi != self.dpi:
                 self.figure.set_dpi(self.dpi)
+                self._background = None
             canvas = self.figure.canvas
             if not isinstance(canvas, FigureCanvasAgg):
                 canvas = FigureCanvasAgg(self.figure)  # attaches itself to the figure: made once

@@ -24,10 +24,10 @@ from helpers.widgets import LivePlot, log_slider
 
 __all__ = ["MODE_LABELS", "ClippingLab"]
 
-#: Dropdown labels of the clipping modes, with the Keras argument each one corresponds to.
+#: Dropdown labels of the lab's modes (``clipping.MODES``), with the Keras argument of each.
 MODE_LABELS = {
-    mode: f"{label} ({clipping.KERAS_ARGUMENT[mode]})" if mode in clipping.KERAS_ARGUMENT else label
-    for mode, label in clipping.LABELS.items()
+    mode: clipping.LABELS[mode] + (f" ({clipping.KERAS_ARGUMENT[mode]})" if mode in clipping.KERAS_ARGUMENT else "")
+    for mode in clipping.MODES
 }
 #: The lab's figure: 100 dpi and no text under 9 pt, so the smallest text is 9 * 100 / 72 = 12.5 px at 100 % zoom.
 DPI = 100
@@ -90,11 +90,6 @@ class ClippingLab(LivePlot):
         self._build_artists()
 
     # ------------------------------------------------------------------------------------------------ training
-
-    def seed_histories(self, setting: Setting) -> list[History]:
-        """``setting``'s histories over the lab's seeds, training them first (in this thread) if needed."""
-        self.train_group(setting)
-        return self.trainer.seed_histories(setting)
 
     def train_group(self, setting: Setting, cancelled=lambda: False) -> bool:
         """Train what ``setting`` and its reference lack over all seeds, showing progress; ``False`` if
@@ -173,9 +168,10 @@ class ClippingLab(LivePlot):
         """
         setting = self.setting(mode, threshold, learning_rate)
         self.controls["threshold"].disabled = mode == "none"
-        histories = self.seed_histories(setting)
+        self.train_group(setting)
+        histories = self.trainer.seed_histories(setting)
         reference = self.trainer.reference(setting)
-        references = None if reference == setting else self.seed_histories(reference)
+        references = None if reference == setting else self.trainer.seed_histories(reference)
         fresh, self._fresh = bool({setting, reference} & self._fresh), set()
         norm_rule = setting.mode in ("norm", "global_norm")  # value clipping bounds entries, not norms
         groups = {"line": histories, "reference": references}

@@ -6,7 +6,8 @@ redrawn on release with the steps that threshold would clip marked in red and co
 norms are a recording, so the widget shows which steps a threshold *would* have clipped in that run (a clipped run
 would have taken other steps after the first clip).
 
-``threshold(norms, rule, parameter)`` and ``clipped_steps(norms, c)`` are the two computations, usable alone.
+``threshold(norms, rule, parameter)`` and ``clipped_steps(norms, c)`` are the two computations, usable alone. Here
+a *rule* is a way to choose the threshold c of global-norm clipping from the norms, not a clipping rule.
 """
 
 from __future__ import annotations
