@@ -10,16 +10,12 @@ from collections.abc import Iterable
 import numpy as np
 
 
-def real_number(name: str, value) -> float:
-    """``value`` as a float; ``TypeError`` unless it is a real number (bools are refused)."""
+def finite(name: str, value) -> float:
+    """``value`` as a float; ``TypeError`` unless it is a real number (bools are refused), ``ValueError`` if it is
+    NaN or infinite."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real | np.floating | np.integer):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    return float(value)
-
-
-def finite(name: str, value) -> float:
-    """``value`` as a float; ``ValueError`` if it is NaN or infinite."""
-    value = real_number(name, value)
+    value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value}")
     return value
@@ -74,7 +70,7 @@ def array(name: str, value, ndim: int | None = None, shape: tuple | None = None)
     number of dimensions or shape (``None`` in ``shape`` matches any length)."""
     try:
         result = np.asarray(value)
-    except Exception as error:  # pragma: no cover - numpy raises many kinds
+    except Exception as error:  # a ragged list raises ValueError; an object's __array__ may raise anything
         raise TypeError(f"{name} must be array-like, got {type(value).__name__}") from error
     if not (np.issubdtype(result.dtype, np.number) or result.dtype == bool):
         raise TypeError(f"{name} must hold numbers, got dtype {result.dtype}")
