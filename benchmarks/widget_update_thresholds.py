@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import statistics
 import sys
 import time
 
-import numpy as np
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported (helpers does not set them)
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-from helpers.widgets.thresholds import ThresholdExplorer
+import numpy as np  # noqa: E402
+
+from helpers.widgets.thresholds import ThresholdExplorer  # noqa: E402
 
 
 def main(repeats: int = 15) -> None:
