@@ -3,14 +3,13 @@
 Words: a **mode** is the name of a clipping rule (``"none"``, ``"value"``, ``"norm"``, ``"global_norm"``,
 ``"autoclip"``, ``"agc"``); a **rule** is the ``ClipRule`` that implements a mode; a **threshold** is a rule's one
 positive parameter (the bound c for value/norm/global_norm, the percentile p for AutoClip, the factor λ for AGC).
-A ``Setting`` is one training configuration (mode, threshold, optimizer, learning rate, seed); ``train`` returns one
-``History`` per setting: per step the loss, the batch accuracy, the **pre-clip global gradient norm** and whether
-the rule clipped. A setting stops at the first step whose loss or gradient is NaN/inf (that update is not applied;
-``History.diverged_at``; no exception is raised).
+A ``Setting`` is one training configuration; ``train`` returns one ``History`` per setting: per step the loss, the
+batch accuracy, the **pre-clip global gradient norm** and whether the rule clipped. A setting stops at the first
+step whose loss or gradient is NaN/inf (that update is not applied; ``History.diverged_at``; no exception).
 
 One step (``_step``) is the ordinary gradient-tape loop, for every setting ``k`` at once::
 
-    with tf.GradientTape() as tape:                               # the engine: K copies of the model
+    with tf.GradientTape() as tape:                               # helpers.engines: K copies of the model
         loss = sparse_categorical_crossentropy(y, model_k(x))
     grads = tape.gradient(loss, model_k.trainable_variables)
     clipped = rule_k(grads, threshold_k)                          # _clip_all
@@ -18,25 +17,15 @@ One step (``_step``) is the ordinary gradient-tape loop, for every setting ``k``
     weights_k = optimizer_k(weights_k, clipped) where ok          # _optimizer_step: Keras 3's arithmetic
 
 made fast in three ways: the settings step together inside one ``tf.function(jit_compile=True)``; a chunk of steps
-runs inside it (a ``tf.while_loop`` over ``_step``, ``_chunk_function``), so Python is visited once per chunk; and
-every per-setting number (learning rate, threshold, rule, optimizer: ``_Hyper``) is a tensor, so changing them never
-recompiles. The batches are the article's pipeline (``helpers.data.batch_order``); their order depends only on the
-data seed.
+runs inside it (``_chunk_function``: a ``tf.while_loop`` over ``_step``), so Python is visited once per chunk; and
+every per-setting number (``_Hyper``) is a tensor, so changing them never recompiles. The batches are the article's
+pipeline (``helpers.data.batch_order``); their order depends only on the data seed.
 
 **One answer per setting.** In the unstable regime float32 rounding differences grow to O(1) within a few hundred
 steps, and batched arithmetic rounds differently for different batch shapes. So settings are trained in blocks of
-exactly ``BLOCK`` (``_Block``: padded with inert copies, never updated) that share a data seed and one compiled
-function: a setting's history is bitwise the same alone or with any other settings, at any position (tested).
-Blocks are independent computations, so they step in ``THREADS`` threads at once. ``train_seeds`` trains settings x
-seeds in one call and ``SeedRuns`` summarises them (mean ± sd, min–max, diverged k/n, wins k/n).
-
-Engines compute the K losses and gradients: ``"vectorized"`` (the default when the model allows it) evaluates a
-``Sequential`` of one ``LSTM`` then ``Dense`` layers for all K weight sets as one batched computation (each weight
-stacked along a new first axis), with Keras's own arithmetic read from the layers (``LSTMCell``'s fused gates; the
-loss from the softmax's logits, as Keras does); ``"keras"`` runs any model through ``model.stateless_call``, one copy
-at a time (slower; compile time grows with K). The tests check both against ``model.fit``. The optimizers follow
-Keras 3's update rules exactly (``keras/src/optimizers/{sgd,adam,rmsprop}.py``, default hyper-parameters), so that
-``keras_optimizer(setting)`` is the Keras equivalent of a ``Setting``.
+exactly ``BLOCK`` (``_Block``, padded with inert copies) that share a data seed and one compiled function: a
+setting's history is bitwise the same alone or with any other settings, at any position (tested). Blocks step in
+``THREADS`` threads at once. ``train_seeds`` trains settings x seeds in one call; ``SeedRuns`` summarises them.
 """
 
 from __future__ import annotations
@@ -57,7 +46,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from helpers import checks, clipping
+from helpers import checks, clipping, engines
 from helpers.data import batch_order, scale_images
 from helpers.models import article_lstm
 
@@ -80,9 +69,7 @@ BLOCK = 2
 THREADS = max(1, int(os.environ.get("HELPERS_TRAIN_THREADS", os.cpu_count() or 1)))
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Clipping rules: pure functions of one setting's gradients, traced once and mapped over the K settings
-# ----------------------------------------------------------------------------------------------------------------
+# --- Clipping rules: pure functions of one setting's gradients, traced once and mapped over the K settings ------------
 
 
 @dataclass(frozen=True)
@@ -176,9 +163,7 @@ def register_rule(rule: ClipRule) -> None:
     _CHUNK_FUNCTIONS.clear()  # compiled functions hold the rules they were traced with
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Settings and histories
-# ----------------------------------------------------------------------------------------------------------------
+# --- Settings and histories -------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -219,13 +204,12 @@ class Setting:
             raise ValueError(f"momentum is an SGD option; it must be 0 for optimizer={self.optimizer!r}")
         object.__setattr__(self, "momentum", momentum)
         object.__setattr__(self, "seed", checks.positive_int("seed", self.seed, minimum=0))
+        largest = float(np.finfo(np.float32).max)
         for name in ("threshold", "learning_rate"):
             value = getattr(self, name)
-            if value is not None and abs(value) > float(np.finfo(np.float32).max):
-                raise ValueError(
-                    f"{name} must be finite in float32, the gradients' dtype (at most {np.finfo(np.float32).max:.3g}), "
-                    f"got {value:g}"
-                )
+            if value is not None and abs(value) > largest:
+                raise ValueError(f"{name} must be finite in float32, the gradients' dtype (at most {largest:.3g}), "
+                                 f"got {value:g}")  # fmt: skip
 
     @property
     def label(self) -> str:
@@ -289,180 +273,7 @@ class History:
         return (cumulative[1:] - cumulative[np.arange(1, len(values) + 1) - counts]) / counts
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Keras equivalents
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def keras_optimizer(setting: Setting):
-    """The Keras optimizer this ``setting`` stands for, with Keras's own clipping argument
-    (``clipvalue`` / ``clipnorm`` / ``global_clipnorm``; see ``helpers.clipping.KERAS_ARGUMENT``)."""
-    if not isinstance(setting, Setting):
-        raise TypeError(f"setting must be a Setting, got {type(setting).__name__}")
-    if setting.mode not in clipping.KERAS_ARGUMENT and setting.mode != "none":
-        raise ValueError(f"Keras optimizers have no argument for mode={setting.mode!r}")
-    kwargs = {"learning_rate": setting.learning_rate}
-    if setting.mode != "none":
-        kwargs[clipping.KERAS_ARGUMENT[setting.mode]] = setting.threshold
-    if setting.optimizer == "sgd":
-        return keras.optimizers.SGD(momentum=setting.momentum, **kwargs)
-    if setting.optimizer == "adam":
-        return keras.optimizers.Adam(beta_1=ADAM_BETA_1, beta_2=ADAM_BETA_2, epsilon=ADAM_EPSILON, **kwargs)
-    return keras.optimizers.RMSprop(rho=RMSPROP_RHO, epsilon=RMSPROP_EPSILON, **kwargs)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Engines: the K settings' losses and batch accuracies, differentiable w.r.t. the stacked weights
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def _layer_signature(layer) -> tuple:
-    config = dict(layer.get_config())
-    config.pop("name", None)
-    return (type(layer).__name__, tuple(sorted((k, repr(v)) for k, v in config.items())))
-
-
-def _vectorizable(model) -> str | None:
-    """``None`` if the vectorized engine can run ``model``; otherwise the reason it cannot."""
-    if not isinstance(model, keras.Sequential):
-        return "the model is not a keras.Sequential"
-    layers = model.layers
-    if len(layers) < 2 or not isinstance(layers[0], keras.layers.LSTM):
-        return "the first layer is not an LSTM"
-    if not isinstance(layers[-1], keras.layers.Dense):
-        return "the last layer is not a Dense layer"
-    for index, layer in enumerate(layers):
-        if isinstance(layer, keras.layers.LSTM):
-            if index != 0:
-                return "only a first LSTM layer is supported"
-            if layer.return_sequences or layer.go_backwards or layer.stateful or layer.return_state:
-                return "LSTM options return_sequences/go_backwards/stateful/return_state are not supported"
-            if layer.cell.dropout or layer.cell.recurrent_dropout or not layer.cell.use_bias:
-                return "LSTM dropout, recurrent_dropout and use_bias=False are not supported"
-        elif isinstance(layer, keras.layers.Dense):
-            if layer.kernel_constraint is not None or layer.bias_constraint is not None:
-                return "Dense constraints are not supported"
-        else:
-            return f"layer {layer.name!r} ({type(layer).__name__}) is not supported"
-    if any("seed_generator" not in v.path for v in model.non_trainable_variables):
-        return "the model has non-trainable weights (other than random-seed states)"
-    return None
-
-
-class _VectorizedEngine:
-    """K copies of a ``Sequential([LSTM, Dense, ...])`` evaluated as one batched computation.
-
-    Weight ``i`` of setting ``k`` is ``W[i][k]``; the arithmetic is that of ``keras.layers.LSTMCell`` (fused gates,
-    ``z = x·kernel + h·recurrent_kernel + bias``; ``i, f, c̃, o``) and ``keras.layers.Dense``; the loss is Keras's
-    sparse categorical cross-entropy (from the logits when the last activation is softmax, as Keras does).
-    """
-
-    def __init__(self, model):
-        self.key = ("vectorized", tuple(_layer_signature(layer) for layer in model.layers))
-        index = {id(v): i for i, v in enumerate(model.trainable_variables)}
-        lstm = model.layers[0].cell
-        self.lstm = (index[id(lstm.kernel)], index[id(lstm.recurrent_kernel)], index[id(lstm.bias)])
-        self.lstm_activations = (lstm.activation, lstm.recurrent_activation)
-        self.dense = [
-            (index[id(layer.kernel)], index[id(layer.bias)] if layer.use_bias else None, layer.activation)
-            for layer in model.layers[1:]
-        ]
-        self.softmax_logits = model.layers[-1].activation is keras.activations.softmax
-        self.context = {"final_layer": tuple(clipping.last_layer(model))}
-        self.outputs = model.output_shape[-1]
-
-    def probabilities_and_loss(self, weights, x, y, loss="sparse_categorical_crossentropy"):
-        """``x``: ``(batch, time, features)``; ``y``: ``(batch,)``. Returns outputs ``(K, batch, units)`` and the
-        per-setting loss ``(K,)`` and accuracy ``(K,)`` (NaN for ``loss="mse"``)."""
-        kernel, recurrent, bias = (weights[i] for i in self.lstm)
-        projected = tf.einsum("btf,kfg->tkbg", x, kernel)  # x·kernel for every time step: (time, K, batch, 4·units)
-        h = _lstm(projected, recurrent, bias, *self.lstm_activations)
-        for kernel_id, bias_id, activation in self.dense:
-            logits = tf.einsum("kbh,khu->kbu", h, weights[kernel_id])
-            if bias_id is not None:
-                logits = logits + weights[bias_id][:, None, :]
-            h = activation(logits)
-        if loss == "mse":  # keras.losses.MeanSquaredError: mean over the outputs, then over the batch
-            squared = tf.square(tf.cast(y, h.dtype)[..., None] - h)
-            return h, tf.reduce_mean(squared, axis=[1, 2]), tf.fill(tf.shape(h)[:1], float("nan"))
-        labels = tf.broadcast_to(tf.cast(y, tf.int64), tf.shape(h)[:2])
-        if not self.softmax_logits:
-            epsilon = keras.config.epsilon()
-            logits = tf.math.log(tf.clip_by_value(h, epsilon, 1.0 - epsilon))
-        per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-        correct = tf.cast(tf.equal(tf.argmax(h, axis=-1), labels), tf.float32)
-        return h, tf.reduce_mean(per_example, axis=1), tf.reduce_mean(correct, axis=1)
-
-
-def _lstm(projected, recurrent, bias, activation, recurrent_activation):
-    """The last hidden state ``(K, batch, units)`` of ``keras.layers.LSTMCell``'s recurrence (fused gates
-    ``i, f, c̃, o``; ``z = x·kernel + h·recurrent_kernel + bias``).
-
-    Args:
-        projected: ``x·kernel`` for every time step, ``(time, K, batch, 4·units)``.
-        recurrent, bias: ``(K, units, 4·units)`` and ``(K, 4·units)``.
-        activation, recurrent_activation: the cell's activations.
-    """
-    steps, k, batch, four_units = projected.shape
-    zeros = tf.zeros([k, batch, four_units // 4], projected.dtype)
-
-    def step(t, h, c):
-        z = projected[t] + tf.einsum("kbh,khg->kbg", h, recurrent)
-        z = z + bias[:, None, :]
-        z0, z1, z2, z3 = tf.split(z, 4, axis=-1)
-        c = recurrent_activation(z1) * c + recurrent_activation(z0) * activation(z2)
-        h = recurrent_activation(z3) * activation(c)
-        return t + 1, h, c
-
-    return tf.while_loop(lambda t, h, c: t < steps, step, (0, zeros, zeros), maximum_iterations=steps)[1]
-
-
-class _KerasEngine:
-    """Any Keras model: setting ``k`` is ``model.stateless_call([w[k] for w in W], ...)``."""
-
-    def __init__(self, model):
-        self.key = ("keras", id(model))
-        self.model = model
-        self.context = {"final_layer": tuple(clipping.last_layer(model))}
-        self.outputs = model.output_shape[-1]
-        self.non_trainable = [v.value for v in model.non_trainable_variables]
-
-    def probabilities_and_loss(self, weights, x, y, loss="sparse_categorical_crossentropy"):
-        """As ``_VectorizedEngine.probabilities_and_loss``, one copy of the model after the other."""
-        outputs, losses, accuracies = [], [], []
-        for i in range(weights[0].shape[0]):
-            out, _ = self.model.stateless_call([w[i] for w in weights], self.non_trainable, x, training=True)
-            if loss == "mse":
-                losses.append(tf.reduce_mean(tf.square(tf.cast(y, out.dtype)[:, None] - out)))
-                accuracies.append(tf.constant(float("nan")))
-            else:
-                losses.append(tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, out)))
-                correct = tf.equal(tf.argmax(out, axis=-1), tf.cast(y, tf.int64))
-                accuracies.append(tf.reduce_mean(tf.cast(correct, tf.float32)))
-            outputs.append(out)
-        return tf.stack(outputs), tf.stack(losses), tf.stack(accuracies)
-
-
-_ENGINES: dict = {}
-
-
-def _prepare(model_fn, engine):
-    """The engine for ``model_fn``'s architecture (built once per model function and engine)."""
-    key = (model_fn, engine)
-    if key not in _ENGINES:
-        template = _build(model_fn, 0)
-        if not isinstance(template, keras.Model):
-            raise TypeError(f"model must return a keras.Model, got {type(template).__name__}")
-        reason = _vectorizable(template)
-        if engine == "vectorized" and reason is not None:
-            raise ValueError(f"engine='vectorized' cannot run this model: {reason}; use engine='keras'")
-        _ENGINES[key] = _VectorizedEngine(template) if engine != "keras" and reason is None else _KerasEngine(template)
-    return _ENGINES[key]
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# One compiled step, a chunk of steps, and a block of settings
-# ----------------------------------------------------------------------------------------------------------------
+# --- One compiled step, a chunk of steps, and a block of settings -----------------------------------------------------
 
 
 class _State(NamedTuple):
@@ -533,7 +344,8 @@ def _optimizer_step(weights, first, second, grads, count, hyper):
     function then does not depend on which optimizers a block's settings use, so settings of any optimizers share
     blocks and compiled functions (notebook 04 mixes SGD and Adam without an extra XLA compile) and a setting's
     numbers never depend on its neighbour's optimizer. The cost is a dozen elementwise operations per weight, small
-    next to the model's forward and backward pass (measured: no difference in the time of a step).
+    next to the model's forward and backward pass: 8 SGD settings x 500 steps took 11.31 s (median of 5) against
+    11.32 s with an SGD-only update, interleaved in one run (same numbers, bit for bit).
 
     Args:
         weights, first, second: the block's ``_State`` weights and optimizer moments.
@@ -635,8 +447,13 @@ def _blocks(settings: list[Setting], data_seeds: list[int]) -> list[list[int]]:
 
 
 class _Block:
-    """Up to ``BLOCK`` settings (``members``, indices into ``settings``) trained as one compiled computation on the
-    batches of ``data_seed``, padded with inert copies of its first setting; its ``_State`` and records."""
+    """Up to ``BLOCK`` settings trained as one compiled computation, padded with inert copies of the first.
+
+    Args:
+        settings, members: all settings of the call and the indices of this block's.
+        data_seed: whose batches the block trains on.
+        engine, model_fn, loss: the model's engine, the function that builds it (initial weights), the loss's name.
+    """
 
     def __init__(self, settings, members, data_seed, engine, model_fn, loss):
         block = [settings[i] for i in members + [members[0]] * (BLOCK - len(members))]
@@ -672,7 +489,7 @@ class _Block:
         self.running = bool(tf.reduce_any(self.state.alive))
 
     def histories(self, settings, steps_requested: int, done: int, seconds: float):
-        """``(index, History)`` for each member, after ``done`` steps."""
+        """``(index in settings, History)`` for each member after ``done`` steps; the other arguments are stored."""
         stacked = [np.concatenate(store) if store else np.zeros((0, BLOCK)) for store in self.records]
         diverged = self.state.diverged_at.numpy()
         final = [np.array(w.numpy()) for w in self.state.weights]
@@ -686,9 +503,7 @@ class _Block:
                              weights=tuple(w[slot] for w in final))  # fmt: skip
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Initial weights, batches, the public train()
-# ----------------------------------------------------------------------------------------------------------------
+# --- Initial weights, batches, the public train() ---------------------------------------------------------------------
 
 _INITIAL_WEIGHTS: dict = {}
 
@@ -712,6 +527,24 @@ def initial_weights(model_fn: Callable, seed: int) -> tuple[np.ndarray, ...]:
         model = _build(model_fn, seed)
         _INITIAL_WEIGHTS[key] = tuple(np.array(v.numpy()) for v in model.trainable_variables)
     return _INITIAL_WEIGHTS[key]
+
+
+_ENGINES: dict = {}
+
+
+def _prepare(model_fn, engine):
+    """The engine for ``model_fn``'s architecture (built once per model function and engine)."""
+    key = (model_fn, engine)
+    if key not in _ENGINES:
+        template = _build(model_fn, 0)
+        if not isinstance(template, keras.Model):
+            raise TypeError(f"model must return a keras.Model, got {type(template).__name__}")
+        reason = engines.unsupported(template)
+        if engine == "vectorized" and reason is not None:
+            raise ValueError(f"engine='vectorized' cannot run this model: {reason}; use engine='keras'")
+        vectorized = engine != "keras" and reason is None
+        _ENGINES[key] = (engines.VectorizedEngine if vectorized else engines.KerasEngine)(template)
+    return _ENGINES[key]
 
 
 def _chunks(data, data_seed: int, batch_size: int, shuffle_buffer: int, size: int, count: int):
@@ -754,8 +587,14 @@ def _chunks(data, data_seed: int, batch_size: int, shuffle_buffer: int, size: in
 
 
 def draw_batches(data, steps: int, data_seed: int = 0, batch_size: int = 32, shuffle_buffer: int = 5000):
-    """The first ``steps`` batches ``train`` uses for these arguments, as arrays ``xs`` of shape
-    ``(steps, batch, time, features)`` and ``ys`` of shape ``(steps, batch)`` (for checks against ``model.fit``)."""
+    """The first ``steps`` batches ``train`` uses (for checks against ``model.fit``).
+
+    Args:
+        data, steps, data_seed, batch_size, shuffle_buffer: as for ``train``.
+
+    Returns:
+        ``(xs, ys)``: arrays of shape ``(steps, batch, time, features)`` and ``(steps, batch)``.
+    """
     steps = checks.positive_int("steps", steps)
     data_seed = checks.positive_int("data_seed", data_seed, minimum=0)
     batch_size = checks.positive_int("batch_size", batch_size)
@@ -805,16 +644,22 @@ def train(
     single = isinstance(settings, Setting)
     settings = _setting_list(settings)
     data_seed = checks.positive_int("data_seed", data_seed, minimum=0)
-    options = _options(steps, batch_size, shuffle_buffer, model, loss, engine, chunk, progress, on_chunk)
-    histories = _train(settings, [data_seed] * len(settings), data, **options)
+    histories = _train(settings, [data_seed] * len(settings), data, steps, batch_size, shuffle_buffer, model, loss,
+                       engine, chunk, progress, on_chunk)  # fmt: skip
     return histories[0] if single else histories
 
 
 def check_data(data, model: Callable | None = None, loss: str = "sparse_categorical_crossentropy"):
-    """``data`` as ``train`` takes it, checked (``helpers.checks.labelled_data``): for ``(x_train, y_train)``,
-    images ``(n, 28, 28)`` of finite numbers and as many labels, whole numbers in ``[0, classes)`` where
-    ``classes`` is the number of outputs of ``model``'s model (default ``helpers.models.article_lstm``: 10). A
-    function returning a ``tf.data.Dataset`` is returned unchanged (``train`` checks what it yields)."""
+    """``data`` as ``train`` takes it, checked (``helpers.checks.labelled_data``).
+
+    Args:
+        data, model, loss: as for ``train``.
+
+    Returns:
+        For ``(x_train, y_train)``: the arrays, once checked to be images ``(n, 28, 28)`` of finite numbers and as
+        many labels, whole numbers in ``[0, classes)`` (``classes``: the model's outputs; not checked for
+        ``"mse"``). A function returning a ``tf.data.Dataset`` unchanged (``train`` checks what it yields).
+    """
     if not (isinstance(data, tuple | list) and len(data) == 2):
         return data
     model = article_lstm if model is None else model
@@ -838,9 +683,10 @@ def _setting_list(settings) -> list[Setting]:
     return settings
 
 
-def _options(steps, batch_size=32, shuffle_buffer=5000, model=None, loss="sparse_categorical_crossentropy",
-             engine="auto", chunk=100, progress=True, on_chunk=None) -> dict:  # fmt: skip
-    """``train``'s keyword arguments, checked, as a dict for ``_train``."""
+def _train(settings, data_seeds, data, steps, batch_size=32, shuffle_buffer=5000, model=None,
+           loss="sparse_categorical_crossentropy", engine="auto", chunk=100, progress=True, on_chunk=None):  # fmt: skip
+    """``train`` with each setting ``settings[i]`` on the batches of ``data_seeds[i]``: checks the arguments, builds
+    the blocks (``_blocks``, ``_Block``), steps them (``_run_chunks``) and returns one ``History`` per setting."""
     steps = checks.positive_int("steps", steps)
     batch_size = checks.positive_int("batch_size", batch_size)
     shuffle_buffer = checks.positive_int("shuffle_buffer", shuffle_buffer)
@@ -852,15 +698,6 @@ def _options(steps, batch_size=32, shuffle_buffer=5000, model=None, loss="sparse
         raise TypeError(f"model must be a function returning a Keras model, got {type(model).__name__}")
     if on_chunk is not None and not callable(on_chunk):
         raise TypeError(f"on_chunk must be callable or None, got {type(on_chunk).__name__}")
-    return dict(steps=steps, batch_size=batch_size, shuffle_buffer=shuffle_buffer, model=model, loss=loss,
-                engine=engine, chunk=chunk, progress=progress, on_chunk=on_chunk)  # fmt: skip
-
-
-def _train(settings, data_seeds, data, steps, batch_size, shuffle_buffer, model, loss, engine, chunk, progress,
-           on_chunk):  # fmt: skip
-    """``train`` for already checked arguments (``_options``), each setting ``settings[i]`` on the batches of
-    ``data_seeds[i]``: builds the blocks (``_blocks``, ``_Block``), steps them (``_run_chunks``) and collects one
-    ``History`` per setting, in order."""
     started = time.perf_counter()
     engine = _prepare(model, engine)
     if loss == "mse" and engine.outputs != 1:
@@ -887,9 +724,17 @@ def _train(settings, data_seeds, data, steps, batch_size, shuffle_buffer, model,
 
 
 def _run_chunks(blocks: list[_Block], sources: dict, steps: int, size: int, bar, on_chunk) -> int:
-    """Step every running block one chunk of ``size`` steps at a time (``sources``: ``{data_seed: iterator of
-    chunks}``) until ``steps`` are done, every setting has stopped, or ``on_chunk`` returns False. Returns the
-    steps done."""
+    """Step every running block one chunk at a time until ``steps`` are done, every setting has stopped, or
+    ``on_chunk`` returns False.
+
+    Args:
+        blocks, sources: the ``_Block`` objects and ``{data_seed: iterator of chunks}`` (``_chunks``).
+        steps, size: steps to run, steps per chunk.
+        bar, on_chunk: the progress bar, and ``train``'s ``on_chunk``.
+
+    Returns:
+        The number of steps done.
+    """
     done = 0
     workers = min(len(blocks), THREADS)
     pool = ThreadPoolExecutor(workers) if workers > 1 else None
@@ -932,9 +777,24 @@ def _return_freed_memory() -> None:
             pass
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Evaluation with the real Keras model
-# ----------------------------------------------------------------------------------------------------------------
+# --- Keras equivalents: a Setting's Keras optimizer, a History's Keras model and its evaluation -----------------------
+
+
+def keras_optimizer(setting: Setting):
+    """The Keras optimizer this ``setting`` stands for, with Keras's own clipping argument
+    (``clipvalue`` / ``clipnorm`` / ``global_clipnorm``; see ``helpers.clipping.KERAS_ARGUMENT``)."""
+    if not isinstance(setting, Setting):
+        raise TypeError(f"setting must be a Setting, got {type(setting).__name__}")
+    if setting.mode not in clipping.KERAS_ARGUMENT and setting.mode != "none":
+        raise ValueError(f"Keras optimizers have no argument for mode={setting.mode!r}")
+    kwargs = {"learning_rate": setting.learning_rate}
+    if setting.mode != "none":
+        kwargs[clipping.KERAS_ARGUMENT[setting.mode]] = setting.threshold
+    if setting.optimizer == "sgd":
+        return keras.optimizers.SGD(momentum=setting.momentum, **kwargs)
+    if setting.optimizer == "adam":
+        return keras.optimizers.Adam(beta_1=ADAM_BETA_1, beta_2=ADAM_BETA_2, epsilon=ADAM_EPSILON, **kwargs)
+    return keras.optimizers.RMSprop(rho=RMSPROP_RHO, epsilon=RMSPROP_EPSILON, **kwargs)
 
 
 def keras_model(history: History, model: Callable | None = None):
@@ -950,9 +810,16 @@ def keras_model(history: History, model: Callable | None = None):
 
 
 def evaluate(history: History, x, y, model: Callable | None = None, batch_size: int = 10_000) -> tuple[float, float]:
-    """``(loss, accuracy)`` of ``history``'s final weights on ``(x, y)`` (e.g. the test split), computed by the real
-    Keras model: mean sparse categorical cross-entropy (nats) and the fraction classified correctly. ``x``: float
-    inputs, or uint8 pixels (scaled per batch, as in ``train``)."""
+    """``history``'s final weights evaluated by the real Keras model (``keras_model``).
+
+    Args:
+        history, model: as for ``keras_model``.
+        x, y: inputs (floats, or uint8 pixels scaled per batch as in ``train``) and labels, e.g. the test split.
+        batch_size: examples per call of the model.
+
+    Returns:
+        ``(loss, accuracy)``: mean sparse categorical cross-entropy (nats) and the fraction classified correctly.
+    """
     batch_size = checks.positive_int("batch_size", batch_size)
     built = keras_model(history, model)
     x, y = checks.labelled_data(x, y, classes=built.output_shape[-1], x_shape=(None, *built.input_shape[1:]))
@@ -967,9 +834,7 @@ def evaluate(history: History, x, y, model: Callable | None = None, batch_size: 
     return loss, accuracy
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Seeds: every setting over several seeds (initial weights and batch order), and their summary
-# ----------------------------------------------------------------------------------------------------------------
+# --- Seeds: every setting over several seeds (initial weights and batch order), and their summary ---------------------
 
 
 def _seed_list(seeds) -> tuple[int, ...]:
@@ -1007,9 +872,8 @@ class SeedRuns:
         return np.array([[h.diverged for h in row] for row in self.histories], dtype=bool)
 
     def _index(self, name: str, index) -> int:
-        return checks.positive_int(name, index, minimum=-len(self.settings), maximum=len(self.settings) - 1) % len(
-            self.settings
-        )
+        n = len(self.settings)
+        return checks.positive_int(name, index, minimum=-n, maximum=n - 1) % n
 
     def wins(self, i: int, reference: int = 0, window: int = 50) -> int:
         """Number of seeds in which setting ``i``'s final loss is lower than setting ``reference``'s (a diverged run
@@ -1040,13 +904,8 @@ class SeedRuns:
                 mean, spread = "all diverged", "–"
             wins = "reference" if i == reference else f"{self.wins(i, reference, window)}/{n}"
             rows.append((label, mean, spread, f"{int(np.sum(~np.isfinite(losses[i])))}/{n}", wins))
-        header = (
-            "setting",
-            f"final loss mean ± sd (n={n} seeds)",
-            "min–max",
-            "diverged",
-            f"lower than {labels[reference]!r}",
-        )
+        header = ("setting", f"final loss mean ± sd (n={n} seeds)", "min–max", "diverged",
+                  f"lower than {labels[reference]!r}")  # fmt: skip
         widths = [max(len(row[c]) for row in [header, *rows]) for c in range(len(header))]
         lines = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
         lines.insert(1, "-+-".join("-" * w for w in widths))
@@ -1071,10 +930,9 @@ def train_seeds(settings: Setting | Sequence[Setting], data, steps: int, seeds=5
     if "data_seed" in train_kwargs:
         raise TypeError("train_seeds sets data_seed from each seed; do not pass data_seed")
     seeds = _seed_list(seeds)
-    options = _options(steps, **train_kwargs)
     pairs = [(i, seed) for seed in seeds for i in range(len(settings))]
-    trained = _train([replace(settings[i], seed=seed) for i, seed in pairs],
-                     [seed for _, seed in pairs], data, **options)  # fmt: skip
+    trained = _train([replace(settings[i], seed=seed) for i, seed in pairs], [seed for _, seed in pairs], data,
+                     steps, **train_kwargs)  # fmt: skip
     histories = [[None] * len(seeds) for _ in settings]
     for (i, seed), history in zip(pairs, trained):
         histories[i][seeds.index(seed)] = history
