@@ -1,11 +1,7 @@
-"""Notebook 04's clipping lab: the controls and the four panels of ``helpers.plots.PANELS`` for one setting.
-
-``ClippingLab`` draws a setting (a **mode**, its **threshold** c and a learning rate) and its unclipped reference
-(same learning rate, in grey), each as the mean over at least 3 seeds of the running means with a min–max band. A
-mode dropdown (no clipping / value / per-tensor norm / global norm; the threshold slider is disabled for "none"),
-a threshold slider and a learning-rate slider (both logarithmic) choose it; on release the missing runs are trained
-(``helpers.lab_trainer.LabTrainer``: in a background thread, the last move wins) with a progress bar, and runs
-already trained are redrawn from its cache at once. The panels update in place (blitting, ``LivePlot.png``).
+"""Notebook 04's clipping lab: a **mode**, its **threshold** c and a learning rate chosen with a dropdown and two log
+sliders; the four panels of ``helpers.plots.PANELS`` for that setting and its unclipped reference (same learning
+rate, grey), each the mean over at least 3 seeds with a min–max band. Missing runs are trained on release with a
+progress bar (``helpers.lab_trainer``: in the background, the last move wins), cached ones redrawn at once.
 """
 
 from __future__ import annotations
@@ -179,14 +175,14 @@ class ClippingLab(LivePlot):
                  for key, runs in groups.items() if runs is not None for name in PANELS}  # fmt: skip
         diverged = [h for h in histories if h.diverged]
         with self.lock:
-            self._draw_curves(drawn, diverged, len(histories))
+            self._draw_curves(drawn, diverged)
             self.threshold_line.set_visible(norm_rule)
             if norm_rule:
                 self.threshold_line.set_ydata([setting.threshold, setting.threshold])
             self.title.set_text(self._title(setting, histories, references))
-            limits = _limits(self.steps, drawn, setting.threshold if norm_rule else None)
-            for name, (low, high) in zip(PANELS, limits[1:]):
-                self.panel[name].set_xlim(0, limits[0])
+            limits = _limits(drawn, setting.threshold if norm_rule else None)
+            for name, (low, high) in zip(PANELS, limits):
+                self.panel[name].set_xlim(0, self.steps)
                 self.panel[name].set_ylim(low, high)
             key = (*limits, references is not None, norm_rule, bool(diverged))
             if key != self.limits:
@@ -200,14 +196,9 @@ class ClippingLab(LivePlot):
         else:
             self.message.value = self._trained_text if fresh else "from the cache"
 
-    def _draw_curves(self, drawn: dict, diverged: list[History], n: int) -> None:
-        """Set the mean lines, replace the bands and mark the ``diverged`` runs (of ``n``) on every panel.
-
-        Args:
-            drawn: ``(mean, low, high)`` by ``("line" or "reference", panel)``.
-            diverged: the drawn setting's diverged runs.
-            n: how many seeds the setting has.
-        """
+    def _draw_curves(self, drawn: dict, diverged: list[History]) -> None:
+        """Set the mean lines and the bands of ``drawn`` (``(mean, low, high)`` by ``("line" or "reference",
+        panel)``) and mark the ``diverged`` runs of the drawn setting on every panel."""
         for band in self.bands.values():
             band.remove()
         self.bands = {}
@@ -221,7 +212,7 @@ class ClippingLab(LivePlot):
                                                             animated=True)  # fmt: skip
             points = [stop_point(h, smoothed_curve(h, name, self.window)) for h in diverged]
             self.cross[name].set_data([p[0] for p in points], [p[1] for p in points])
-            self.note[name].set_text(f"{len(diverged)} of {n} seeds stopped (NaN/inf)" if points else "")
+            self.note[name].set_text(f"{len(diverged)} of {len(self.seeds)} seeds stopped (NaN/inf)" if points else "")
             if points:
                 self.note[name].xy = points[0]
 
@@ -238,11 +229,10 @@ class ClippingLab(LivePlot):
             self.panel["grad_norm"].legend(handles=[self.threshold_line], fontsize=FONTSIZE, loc="upper right")
 
     def _title(self, setting: Setting, histories: list[History], references: list[History] | None) -> str:
-        """The figure's title: final losses (mean ± sd over the seeds), the clipped fraction and the wins over the
-        reference.
+        """The figure's title: final losses (mean ± sd over the seeds), the clipped fraction, the wins.
 
         Args:
-            setting: the drawn setting.
+            setting: the drawn setting (its label, as the controls name it).
             histories, references: its runs and its reference's, per seed (``None``: no reference drawn).
         """
 
@@ -271,15 +261,9 @@ def _range(name: str, value) -> tuple[float, float]:
     return low, high
 
 
-def _limits(steps: int, drawn: dict, threshold: float | None) -> tuple:
-    """Axis limits ``(steps, (low, high) per panel)`` that follow the drawn bands, rounded to "nice" values (most
-    redraws keep them).
-
-    Args:
-        steps: the x axis's end.
-        drawn: ``(mean, low, high)`` by ``(key, panel)``.
-        threshold: the norm rule's threshold, kept inside the norm panel (``None``: none drawn).
-    """
+def _limits(drawn: dict, threshold: float | None) -> tuple:
+    """The y limits of each panel: around the ``drawn`` bands and the norm rule's ``threshold`` (``None``: none),
+    rounded to "nice" values (most redraws keep them)."""
 
     def finite(name, positive=False):
         values = np.concatenate([np.ravel(band) for (_, panel), band in drawn.items() if panel == name])
@@ -295,7 +279,7 @@ def _limits(steps: int, drawn: dict, threshold: float | None) -> tuple:
     high = 10.0 ** (math.floor(math.log10(norms.max()) + 1e-9) + 1)
     loss_high = _nice_ceiling(1.05 * loss.max()) if loss.size and loss.max() > 0 else 1.0
     accuracy_high = min(1.0, _nice_ceiling(1.1 * accuracy.max())) if accuracy.size and accuracy.max() > 0 else 1.0
-    return steps, (0.0, loss_high), (0.0, accuracy_high), (low, high), (-0.02, 1.02)
+    return (0.0, loss_high), (0.0, accuracy_high), (low, high), (-0.02, 1.02)
 
 
 def _nice_ceiling(value: float) -> float:

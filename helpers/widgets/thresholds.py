@@ -33,6 +33,9 @@ PASCANU_RANGE = (0.5, 10.0)
 #: Allowed parameter range of each rule (the sliders' ends).
 LIMITS = {"median": (0.1, 100.0), "percentile": (1.0, 99.9), "pascanu": PASCANU_RANGE}
 CLIPPED, KEPT = "C3", "C0"
+#: Each rule's parameter: its control and how the histogram's title describes it.
+PARAMETER = {"median": "multiple", "percentile": "percentile", "pascanu": "factor"}
+DESCRIBE = {"median": "{:.3g} × median", "percentile": "percentile {:.3g}", "pascanu": "{:.3g} × mean"}
 
 
 def recorded_norms(norms) -> np.ndarray:
@@ -165,8 +168,8 @@ class ThresholdExplorer(LivePlot):
             multiple, percentile, factor: each rule's parameter (the controls' values; only ``rule``'s is used).
         """
         multiple, percentile, factor = _parameters(rule, multiple, percentile, factor)
-        parameter = {"median": multiple, "percentile": percentile, "pascanu": factor}[rule]
-        for name, control_rule in (("multiple", "median"), ("percentile", "percentile"), ("factor", "pascanu")):
+        parameter = {"multiple": multiple, "percentile": percentile, "factor": factor}[PARAMETER[rule]]
+        for control_rule, name in PARAMETER.items():
             self.controls[name].disabled = control_rule != rule  # only the chosen rule's slider acts
         c = threshold(self.norms, rule, parameter)
         clipped = clipped_steps(self.norms, c)
@@ -183,15 +186,10 @@ class ThresholdExplorer(LivePlot):
         self.trace_line.set_ydata([c, c])
         self.marks.set_data(clipped, self.norms[clipped])
         fraction = clipped.size / self.norms.size
-        described = {
-            "median": f"{parameter:.3g} × median",
-            "percentile": f"percentile {parameter:.3g}",
-            "pascanu": f"{parameter:.3g} × mean",
-        }[rule]
+        described = DESCRIBE[rule].format(parameter)
         self.ax_hist.set_title(f"threshold c = {described} = {c:.3g}", fontsize=11)  # no mathtext: no re-parse
-        self.ax_trace.set_title(
-            f"{clipped.size} of {self.norms.size} steps ({fraction:.1%}) would be clipped", fontsize=11
-        )
+        self.ax_trace.set_title(f"{clipped.size} of {self.norms.size} steps ({fraction:.1%}) would be clipped",
+                                fontsize=11)  # fmt: skip
         self.result = {"rule": rule, "threshold": c, "clipped": clipped, "fraction": fraction}
 
 
