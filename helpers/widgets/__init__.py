@@ -83,7 +83,8 @@ class LivePlot:
 
     Blitting: a subclass whose updates change only a few artists marks them animated (``drawing_order``) and lists
     them in ``self.animated``; ``png`` then draws the rest once (again when ``background_key()`` changes) and only
-    those artists over it. ``self.lock`` guards the figure when a subclass draws from another thread.
+    those artists over it (``figure.savefig`` skips animated artists: save ``png()``). ``self.lock`` guards the figure
+    when a subclass draws from another thread.
     """
 
     def __init__(self, controls: dict[str, W.ValueWidget], nrows: int = 1, ncols: int = 1, figsize=(8.0, 3.6)):
