@@ -5,8 +5,8 @@ the optimizer fixed), keeps every ``History`` trained so far by ``Setting`` (see
 setting and its unclipped reference lack over all seeds in one ``helpers.training.train_seeds`` call. A run is
 bitwise the same however it was grouped, so a cached reference equals a table printed with the same seeds.
 
-In the background (``request``) the last request wins: a thread trains the latest wanted setting, a newer request
-abandons the running call at its next chunk, and settings wanted in between are never trained (no queue).
+In the background (``request``) the last request wins: one call trains at a time, a newer request abandons the
+running call at its next chunk, and settings wanted in between are never trained (no queue).
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ class LabTrainer:
         self.data = training.check_data(data, train_kwargs.get("model"), train_kwargs.get("loss", training.LOSSES[0]))
         self.runs: list[tuple[Setting, ...]] = []  # every group of settings trained, in order (tests count them)
         self.lock = threading.RLock()
+        self._training = threading.Lock()  # one background call at a time
         self._wanted: Setting | None = None
-        self._worker: threading.Thread | None = None
+        self._worker: threading.Thread | None = None  # the latest request's thread
 
     def setting(self, mode: str, threshold: float, learning_rate: float, seed: int = 0) -> Setting:
         """The ``Setting`` of the lab's controls, its fixed fields and ``seed``.
@@ -100,41 +101,32 @@ class LabTrainer:
         return True
 
     def wanted(self, setting: Setting) -> None:
-        """Make ``setting`` the one a running background call should finish (any other is abandoned)."""
-        with self.lock:
-            self._wanted = setting
+        """Make ``setting`` the one a background call should finish (a running call for another is abandoned)."""
+        self._wanted = setting
 
     def request(self, train: Callable, done: Callable[[], None], failed: Callable[[Exception], None]) -> None:
-        """Train the wanted setting in a background thread (started unless one runs), last request winning.
+        """Train the wanted setting in a background thread once the running call (if any) has stopped.
 
         Args:
             train: ``train(setting, cancelled) -> bool`` trains ``setting``'s missing runs, stopping when
                 ``cancelled()`` (another setting became wanted); ``True`` if it finished.
-            done: called when a finished setting is still the wanted one.
+            done: called when the finished setting is still the wanted one.
             failed: called with the exception if ``train`` raised (a thread's exception would be lost).
         """
-        with self.lock:
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(target=self._work, args=(train, done, failed), daemon=True,
-                                                name="clipping-lab")  # fmt: skip
-                self._worker.start()
+        self._worker = threading.Thread(target=self._work, args=(self._wanted, train, done, failed), daemon=True)
+        self._worker.start()
 
-    def _work(self, train, done, failed) -> None:
-        while True:
-            with self.lock:
-                target = self._wanted
-                if target is None or not self.missing(target):
-                    self._worker = None
-                    return
+    def _work(self, target: Setting, train, done, failed) -> None:
+        with self._training:
+            if self._wanted != target or not self.missing(target):  # superseded while waiting, or trained
+                return
             try:
-                finished = train(target, lambda target=target: self._wanted != target)
+                finished = train(target, lambda: self._wanted != target)
             except Exception as error:
-                with self.lock:
-                    self._worker = None
                 failed(error)
                 return
-            if finished and self._wanted == target:
-                done()
+        if finished and self._wanted == target:
+            done()
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until the background training (if any) has finished."""
