@@ -217,7 +217,8 @@ class ClippingLab(LivePlot):
                 self.note[name].xy = points[0]
 
     def _legends(self, has_reference: bool, norm_rule: bool, diverged: bool) -> None:
-        """Legends listing only what is drawn (part of the background)."""
+        """Legends listing only what is drawn (part of the background): the setting's line, the grey reference if
+        ``has_reference``, the × if a seed ``diverged``, the threshold line if ``norm_rule``."""
         for ax in self.axes:
             if ax.get_legend() is not None:
                 ax.get_legend().remove()
