@@ -266,18 +266,23 @@ def _unavailable_message(error: Exception) -> str:
     )
 
 
-def batch_order(n: int, batch_size: int = 32, shuffle_buffer: int = 5000, seed: int = 42):
-    """The article pipeline's order of examples: an endless ``tf.data.Dataset`` of int64 index batches
-    ``(batch_size,)``, ``range(n).repeat().shuffle(shuffle_buffer, seed).batch(batch_size)``.
+def _article_batches(examples, batch_size: int, shuffle_buffer: int, seed: int):
+    """The article's chain on a ``tf.data.Dataset`` of examples (the one definition of its batches):
+    ``examples.repeat().shuffle(shuffle_buffer, seed).batch(batch_size)``."""
+    return examples.repeat().shuffle(shuffle_buffer, seed=seed).batch(batch_size)
 
-    Shuffling never looks at the elements, so the pipeline on ``(x, y)`` gives ``(x[i], y[i])`` for these
-    indices (``fashion_mnist_pipeline`` is built on it; ``helpers.training`` gathers its chunks with NumPy).
-    The order depends on ``seed`` **and** TensorFlow's global seed (tf.data's rule for a seeded op): the same
-    ``seed`` after the same ``keras.utils.set_random_seed(s)`` gives the same order; ``helpers.training.train``
-    sets both to its ``data_seed``.
+
+def batch_order(n: int, batch_size: int = 32, shuffle_buffer: int = 5000, seed: int = 42):
+    """The article pipeline's order of ``n`` examples: an endless ``tf.data.Dataset`` of int64 index batches.
+
+    Shuffling never looks at the elements, so ``fashion_mnist_pipeline(x, y, ...)`` yields ``(x[i], y[i])`` for
+    these indices ``i`` (``helpers.training`` draws its batches so, gathering them with NumPy). The order depends on
+    ``seed`` **and** TensorFlow's global seed (tf.data's rule for a seeded op): the same ``seed`` after the same
+    ``keras.utils.set_random_seed(s)`` gives the same order; ``helpers.training.train`` sets both to its
+    ``data_seed``.
     """
     indices = tf.data.Dataset.from_tensor_slices(np.arange(n, dtype=np.int64))
-    return indices.repeat().shuffle(shuffle_buffer, seed=seed).batch(batch_size)
+    return _article_batches(indices, batch_size, shuffle_buffer, seed)
 
 
 def fashion_mnist_pipeline(
@@ -287,9 +292,8 @@ def fashion_mnist_pipeline(
     shuffle_buffer: int = 5000,
     seed: int = 42,
 ):
-    """The article's training pipeline, an endless ``tf.data.Dataset`` of ``(x, y)`` batches: the batches of
-    ``from_tensor_slices((x, y)).repeat().shuffle(shuffle_buffer, seed).batch(batch_size).prefetch(AUTOTUNE)``,
-    gathered by index (``batch_order``).
+    """The article's training pipeline, an endless ``tf.data.Dataset`` of ``(x, y)`` batches:
+    ``from_tensor_slices((x, y)).repeat().shuffle(shuffle_buffer, seed).batch(batch_size).prefetch(AUTOTUNE)``.
 
     ``x``: ``(n, 28, 28)`` float images, or uint8 pixels (``load_fashion_mnist(scaled=False)``), which stay uint8 in
     the pipeline and are scaled per batch to exactly the float32 values ``scale_images`` gives (4 times less memory);
@@ -302,9 +306,8 @@ def fashion_mnist_pipeline(
     seed = checks.positive_int("seed", seed, minimum=0)
     pixels = x.dtype == np.uint8
     x = x if pixels else np.asarray(x, np.float32)  # no copy when x is float32 already
-    images, labels = tf.constant(x), tf.constant(np.asarray(y, np.int64))
-    dataset = batch_order(len(x), batch_size, shuffle_buffer, seed).map(lambda i: (tf.gather(images, i),
-                                                                                  tf.gather(labels, i)))
+    examples = tf.data.Dataset.from_tensor_slices((x, np.asarray(y, np.int64)))
+    dataset = _article_batches(examples, batch_size, shuffle_buffer, seed)  # the batches of batch_order's indices
     if pixels:
         dataset = dataset.map(lambda images, labels: (tf.cast(images, tf.float32) / 255.0, labels))
     return dataset.prefetch(tf.data.AUTOTUNE)
