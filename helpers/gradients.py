@@ -1,17 +1,10 @@
 """Gradient norms of Keras models: per time step inside a recurrent layer, per layer, and global (notebook 02).
 
-``step_gradient_norms`` measures, for a ``keras.Sequential`` model with one ``SimpleRNN``/``GRU``/``LSTM``
-layer and a batch ``x`` of shape ``(batch, T, features)``, ‖∂L/∂h_t‖ for t = 1..T (and ‖∂L/∂c_t‖ for the LSTM's
-cell state): the Frobenius norm, over batch and units, of the *total* derivative of the batch-mean loss ``L`` with
-respect to the hidden state ``h_t`` (every path from ``h_t`` to the loss counts; loss units per unit of hidden
-activation). With the loss read from the last step only, it is the gradient that travels back ``T − t`` steps; for
-a linear ``SimpleRNN`` with recurrent kernel ``ρ·Q`` (``Q`` orthogonal) each step back multiplies it by exactly
-``ρ`` (``linear_prediction``).
-
-How the states reach the tape: the layer's own cell (its real weights) runs over time in ``tf.scan`` and a zero
-tensor ``δ_t`` is added to each new state, so ``∂L/∂δ_t = ∂L/∂h_t`` and the forward values are unchanged (tests
-check them against the layer). For the LSTM, ``h_t = o_t·tanh(c_t)``: the cell-state perturbation also goes through
-the output gate ``o_t`` (recomputed from the layer's weights), so ``∂L/∂c_t`` includes the path through ``h_t``.
+``step_gradient_norms`` measures ‖∂L/∂h_t‖ (and the LSTM's ‖∂L/∂c_t‖): the Frobenius norm, over batch and units, of
+the *total* derivative of the batch-mean loss ``L`` with respect to the state at step t. How the states reach the
+tape: the layer's own cell runs over time in ``tf.scan`` and a zero tensor ``δ_t`` is added to each new state, so
+``∂L/∂δ_t = ∂L/∂h_t`` and the forward values are unchanged. For the LSTM, ``h_t = o_t·tanh(c_t)``: the cell-state
+probe also goes through the output gate, so ``∂L/∂c_t`` includes the path through ``h_t``.
 """
 
 from __future__ import annotations
@@ -33,40 +26,28 @@ _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 @dataclass(frozen=True)
 class StepGradientNorms:
-    """What ``step_gradient_norms`` measured for one batch.
+    """What ``step_gradient_norms`` measured for one batch (``cell``, ``cell_states``: ``None`` unless LSTM)."""
 
-    ``hidden``: ``(T,)`` ‖∂L/∂h_t‖ for t = 1..T (index ``t − 1``).
-    ``cell``: ``(T,)`` ‖∂L/∂c_t‖ of the LSTM's cell state, ``None`` for SimpleRNN and GRU.
-    ``hidden_states``: ``(batch, T, units)`` the states ``h_t`` themselves (to measure e.g. tanh saturation).
-    ``cell_states``: ``(batch, T, units)`` the LSTM's ``c_t``, ``None`` otherwise.
-    ``loss``: the batch-mean loss ``L``.
-    """
-
-    hidden: np.ndarray
-    cell: np.ndarray | None
-    hidden_states: np.ndarray
-    cell_states: np.ndarray | None
-    loss: float
+    hidden: np.ndarray  #: ``(T,)`` ‖∂L/∂h_t‖ for t = 1..T (index ``t − 1``)
+    cell: np.ndarray | None  #: ``(T,)`` ‖∂L/∂c_t‖ of the LSTM's cell state
+    hidden_states: np.ndarray  #: ``(batch, T, units)`` the states ``h_t`` (e.g. to measure tanh saturation)
+    cell_states: np.ndarray | None  #: ``(batch, T, units)`` the LSTM's ``c_t``
+    loss: float  #: the batch-mean loss ``L``
 
 
 @dataclass(frozen=True)
 class WeightGradientNorms:
-    """What ``weight_gradient_norms`` measured for one batch: ``loss`` (batch mean), ``global_norm``
-    (sqrt of the sum of squares of every weight gradient, the norm ``global_clipnorm`` clips), ``layers``
-    (layer name → the norm over that layer's weight gradients) and ``variables`` (variable path → its norm)."""
+    """What ``weight_gradient_norms`` measured for one batch."""
 
-    loss: float
-    global_norm: float
-    layers: dict[str, float]
-    variables: dict[str, float]
+    loss: float  #: the batch-mean loss
+    global_norm: float  #: the norm of all weight gradients together (what ``global_clipnorm`` clips)
+    layers: dict[str, float]  #: layer name → the norm over that layer's weight gradients
+    variables: dict[str, float]  #: variable path → its gradient's norm
 
 
 def recurrent_layer(model):
-    """The one recurrent layer (``SimpleRNN``/``GRU``/``LSTM``) of a ``keras.Sequential`` model.
-
-    Raises ``TypeError`` for other models and ``ValueError`` when there is not exactly one such layer, or when it
-    runs backwards, is stateful or returns its state (the per-step measurement assumes a plain forward layer).
-    """
+    """The one recurrent layer (``SimpleRNN``/``GRU``/``LSTM``) of a ``keras.Sequential`` model; it must be a plain
+    forward layer (not ``go_backwards``, ``stateful`` or ``return_state``)."""
     if not isinstance(model, keras.Sequential):
         raise TypeError(f"model must be a keras.Sequential model, got {type(model).__name__}")
     found = [layer for layer in model.layers if type(layer).__name__ in RECURRENT_CELLS]
@@ -162,25 +143,21 @@ def _step_function(model, loss: Callable, layer):
 
 
 def step_gradient_norms(model, x, y, loss="mse") -> StepGradientNorms:
-    """‖∂L/∂h_t‖ for every time step t = 1..T (and ‖∂L/∂c_t‖ for an LSTM) on one batch (see the module docstring).
+    """‖∂L/∂h_t‖ for t = 1..T (and ‖∂L/∂c_t‖ for an LSTM) on one batch, in the layer's dtype.
 
     Args:
-        model: a ``keras.Sequential`` with one ``SimpleRNN``/``GRU``/``LSTM`` layer (``recurrent_layer``); layers
-            after it read its last state (or the whole sequence with ``return_sequences=True``).
+        model: a ``keras.Sequential`` with one recurrent layer (``recurrent_layer``).
         x, y: inputs ``(batch, T, features)`` and targets with first axis ``batch``.
-        loss: a Keras loss name or ``loss(y_true, y_pred)``, averaged over the batch into ``L``.
+        loss: a Keras loss name or ``loss(y_true, y_pred)``.
 
     Returns:
-        A ``StepGradientNorms``, computed in the layer's dtype (use ``dtype="float64"`` layers for exact
-        comparisons). The first call per model compiles a ``tf.function`` (about a second); later calls with any
-        batch size or length reuse it.
+        A ``StepGradientNorms``. The first call per model compiles (about a second); later calls reuse it.
     """
     layer = recurrent_layer(model)
     loss_fn = _loss_function(loss)
     x, y = _check_batch(model, x, y)
     dtype = layer.compute_dtype
     y_tensor = _targets(y, dtype)
-    # Batch size and length are left open in the signature, so one trace serves every T.
     key = (loss, y_tensor.shape.rank, y_tensor.dtype.name)
     per_model = _COMPILED.setdefault(model, {})
     if key not in per_model:
@@ -201,16 +178,11 @@ def step_gradient_norms(model, x, y, loss="mse") -> StepGradientNorms:
 
 
 def linear_prediction(rho, last_norm, length) -> np.ndarray:
-    """The linear-RNN prediction ``ρ^(T−t)·‖∂L/∂h_T‖`` for t = 1..T, float64.
-
-    Exact for ``h_t = h_{t−1}·ρQ + x_t·K + b`` with ``Q`` orthogonal: each step back multiplies the gradient by
-    ``(ρQ)ᵀ``, which scales every vector's norm by ``ρ`` (notebook 01 derives it, notebook 02 measures it).
+    """``ρ^(T−t)·‖∂L/∂h_T‖`` for t = 1..T, shape ``(T,)``: exact for a linear RNN with recurrent kernel ``ρ·Q``,
+    ``Q`` orthogonal, since each step back multiplies the gradient by ``(ρQ)ᵀ``.
 
     Args:
-        rho, last_norm, length: ``ρ`` (> 0), the measured ``‖∂L/∂h_T‖`` (>= 0) and ``T``.
-
-    Returns:
-        The prediction for t = 1..T, shape ``(T,)``.
+        rho, last_norm, length: ``ρ``, the measured ``‖∂L/∂h_T‖`` and ``T``.
     """
     rho = checks.positive("rho", rho)
     last_norm = checks.non_negative("last_norm", last_norm)
@@ -219,17 +191,14 @@ def linear_prediction(rho, last_norm, length) -> np.ndarray:
 
 
 def weight_gradients(model, x, y, loss="mse", training: bool = True):
-    """The batch-mean loss of the real forward pass ``model(x, training=training)`` and its gradient for every
-    trainable variable, from one ``tf.GradientTape``.
+    """The batch-mean loss of ``model(x, training=training)`` and its gradients.
 
     Args:
-        model: a ``keras.Model``.
         x, y: inputs and targets with the same first (batch) axis.
         loss: a Keras loss name or ``loss(y_true, y_pred)``.
-        training: passed to the model (dropout etc.).
 
     Returns:
-        ``(L, grads)``, ``grads[i]`` of the shape of ``model.trainable_variables[i]``.
+        ``(L, grads)``, ``grads[i]`` for ``model.trainable_variables[i]``.
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
@@ -248,11 +217,8 @@ def weight_gradients(model, x, y, loss="mse", training: bool = True):
 
 
 def layer_gradient_norms(model, grads) -> dict[str, float]:
-    """Layer name → the L2 norm over all of that layer's weight gradients (in the order of ``model.layers``).
-
-    ``grads`` must line up with ``model.trainable_variables`` (as ``tape.gradient(loss, model.trainable_variables)``
-    returns them); a ``None`` gradient (a variable the loss does not use) counts as zero.
-    """
+    """Layer name → the L2 norm over that layer's gradients; ``grads`` lines up with ``model.trainable_variables``
+    and a ``None`` gradient counts as zero."""
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
     variables = model.trainable_variables
@@ -274,8 +240,7 @@ def layer_gradient_norms(model, grads) -> dict[str, float]:
 
 
 def weight_gradient_norms(model, x, y, loss="mse") -> WeightGradientNorms:
-    """Per-layer, per-variable and global norms of the weight gradients of one batch: arguments as for
-    ``weight_gradients`` (``training=True``); returns a ``WeightGradientNorms``."""
+    """The ``WeightGradientNorms`` of one batch; arguments as for ``weight_gradients`` (``training=True``)."""
     value, grads = weight_gradients(model, x, y, loss)
     per_variable = {
         v.path: 0.0 if g is None else float(np.linalg.norm(np.ravel(g)))
