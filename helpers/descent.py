@@ -1,8 +1,5 @@
-"""Gradient descent on the "cliff" of notebook 01, without and with norm clipping (notebook 03).
-
-The loss and its exact gradient are ``helpers.theory.cliff_loss_and_grad`` (Pascanu et al. 2013, Fig. 6); the
-parameters are the two numbers ``θ = (w, b)``. One step is ``θ ← θ − η·clip(∇L(θ))`` where ``clip`` is
-``clip_norm`` below (Algorithm 1 of Pascanu et al.) or nothing. NumPy, float64.
+"""Gradient descent ``θ ← θ − η·clip(∇L(θ))`` on notebook 01's cliff (``theory.cliff_loss_and_grad``, two
+parameters ``θ = (w, b)``), with ``clip`` Pascanu et al.'s norm clipping or nothing (notebook 03). NumPy, float64.
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ from helpers.theory import cliff_loss_and_grad
 
 
 class Trajectory(NamedTuple):
-    """One gradient-descent run on the cliff. ``steps`` = number of updates."""
+    """One gradient-descent run of ``steps`` updates."""
 
     points: np.ndarray  #: ``(steps + 1, 2)``: ``(w, b)`` before the first update, then after each update
     losses: np.ndarray  #: ``(steps + 1,)``: the loss at each point
@@ -26,25 +23,18 @@ class Trajectory(NamedTuple):
 
 
 def clip_norm(g, threshold: float) -> np.ndarray:
-    """Algorithm 1 of Pascanu et al. (2013) on one vector: ``g·c / max(‖g‖, c)``, i.e. ``min(1, c/‖g‖)·g``.
-
-    Keras's form (no division by zero when ``g = 0``). ``g``: a 1-D array; returns an array of the same shape.
-    """
+    """Algorithm 1 of Pascanu et al. (2013) on a 1-D ``g`` in Keras's form, ``g·c / max(‖g‖, c)`` (safe at 0)."""
     g = checks.array("g", g, ndim=1).astype(np.float64)
     c = checks.positive("threshold", threshold)
     return g * c / max(float(np.linalg.norm(g)), c)
 
 
 def descend_cliff(start, learning_rate: float, steps: int, threshold: float | None = None) -> Trajectory:
-    """Run ``steps`` updates ``θ ← θ − learning_rate·clip(∇L(θ))`` from ``start = (w, b)`` on the cliff loss.
+    """The ``Trajectory`` of ``steps`` updates from ``start``.
 
     Args:
-        start, learning_rate, steps: ``(w, b)`` (finite), ``η`` (> 0), the number of updates.
-        threshold: ``None`` runs plain gradient descent; a bound ``c`` clips each gradient to that norm first
-            (so no update is longer than ``learning_rate·threshold``).
-
-    Returns:
-        A ``Trajectory``.
+        start, learning_rate, steps: ``(w, b)``, ``η``, the number of updates.
+        threshold: ``None`` (plain gradient descent) or the bound ``c`` of ``clip_norm``.
     """
     start = checks.array("start", start, shape=(2,)).astype(np.float64)
     if not np.all(np.isfinite(start)):

@@ -1,11 +1,5 @@
-"""Keras models for the lessons.
-
-- ``article_lstm``: the source article's model, ``LSTM(10)`` then a 10-way softmax, on 28 time steps of 28
-  features (Fashion-MNIST rows) (notebook 04).
-- ``recurrent_model``: one ``SimpleRNN``/``GRU``/``LSTM`` layer then a linear readout, its recurrent kernel set to
-  ``ρ·Q`` (``Q`` orthogonal) so a lesson can dial the spectral radius ρ; ``set_spectral_radius`` re-dials it in place
-  (notebook 02).
-"""
+"""Keras models for the lessons: the source article's LSTM (notebook 04) and recurrent models whose recurrent
+kernel is ``ρ·Q`` (``Q`` orthogonal), so a lesson can dial the spectral radius ρ (notebook 02)."""
 
 from __future__ import annotations
 
@@ -27,12 +21,10 @@ def article_lstm(units: int = 10, timesteps: int = 28, features: int = 28, class
     """``Sequential([Input((timesteps, features)), LSTM(units), Dense(classes, softmax)])``, not compiled.
 
     Args:
-        units, timesteps, features, classes: the LSTM's size, the input ``(batch, timesteps, features)``, the number
-            of classes (at least 2).
+        units, timesteps, features, classes: the LSTM's size, the input (28 rows of 28 pixels), the classes (>= 2).
 
     Returns:
-        The model; its output ``(batch, classes)`` holds class probabilities. Seed first (``helpers.seed_everything``)
-        for reproducible initial weights.
+        The model. Seed first (``helpers.seed_everything``) for reproducible initial weights.
     """
     units = checks.positive_int("units", units)
     timesteps = checks.positive_int("timesteps", timesteps)
@@ -54,14 +46,13 @@ def recurrent_model(
     seed: int = 0,
     dtype: str = "float32",
 ):
-    """``Sequential([Input((timesteps, features)), <cell>(units, activation, name="rnn"), Dense(outputs,
-    name="readout")])``, not compiled, its recurrent kernel set by ``set_spectral_radius(rho)``.
+    """``Sequential([Input((timesteps, features)), <cell>(units, name="rnn"), Dense(outputs, name="readout")])``,
+    not compiled, its recurrent kernel set by ``set_spectral_radius(rho)``.
 
     Args:
-        cell, units: the recurrent layer, one of ``RECURRENT_CELLS``, and its size.
+        cell, units: one of ``RECURRENT_CELLS`` and its size.
         rho: the spectral radius of every gate block of the recurrent kernel.
-        activation: ``"linear"`` or ``"tanh"``, the layer's ``activation`` (SimpleRNN: the state update; GRU: the
-            candidate; LSTM: the candidate and the squashing of ``c_t``); the GRU/LSTM gates keep their sigmoid.
+        activation: the layer's ``activation`` (the GRU/LSTM gates keep their sigmoid).
         features, timesteps: the input ``(batch, timesteps, features)`` (``timesteps=None``: any length).
         outputs: the size of the linear read-out of the last hidden state.
         seed: every initial weight comes from it (no global seeding needed).
@@ -90,13 +81,12 @@ def recurrent_model(
 
 
 def set_spectral_radius(layer, rho: float, seed: int = 0) -> np.ndarray:
-    """Assign ``ρ·Q_k`` to every gate block ``k`` of ``layer``'s recurrent kernel, in place (no rebuild).
+    """Assign ``ρ·Q_k`` to every gate block ``k`` (``GATE_BLOCKS``) of a built recurrent layer's kernel, in place.
 
     Args:
-        layer: a built ``SimpleRNN``/``GRU``/``LSTM`` layer of ``n`` units; its recurrent kernel ``(n, n·blocks)``
-            holds one ``(n, n)`` block per gate (``GATE_BLOCKS``).
+        layer: a built ``SimpleRNN``/``GRU``/``LSTM`` layer.
         rho: the spectral radius ``ρ``, also every singular value of every block.
-        seed: ``Q_k`` is the random orthogonal matrix of ``theory.matrix_with_spectral_radius`` with seed ``seed + k``.
+        seed: ``Q_k`` is ``theory.matrix_with_spectral_radius``'s orthogonal matrix with seed ``seed + k``.
 
     Returns:
         The new kernel as a NumPy array.

@@ -24,10 +24,8 @@ def matrix_with_spectral_radius(rho: float, size: int = 32, seed: int = 0, kind:
     """A random ``(size, size)`` matrix (from ``seed``) with spectral radius exactly ``rho``.
 
     Args:
-        rho, size, seed: the spectral radius, the number of rows and columns, the seed.
-        kind: ``"orthogonal"``: ``rho·Q`` with ``Q`` a random orthogonal matrix (all singular values equal ``rho``);
-            ``"gaussian"``: a random Gaussian matrix rescaled so its largest |eigenvalue| is ``rho``; its largest
-            singular value is then larger than ``rho``, which is why ``‖W^k‖`` can grow for a while when ``rho < 1``.
+        kind: ``"orthogonal"``: ``rho·Q``, ``Q`` orthogonal (every singular value is ``rho``); ``"gaussian"``: a
+            Gaussian matrix rescaled, whose largest singular value exceeds ``rho`` (so ``‖W^k‖`` can first grow).
     """
     rho = checks.positive("rho", rho)
     size = checks.positive_int("size", size)
@@ -48,8 +46,8 @@ def _square(matrix) -> np.ndarray:
 
 
 def matrix_power_norms(matrix: np.ndarray, steps: int) -> np.ndarray:
-    """Spectral norms ``‖W^k‖₂`` for ``k = 0..steps``, shape ``(steps + 1,)``: how a gradient sent back ``k``
-    steps through a linear recurrence ``h_t = W h_{t-1}`` can grow or shrink at most."""
+    """Spectral norms ``‖W^k‖₂`` for ``k = 0..steps``: the most a gradient sent back ``k`` steps through
+    ``h_t = W h_{t-1}`` can grow."""
     matrix = _square(matrix)
     steps = checks.positive_int("steps", steps)
     norms = np.empty(steps + 1)
@@ -71,14 +69,13 @@ CLIFF_TARGET = 0.7
 
 
 def cliff_loss_and_grad(w, b, steps: int = CLIFF_STEPS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Loss and exact gradient of Pascanu et al.'s one-unit model ``x_t = w·σ(x_{t-1}) + b``, ``x_0 = 0.5``,
-    ``L = (σ(x_steps) − 0.7)²``.
+    """The cliff's loss and exact gradient (forward mode).
 
     Args:
         w, b, steps: weights and biases (arrays, broadcast together, element-wise), the number of steps.
 
     Returns:
-        ``(L, dL/dw, dL/db)`` (forward-mode derivatives), each of the broadcast shape of ``w`` and ``b``.
+        ``(L, dL/dw, dL/db)``, each of the broadcast shape of ``w`` and ``b``.
     """
     w = checks.array("w", w).astype(np.float64)
     b = checks.array("b", b).astype(np.float64)
@@ -108,17 +105,12 @@ ACTIVATIONS = {
 def recurrent_preactivations(
     matrix: np.ndarray, steps: int, activation: str = "tanh", input_scale: float = 1.0, seed: int = 0
 ) -> np.ndarray:
-    """Pre-activations ``a_t = W h_{t-1} + x_t`` for ``t = 1..steps`` of ``h_t = σ(a_t)``, ``h_0 = 0``.
-
-    ``σ'(a_t)`` (``ACTIVATIONS[activation][1]``) tells how saturated the units are: near 1 (tanh) in the linear
-    regime, near 0 when saturated. ``recurrent_jacobian_norms`` runs the same recurrence (same arguments, same numbers).
+    """Pre-activations ``a_t = W h_{t-1} + x_t``, shape ``(steps, size)``, of ``h_t = σ(a_t)``, ``h_0 = 0``;
+    ``σ'(a_t)`` tells how saturated the units are.
 
     Args:
         matrix, steps, activation: ``W`` (square), the number of steps, ``σ`` (a key of ``ACTIVATIONS``).
         input_scale, seed: the inputs ``x_t`` are standard normal (from ``seed``) times ``input_scale``.
-
-    Returns:
-        ``(steps, size)`` pre-activations.
     """
     matrix = _square(matrix)
     steps = checks.positive_int("steps", steps)
@@ -138,12 +130,12 @@ def recurrent_preactivations(
 def recurrent_jacobian_norms(
     matrix: np.ndarray, steps: int, activation: str = "tanh", input_scale: float = 1.0, seed: int = 0
 ) -> np.ndarray:
-    """Spectral norms ``‖∂h_k/∂h_0‖₂`` for ``k = 0..steps`` of ``h_t = σ(W h_{t-1} + x_t)``, shape ``(steps + 1,)``;
-    arguments and inputs as for ``recurrent_preactivations``.
+    """Spectral norms ``‖∂h_k/∂h_0‖₂`` for ``k = 0..steps`` of the recurrence of ``recurrent_preactivations``
+    (same arguments, same numbers).
 
-    Each step multiplies the Jacobian by ``diag(σ'(a_t))·W``, so with ``|σ'| ≤ γ`` (``ACTIVATIONS[activation][2]``)
-    the norm shrinks at least geometrically when the largest singular value of ``W`` is below ``1/γ`` (Pascanu et
-    al. 2013, §2.1). Above it, growth is possible, not certain: large inputs saturate the units (``σ' ≪ γ``).
+    Each step multiplies the Jacobian by ``diag(σ'(a_t))·W``: with ``|σ'| ≤ γ`` the norm shrinks geometrically when
+    ``W``'s largest singular value is below ``1/γ`` (Pascanu et al. 2013, §2.1); above it growth is possible, not
+    certain (large inputs saturate the units).
     """
     preactivations = recurrent_preactivations(matrix, steps, activation, input_scale, seed)
     matrix = np.asarray(matrix, dtype=np.float64)
