@@ -1,19 +1,16 @@
-"""Gradient clipping rules as pure functions on a list of gradient tensors (notebooks 03 and 05; used by
-``helpers.training``).
+"""Gradient clipping rules as pure functions on a list of gradient tensors (notebooks 03 and 05, ``helpers.training``).
 
 The words, as the whole package uses them:
 
-- **mode**: the name of a clipping rule, a string: ``"none"``, ``"value"``, ``"norm"``, ``"global_norm"`` (``MODES``,
-  the modes of ``clip``), ``"autoclip"``, ``"agc"`` (the adaptive ones, below);
-- **rule**: the function or object that implements a mode (``clip``'s branches, ``AutoClip``, ``agc``,
-  ``helpers.training.ClipRule``);
+- **mode**: a rule's name: ``"none"``, ``"value"``, ``"norm"``, ``"global_norm"`` (``MODES``, the modes of ``clip``),
+  ``"autoclip"``, ``"agc"``;
+- **rule**: what implements a mode (``clip``'s branches, ``AutoClip``, ``agc``, ``helpers.training.ClipRule``);
 - **threshold**: a rule's one positive parameter: the bound ``c`` for value/norm/global_norm, the percentile ``p``
   for AutoClip, the factor ``λ`` for AGC.
 
-Every rule takes ``grads`` (a list of tensors, one per trainable variable, any shapes) and its threshold, and returns
-``(clipped, pre_clip_norm)``: a new list of the same shapes and the norm(s) measured *before* clipping, eagerly or
-inside ``tf.function(jit_compile=True)``. Where Keras has the rule, the arithmetic is Keras 3's own
-(``keras/src/optimizers/base_optimizer.py``), so the result is identical to what the optimizer does:
+Every rule takes ``grads`` (one tensor per trainable variable) and its threshold and returns ``(clipped,
+pre_clip_norm)``, eagerly or inside ``tf.function(jit_compile=True)``. Where Keras has the rule, the arithmetic is
+Keras 3's own (``keras/src/optimizers/base_optimizer.py``), so the result is what the optimizer does:
 
 =================  =====================================  ======================================================
 mode               Keras optimizer argument               what it does
@@ -24,27 +21,23 @@ mode               Keras optimizer argument               what it does
 (per layer)        (none: ``clip_per_layer``)             each layer's tensors by that layer's joint norm
 =================  =====================================  ======================================================
 
-A threshold given as a Python/NumPy number must be positive and finite (``ValueError``/``TypeError`` naming it); a
-``tf.Tensor`` is taken as it is, so a compiled loop can vary it. Keras itself *silently disables* clipping at 0:
-``SGD(clipnorm=0)`` trains unclipped without a word.
+A Python/NumPy threshold must be positive and finite; a ``tf.Tensor`` is taken as it is (a compiled loop can vary it).
+Keras itself *silently disables* clipping at 0: ``SGD(clipnorm=0)`` trains unclipped.
 
-Non-finite gradients, exactly as Keras (``tests/test_clipping.py``): ``value`` sends ±inf to ±c and keeps NaN;
-``norm`` turns a tensor holding a NaN into NaN everywhere, and one holding ±inf (no NaN) into NaN where the entry was
-infinite and ±0 elsewhere; ``global_norm`` (and each layer of ``clip_per_layer``) turns *every* entry into NaN as
-soon as the norm is inf or NaN, as ``tf.clip_by_global_norm`` does. The returned pre-clip norm is then inf or NaN,
-which is what a training loop should test.
+Non-finite gradients, exactly as in Keras: ``value`` sends ±inf to ±c and keeps NaN; ``norm`` makes a tensor holding a
+NaN all NaN, and one holding ±inf (no NaN) NaN where infinite and ±0 elsewhere; ``global_norm`` (and each layer of
+``clip_per_layer``) makes *every* entry NaN once the norm is inf or NaN, as ``tf.clip_by_global_norm`` does. The
+pre-clip norm is then inf or NaN, which is what a training loop should test.
 
-Adaptive rules (notebook 05; non-finite cases in ``tests/test_adaptive_clipping.py``):
+Adaptive rules (notebook 05):
 
-- **AutoClip** (Seetharaman et al. 2020, arXiv:2007.14469): global-norm clipping at the ``p``-th percentile of all
-  pre-clip global norms so far, step t's own included (the reference, github.com/pseeth/autoclip ``autoclip.py``,
-  appends the new norm, then calls ``np.percentile``, "linear" interpolation; the paper suggests ``p = 10``; it clips
-  with ``max_norm / (norm + 1e-6)``, here it is ``clip_by_global_norm``). ``autoclip_threshold(history, p)`` is that
-  percentile; ``AutoClip(p, capacity)`` keeps the history in a ``tf.Variable``. A non-finite norm is not recorded (it
-  would spoil every later percentile); its step becomes NaN as above, so a training loop stops there.
-- **AGC**, adaptive gradient clipping (Brock et al. 2021, NFNets, arXiv:2102.06171, §4): ``agc(grads, params,
-  factor)`` rescales, unit by unit, the gradients that are large relative to their weights. Non-finite units behave
-  as per-unit ``clipnorm``; a NaN *weight* makes its unit's gradient NaN, an infinite weight leaves it unclipped.
+- **AutoClip** (Seetharaman et al. 2020, arXiv:2007.14469): ``clip_by_global_norm`` at the ``p``-th percentile of
+  all pre-clip global norms so far, step t's own included, as the reference does (github.com/pseeth/autoclip
+  ``autoclip.py``: append, then ``np.percentile``, "linear"; the paper suggests ``p = 10`` and scales by
+  ``max_norm / (norm + 1e-6)``). A non-finite norm is not recorded; its step becomes NaN as above.
+- **AGC** (Brock et al. 2021, NFNets, arXiv:2102.06171, §4): ``agc`` rescales, unit by unit, the gradients that are
+  large relative to their weights. Non-finite units behave as per-unit ``clipnorm``; a NaN *weight* makes its unit's
+  gradient NaN, an infinite weight leaves it unclipped.
 """
 
 from __future__ import annotations
@@ -56,11 +49,11 @@ import tensorflow as tf
 
 from helpers import checks
 
-#: The modes of ``clip`` ("none" leaves the gradients alone).
+#: The modes of ``clip``.
 MODES = ("none", "value", "norm", "global_norm")
 #: The Keras optimizer argument that applies each mode.
 KERAS_ARGUMENT = {"value": "clipvalue", "norm": "clipnorm", "global_norm": "global_clipnorm"}
-#: How figures, tables and controls name each mode (the one place these words are defined).
+#: How figures, tables and controls name each mode.
 LABELS = {"none": "no clipping", "value": "value", "norm": "per-tensor norm", "global_norm": "global norm"}
 
 
@@ -107,7 +100,7 @@ def global_norm(grads) -> tf.Tensor:
 
 
 def clip_by_value(grads, threshold) -> tuple[list[tf.Tensor], tf.Tensor]:
-    """Keras ``clipvalue``: every entry clipped into [-threshold, threshold]. Returns ``(clipped, global_norm)``."""
+    """Keras ``clipvalue``: every entry into [-threshold, threshold]. Returns ``(clipped, global_norm)``."""
     grads = _check_grads(grads)
     c = _scalar("threshold", threshold, grads[0].dtype)
     return [tf.clip_by_value(g, -c, c) for g in grads], global_norm(grads)
@@ -115,12 +108,12 @@ def clip_by_value(grads, threshold) -> tuple[list[tf.Tensor], tf.Tensor]:
 
 def clip_by_norm(grads, threshold) -> tuple[list[tf.Tensor], tf.Tensor]:
     """Keras ``clipnorm``: each tensor rescaled on its own to norm at most ``threshold``.
-    Returns ``(clipped, norms)`` with ``norms`` the pre-clip norm of each tensor, shape ``(len(grads),)``."""
+    Returns ``(clipped, tensor_norms(grads))``."""
     grads = _check_grads(grads)
     c = _scalar("threshold", threshold, grads[0].dtype)
     clipped = []
     for g in grads:
-        # Keras's arithmetic: g·c / max(‖g‖, c), with its guard for all-zero tensors.
+        # Keras's guard for all-zero tensors
         l2sum = tf.reduce_sum(tf.square(g))
         positive = l2sum > 0
         l2norm = tf.where(positive, tf.sqrt(tf.where(positive, l2sum, tf.ones_like(l2sum))), l2sum)
@@ -129,8 +122,7 @@ def clip_by_norm(grads, threshold) -> tuple[list[tf.Tensor], tf.Tensor]:
 
 
 def clip_by_global_norm(grads, threshold) -> tuple[list[tf.Tensor], tf.Tensor]:
-    """Keras ``global_clipnorm`` (Pascanu et al. 2013, Algorithm 1): if the global norm exceeds ``threshold``, every
-    tensor is scaled by ``threshold / global_norm``. Returns ``(clipped, global_norm)``."""
+    """Keras ``global_clipnorm`` (Pascanu et al. 2013, Algorithm 1). Returns ``(clipped, global_norm)``."""
     grads = _check_grads(grads)
     c = _scalar("threshold", threshold, grads[0].dtype)
     norm = global_norm(grads)
@@ -139,12 +131,10 @@ def clip_by_global_norm(grads, threshold) -> tuple[list[tf.Tensor], tf.Tensor]:
 
 
 def clip(grads, mode: str, threshold=None) -> tuple[list[tf.Tensor], tf.Tensor]:
-    """Apply the rule of ``mode``.
+    """Apply the rule of ``mode`` (one of ``MODES``).
 
     Args:
-        grads: a list of gradient tensors.
-        mode: one of ``MODES``; ``"none"`` returns the gradients unchanged.
-        threshold: the bound ``c`` (``None`` for ``"none"``, required otherwise).
+        threshold: the bound ``c``; ``None`` for ``"none"`` (which leaves the gradients alone), required otherwise.
 
     Returns:
         ``(clipped, pre_clip_global_norm)``.
@@ -165,11 +155,10 @@ def clip(grads, mode: str, threshold=None) -> tuple[list[tf.Tensor], tf.Tensor]:
 
 
 def layer_groups(model) -> dict[str, list[int]]:
-    """Which gradients belong to which layer: ``{layer name: indices into model.trainable_variables}``.
+    """``{layer name: indices into model.trainable_variables}`` in ``model.layers`` order, for ``clip_per_layer``.
 
-    Layers come in ``model.layers`` order; layers without trainable variables are left out. A nested model counts
-    as one layer. Variables that belong to no layer (rare) are grouped under the model's own name.
-    The result is the ``groups`` argument of ``clip_per_layer`` (notebook 03).
+    Layers without trainable variables are left out, a nested model is one layer, and variables of no layer are
+    grouped under the model's own name.
     """
     if not hasattr(model, "layers") or not hasattr(model, "trainable_variables"):
         raise TypeError(
@@ -216,11 +205,9 @@ def _check_groups(groups, count: int) -> dict[str, list[int]]:
 
 
 def clip_per_layer(grads, groups, thresholds) -> tuple[list[tf.Tensor], dict[str, tf.Tensor]]:
-    """Clip each layer's gradients by that layer's joint norm (Pascanu et al.'s Algorithm 1 per layer, with Keras's
-    ``global_clipnorm`` arithmetic). Keras has no per-layer argument; use it in a custom training step (notebook 03).
+    """Clip each layer's gradients by that layer's joint norm, with ``clip_by_global_norm`` (notebook 03).
 
     Args:
-        grads: a list of gradient tensors.
         groups: ``{layer name: [indices into grads]}`` covering every gradient once (``layer_groups(model)``).
         thresholds: one bound for every layer, or ``{layer name: bound}`` with exactly the keys of ``groups``; a
             bound of ``None`` leaves that layer unclipped.
@@ -259,16 +246,10 @@ def clip_per_layer(grads, groups, thresholds) -> tuple[list[tf.Tensor], dict[str
 def unitwise_norm(x) -> tf.Tensor:
     """The L2 norm of each *unit* of a weight (or gradient) tensor, broadcast back to ``x``'s shape.
 
-    A unit is what one output unit owns, as in the paper (NFNets, Brock et al. 2021: one unit per output column),
-    in Keras's layouts (kernels are ``(inputs, outputs)``, inputs first):
-
-    - rank 0 or 1 (a bias, a scale): the whole tensor is one unit;
-    - rank 2 (``Dense`` and recurrent kernels ``(inputs, units·gates)``) and rank 3: the norm over axis 0, so each
-      column — one output unit, or one gate of one recurrent unit — is a unit;
-    - rank 4 (``Conv2D`` kernels ``(h, w, in, out)``): the norm over axes 0, 1, 2, one unit per output channel.
-
-    Unlike optax's ``unitwise_norm``, which treats any tensor that squeezes to a vector (shape ``(1, n)``) as one
-    unit, a ``(1, n)`` kernel here has ``n`` units of one entry each.
+    A unit is what one output unit owns, as in the paper, in Keras's ``(inputs, outputs)`` layouts: rank 0 or 1
+    (a bias) is one unit; rank 2 and 3 have one unit per column (an output unit, or one gate of a recurrent unit);
+    rank 4 (``Conv2D`` ``(h, w, in, out)``) one per output channel. Unlike optax, which makes any tensor that
+    squeezes to a vector one unit, a ``(1, n)`` kernel here has ``n`` units.
     """
     x = tf.convert_to_tensor(x)
     rank = x.shape.rank
@@ -306,15 +287,11 @@ def _check_skip(skip, count: int) -> set[int]:
 
 
 def unitwise_ratios(grads, params, eps: float = 1e-3) -> list[tf.Tensor]:
-    """The quantity AGC compares with its factor λ: how large one SGD step (learning rate 1) is relative to the
-    weights it changes.
+    """What AGC compares with λ: ``‖G_i‖ / max(‖W_i‖, ε)`` for every unit ``i``, broadcast to each tensor's shape.
 
     Args:
-        grads, params: the gradients and the weights, one per gradient, same shapes and dtype.
+        grads, params: the gradients and the weights, same shapes and dtype.
         eps: ``ε``, the floor on a unit's weight norm.
-
-    Returns:
-        ``‖G_i‖ / max(‖W_i‖, ε)`` for every unit ``i`` of every tensor, each broadcast to that tensor's shape.
     """
     grads = _check_grads(grads)
     params = _check_params(params, grads)
@@ -331,11 +308,9 @@ def agc(grads, params, factor, eps: float = 1e-3, skip=()) -> tuple[list[tf.Tens
 
     Args:
         grads, params: the gradients and the weights (``model.trainable_variables``), same shapes and dtype.
-        factor: ``λ``, the paper's clipping threshold (0.01 at batch size 4096, larger for smaller batches).
-        eps: ``ε`` (the paper's 1e-3 lets zero-initialised weights still move). ``factor`` and ``eps`` are positive
-            finite numbers, or tensors taken as they are (a compiled loop can vary them).
-        skip: indices of gradients left unclipped; the paper does not clip the final linear layer:
-            ``last_layer(model)``.
+        factor: ``λ`` (the paper: 0.01 at batch size 4096, larger for smaller batches).
+        eps: ``ε`` (the paper's 1e-3 lets zero-initialised weights still move).
+        skip: indices of gradients left unclipped; the paper leaves the final layer: ``last_layer(model)``.
 
     Returns:
         ``(clipped, pre_clip_global_norm)``.
@@ -353,9 +328,8 @@ def agc(grads, params, factor, eps: float = 1e-3, skip=()) -> tuple[list[tf.Tens
             continue
         max_norm = lam * tf.maximum(unitwise_norm(w), epsilon)
         g_norm = unitwise_norm(g)
-        # rescaled only where g_norm >= max_norm > 0, so dividing by g_norm is safe there; the guard keeps the other
-        # branch finite. (optax divides by max(g_norm, 1e-6) instead, which over-clips units with ‖G_i‖ < 1e-6 when
-        # λ·ε is smaller still.) "Keep where g_norm < max_norm" sends NaN norms to the rescaled branch: NaN unit.
+        # The guard keeps the unused branch finite (optax's max(g_norm, 1e-6) over-clips units with ‖G_i‖ < 1e-6
+        # when λ·ε is smaller still); "keep where g_norm < max_norm" sends a NaN norm to the rescaled branch.
         rescaled = g * (max_norm / tf.where(tf.equal(g_norm, 0), tf.ones_like(g_norm), g_norm))
         clipped.append(tf.where(g_norm < max_norm, g, rescaled))
     return clipped, global_norm(grads)
