@@ -1,11 +1,8 @@
 """Worked answers that stay folded after *Run All* (the exercises of every notebook).
 
-JupyterLab unfolds a cell's output whenever the cell runs (``CodeCell.execute`` resets ``outputHidden``), so the
-``jupyter.outputs_hidden`` metadata of a solution cell hides its answer only until the notebook is run. A solution
-cell therefore wraps its code in ``folded()``: what the code prints and the figures it shows are captured and
-displayed inside a closed HTML ``<details>`` element, so nothing of the answer is on screen until the reader clicks
-"Show the answer". Outside a notebook front end (nbval, a script) the same HTML is emitted, and the plain-text form
-of the output keeps the captured text so tests can still read it::
+JupyterLab unfolds a cell's output whenever the cell runs, so ``jupyter.outputs_hidden`` hides an answer only until
+the notebook is run. A solution cell therefore wraps its code in ``folded()``, which shows what the code prints and
+draws inside a closed HTML ``<details>``; the plain-text form keeps the captured text, for nbval and tests::
 
     # Solution to exercise 1
     with folded():
@@ -64,7 +61,7 @@ def _pngs(outputs) -> list[bytes]:
 
 
 def _open_figures_as_png() -> list[bytes]:
-    """PNGs of the matplotlib figures the block left open (inline backends draw them only after the cell), closed."""
+    """PNGs of the figures the block left open (inline backends draw them only after the cell), then closed."""
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is None:
         return []

@@ -1,5 +1,5 @@
-"""Argument checks shared by every public helper: each raises a clear ``ValueError``/``TypeError``
-that names the argument, what it got and what is allowed."""
+"""Argument checks for every public helper: each returns the value and raises a ``ValueError``/``TypeError`` that
+names the argument, what it got and what is allowed (bools are never numbers)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import numpy as np
 
 
 def finite(name: str, value) -> float:
-    """``value`` as a float; ``TypeError`` unless it is a real number (bools are refused), ``ValueError`` if it is
-    NaN or infinite."""
+    """``value`` as a float, a real number that is not NaN or infinite."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real | np.floating | np.integer):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     value = float(value)
@@ -22,7 +21,7 @@ def finite(name: str, value) -> float:
 
 
 def positive(name: str, value) -> float:
-    """``value`` as a float; ``ValueError`` unless it is finite and > 0."""
+    """``value`` as a float, finite and > 0."""
     value = finite(name, value)
     if value <= 0:
         raise ValueError(f"{name} must be a positive finite number, got {value}")
@@ -30,7 +29,7 @@ def positive(name: str, value) -> float:
 
 
 def non_negative(name: str, value) -> float:
-    """``value`` as a float; ``ValueError`` unless it is finite and >= 0."""
+    """``value`` as a float, finite and >= 0."""
     value = finite(name, value)
     if value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value}")
@@ -38,7 +37,7 @@ def non_negative(name: str, value) -> float:
 
 
 def in_range(name: str, value, low: float, high: float) -> float:
-    """``value`` as a float; ``ValueError`` unless ``low <= value <= high``."""
+    """``value`` as a float in ``[low, high]``."""
     value = finite(name, value)
     if not low <= value <= high:
         raise ValueError(f"{name} must be between {low} and {high}, got {value}")
@@ -46,7 +45,7 @@ def in_range(name: str, value, low: float, high: float) -> float:
 
 
 def positive_int(name: str, value, minimum: int = 1, maximum: int | None = None) -> int:
-    """``value`` as an int; ``TypeError`` unless it is an integer, ``ValueError`` outside ``[minimum, maximum]``."""
+    """``value`` as an int in ``[minimum, maximum]``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     if value < minimum:
@@ -57,7 +56,7 @@ def positive_int(name: str, value, minimum: int = 1, maximum: int | None = None)
 
 
 def one_of(name: str, value, allowed: Iterable[str]) -> str:
-    """``value`` unchanged; ``ValueError`` listing ``allowed`` if it is not one of them."""
+    """``value``, one of ``allowed``."""
     allowed = tuple(allowed)
     if value not in allowed:
         choices = ", ".join(repr(a) for a in allowed)
@@ -66,8 +65,7 @@ def one_of(name: str, value, allowed: Iterable[str]) -> str:
 
 
 def array(name: str, value, ndim: int | None = None, shape: tuple | None = None) -> np.ndarray:
-    """``value`` as a float array; ``TypeError`` if it is not numeric, ``ValueError`` on a wrong
-    number of dimensions or shape (``None`` in ``shape`` matches any length)."""
+    """``value`` as a numeric array of ``ndim`` dimensions or of ``shape`` (``None`` in it matches any length)."""
     try:
         result = np.asarray(value)
     except Exception as error:  # a ragged list raises ValueError; an object's __array__ may raise anything
@@ -86,19 +84,17 @@ def array(name: str, value, ndim: int | None = None, shape: tuple | None = None)
 def labelled_data(
     x, y, *, classes: int | None, x_name: str = "x", y_name: str = "y", x_shape: tuple | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs and labels for training or evaluation, checked: ``ValueError`` naming ``x_name``/``y_name`` for a
-    wrong shape, mismatched or zero lengths, non-finite inputs, and (``classes`` given) labels that are not whole
-    numbers in ``[0, classes)``; (``classes=None``, regression) non-finite targets. Bad data is an error, never a
-    diverged run.
+    """Inputs and labels, checked: same non-zero length, finite inputs, whole-number labels in ``[0, classes)``
+    (or finite targets). Bad data is an error, never a diverged run.
 
     Args:
         x, y: the inputs ``(n, ...)`` and labels or targets ``(n,)``.
         classes: the number of classes, or ``None`` for float regression targets.
-        x_name, y_name, x_shape: the names used in messages; ``x``'s shape (``None`` matches any length;
-            default: at least 2 dimensions).
+        x_name, y_name: the names used in messages.
+        x_shape: ``x``'s shape (``None`` matches any length); default: at least 2 dimensions.
 
     Returns:
-        ``(x, y)`` as arrays (``y`` as int64 when ``classes`` is given).
+        ``(x, y)`` as arrays, ``y`` as int64 when ``classes`` is given.
     """
     x = array(x_name, x, shape=x_shape)
     if x_shape is None and x.ndim < 2:

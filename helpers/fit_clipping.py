@@ -1,27 +1,18 @@
 """Clipping for ``model.fit``, in the right place, with its log (notebook 06): take-home tools for any Keras model.
 
-Two pieces, usable on their own model by copying this file (it needs ``helpers.training.rules()`` for the rules,
-or any ``ClipRule``, and ``helpers.clipping``):
+``clipping_optimizer(optimizer, mode, threshold)`` copies a Keras optimizer so that it clips with the rule of
+``mode`` (any of ``helpers.training.rules()``) the gradient that is actually applied, and records each update's
+pre-clip global norm and whether the rule changed the gradient. It clips:
 
-- ``clipping_optimizer(optimizer, mode, threshold)`` returns a copy of a Keras optimizer (SGD, Adam, ...) that clips
-  with the rule of ``mode`` (any of ``helpers.training.rules()``) and records, at every update, the **pre-clip global
-  norm** and whether the rule changed the gradient. It clips the gradient that is actually applied:
+- after the loss scale is divided out: wrap it, ``keras.optimizers.LossScaleOptimizer(clipping_optimizer(...))``;
+- after gradient accumulation (``gradient_accumulation_steps=k``: Keras averages the ``k`` micro-batch gradients,
+  then calls the update, where the rule runs);
+- after the replicas' gradients are summed (``MirroredStrategy``, ``MultiWorkerMirroredStrategy``), where Keras's
+  own ``clipnorm``/``global_clipnorm`` clip each replica's partial gradient *before* the all-reduce.
 
-  * after the loss scale is divided out: wrap it, ``keras.optimizers.LossScaleOptimizer(clipping_optimizer(...))``
-    (the wrapper unscales, then calls the inner optimizer);
-  * after gradient accumulation: give the optimizer ``gradient_accumulation_steps=k``; Keras averages the ``k``
-    micro-batch gradients and only then calls the update, where the rule runs;
-  * after the replicas' gradients are summed (``tf.distribute.MirroredStrategy``,
-    ``MultiWorkerMirroredStrategy``): Keras's own ``clipnorm``/``global_clipnorm`` clip each replica's partial
-    gradient *before* the all-reduce; here the all-reduce comes first.
-
-  How: the one method that receives the final gradient, TensorFlow-Keras's ``_backend_update_step`` (a private
-  method of Keras 3.15, pinned by ``tests/test_framework_facts.py``), is overridden to all-reduce, clip, record and
-  update. The optimizer passed in must not clip by itself (``clipnorm`` etc. unset), else it would clip twice.
-- ``NormLog(log_dir=None)``, a ``keras.callbacks.Callback`` that reads the record after every step and writes it
-  into the logs, ``History``, NumPy arrays and TensorBoard event files; ``read_scalars(log_dir)`` reads them back.
-
-Usage::
+How: it overrides the one method that receives the final gradient, TensorFlow-Keras's private
+``_backend_update_step`` (Keras 3.15, pinned by ``tests/test_framework_facts.py``), to all-reduce, clip, record
+and update. ``NormLog`` is the callback that reads the record; ``read_scalars`` reads its TensorBoard files back::
 
     model.compile(optimizer=clipping_optimizer(keras.optimizers.Adam(1e-3), "global_norm", 1.0), loss=...)
     log = NormLog("logs/run1")
@@ -41,19 +32,15 @@ from tensorflow.core.util import event_pb2
 
 from helpers import clipping, training
 
-#: Marks a summary as a TensorBoard scalar (what ``tf.summary.scalar`` adds; ``tf.summary.write`` is core TensorFlow,
-#: so writing needs no ``tensorboard`` package; viewing the files does).
+#: Marks a summary as a TensorBoard scalar, as ``tf.summary.scalar`` does (writing needs no ``tensorboard`` package).
 _SCALAR_METADATA = summary_pb2.SummaryMetadata(
     plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
 ).SerializeToString()
 
 
 class _ClipAfterAggregation:
-    """Mixin for a Keras (TensorFlow backend) optimizer class: all-reduce, clip with a ``ClipRule``, record, update.
-
-    Set by ``clipping_optimizer``: ``_clip_rule`` (a ``helpers.training.ClipRule``), ``_clip_threshold`` (float),
-    ``_clip_context`` (the rule's ``context`` dict).
-    """
+    """Mixin for a Keras optimizer class: all-reduce, clip, record, update. ``clipping_optimizer`` sets
+    ``_clip_rule`` (a ``helpers.training.ClipRule``), ``_clip_threshold`` and ``_clip_context``."""
 
     def build(self, variables):
         super().build(variables)
@@ -96,22 +83,16 @@ _CLASSES: dict = {}
 
 
 def clipping_optimizer(optimizer, mode: str, threshold: float | None = None, model=None):
-    """A copy of ``optimizer`` (same class and config, fresh state) that clips with the rule of ``mode`` after the
-    gradients are unscaled, accumulated and aggregated, and records each update's pre-clip global norm (module
-    docstring).
+    """A copy of ``optimizer`` (same class and config, fresh state) that clips and records (module docstring).
 
     Args:
-        optimizer: a Keras optimizer without ``clipnorm``/``clipvalue``/``global_clipnorm`` (it may use
-            ``gradient_accumulation_steps``); not a ``LossScaleOptimizer`` — wrap the result in one instead.
-        mode: a mode of ``helpers.training.rules()``: ``"none"``, ``"value"``, ``"norm"``, ``"global_norm"``,
-            ``"autoclip"``, ``"agc"``.
-        threshold: the rule's threshold: a bound, AutoClip's percentile ``p``, AGC's factor ``λ`` (``None`` for
-            ``"none"``).
+        optimizer: a Keras optimizer that does not clip itself (else it would clip twice) and is not a
+            ``LossScaleOptimizer`` (wrap the result in one instead).
+        mode, threshold: a mode of ``helpers.training.rules()`` and its threshold (``None`` for ``"none"``).
         model: the Keras model, needed for ``"agc"`` (its last layer is left unclipped, as in the paper).
 
     Returns:
-        The new optimizer; after training, ``.pre_clip_norm``, ``.was_clipped`` and ``.clip_updates`` hold the
-        last update's record (``NormLog`` reads them).
+        The new optimizer; ``.pre_clip_norm``, ``.was_clipped`` and ``.clip_updates`` hold the last update's record.
     """
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         raise TypeError(f"optimizer must be a Keras optimizer, got {type(optimizer).__name__}")
@@ -153,15 +134,14 @@ def _clipping_part(optimizer):
 
 
 class NormLog(keras.callbacks.Callback):
-    """Per optimizer update, the pre-clip global norm and whether it was clipped (read from the model's
-    ``clipping_optimizer`` after every step: one small device-to-host copy), written into
+    """Per optimizer update, the pre-clip global norm and whether it was clipped, read from the model's
+    ``clipping_optimizer`` after every step and written into
 
     - the batch logs, ``"grad_norm"`` and ``"clipped"`` (other callbacks see them);
     - the epoch logs and so Keras's ``History``: ``"clipped_fraction"`` of the epoch's updates, ``"grad_norm_max"``;
-    - ``grad_norm`` (float array), ``clipped`` (bool array): one entry per update (with gradient accumulation, one
-      per ``k`` steps), and ``clipped_fraction``;
-    - with ``log_dir`` (a folder), TensorBoard event files: scalars ``grad_norm`` and ``clipped`` at step = update
-      number, written with ``tf.summary.write`` (no ``tensorboard`` package needed).
+    - ``grad_norm``, ``clipped`` (arrays, one entry per update, so one per ``k`` steps with gradient accumulation)
+      and ``clipped_fraction``;
+    - with ``log_dir``, TensorBoard event files: scalars ``grad_norm`` and ``clipped`` at step = update number.
     """
 
     def __init__(self, log_dir: str | Path | None = None):
@@ -229,10 +209,7 @@ class NormLog(keras.callbacks.Callback):
 
 def read_scalars(log_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Every scalar in the TensorBoard event files under ``log_dir``: ``{tag: (steps, values)}``, sorted by step.
-
-    Reads the records with ``tf.data.TFRecordDataset`` and parses them as ``Event`` protos (core TensorFlow;
-    scalars are stored as tensors). ``tf.compat.v1.train.summary_iterator`` would log a deprecation warning.
-    """
+    (``tf.compat.v1.train.summary_iterator`` would log a deprecation warning, so the records are parsed here.)"""
     folder = Path(log_dir)
     if not folder.is_dir():
         raise ValueError(f"log_dir must be an existing folder, got {str(log_dir)!r}")
