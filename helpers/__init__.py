@@ -11,14 +11,15 @@ One concern per module:
 - ``helpers.clipping``      Keras's clipping rules as pure functions, per-layer clipping, AutoClip and AGC (03, 05)
 - ``helpers.descent``       gradient descent on notebook 01's cliff, with and without clipping (03)
 - ``helpers.training``      one instrumented training loop for several settings at once (04, 05)
+- ``helpers.engines``       the trainer's engines: K copies of a model as one batched computation, or in turn
+- ``helpers.lab_trainer``   the cached, last-move-wins runs behind notebook 04's clipping lab
 - ``helpers.plots``         the static figures of training runs over seeds (04, 05)
 - ``helpers.fit_clipping``  clipping for ``model.fit``, after aggregation, with its log (06)
 - ``helpers.answers``       worked answers that stay folded after *Run All*
 - ``helpers.widgets``       figures that update in place, wired to controls (one submodule per notebook)
 
-Importing ``helpers`` does not import TensorFlow and sets no environment variable: every notebook's setup cell sets
-``TF_CPP_MIN_LOG_LEVEL=2`` and ``TF_ENABLE_ONEDNN_OPTS=0`` before it imports anything (the tests' ``conftest.py``
-and the benchmarks do the same); TensorFlow reads them once, when it is first imported.
+Importing ``helpers`` does not import TensorFlow and sets no environment variable: TensorFlow reads
+``TF_CPP_MIN_LOG_LEVEL`` and ``TF_ENABLE_ONEDNN_OPTS`` when first imported, so every setup cell sets them first.
 """
 
 from helpers.setup import check_versions, seed_everything

@@ -7,9 +7,9 @@ import warnings
 
 from helpers import checks
 
-#: Versions the notebooks were tested with (requirements.txt pins exactly these TensorFlow and Keras releases).
+#: Versions the notebooks were tested with (requirements.txt pins these releases).
 TESTED = {"tensorflow": "2.21", "keras": "3.15"}
-#: The Python versions requirements.txt installs on (TensorFlow 2.21 and the pinned packages have wheels for these).
+#: The Python versions the pinned packages have wheels for.
 SUPPORTED_PYTHON = ((3, 11), (3, 12), (3, 13))
 
 
@@ -18,8 +18,7 @@ def _major_minor(version: str) -> str:
 
 
 def python_advice(version: tuple[int, ...]) -> str | None:
-    """None for a supported Python ``(major, minor, ...)``; otherwise what to do: a new virtualenv made with a
-    supported Python (installing packages cannot change the Python a virtualenv runs)."""
+    """None for a supported Python ``(major, minor, ...)``, else how to make a virtualenv with a supported one."""
     if tuple(version[:2]) in SUPPORTED_PYTHON:
         return None
     names = [f"{major}.{minor}" for major, minor in SUPPORTED_PYTHON]
@@ -37,8 +36,7 @@ def python_advice(version: tuple[int, ...]) -> str | None:
 
 
 def check_versions() -> dict[str, str]:
-    """Return the versions in use; warn (do not fail) on an unsupported Python, or where TensorFlow or Keras differ
-    from the tested versions."""
+    """The versions in use; warns (never fails) on an unsupported Python or an untested TensorFlow or Keras."""
     import keras  # here, not at the top: ``import helpers`` stays light (it imports this module)
     import tensorflow as tf
 
@@ -62,9 +60,8 @@ def check_versions() -> dict[str, str]:
 
 
 def seed_everything(seed: int = 42) -> int:
-    """Seed Python, NumPy, TensorFlow and Keras with one number (``keras.utils.set_random_seed``) and ask TensorFlow
-    for deterministic kernels, so the same seed gives the same numbers. (``PYTHONHASHSEED``, which fixes the order of
-    sets of strings, only counts when set before Python starts, so it is not set here.)"""
+    """Seed Python, NumPy, TensorFlow and Keras with one number and ask TensorFlow for deterministic kernels, so the
+    same seed gives the same numbers (``PYTHONHASHSEED`` only counts when set before Python starts)."""
     seed = checks.positive_int("seed", seed, minimum=0)
     import keras
     import tensorflow as tf

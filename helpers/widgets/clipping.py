@@ -1,11 +1,5 @@
-"""Notebook 03's widgets: what clipping does to one gradient, and to gradient descent on the cliff.
-
-- ``ClippingGeometry``: a 2-D gradient (length, angle) and a threshold ``c``; the raw vector, the norm-clipped vector
-  (same direction, on the circle of radius ``c``) and the value-clipped vector (inside the box ``[-c, c]²``, direction
-  changed) drawn together, and the direction change of value clipping for every angle.
-- ``CliffDescent``: gradient descent on notebook 01's cliff from a chosen start, without and with norm clipping, drawn
-  on the loss surface, with the length of every step.
-"""
+"""Notebook 03's widgets: what clipping does to one gradient (``ClippingGeometry``), and to gradient descent on
+notebook 01's cliff (``CliffDescent``)."""
 
 from __future__ import annotations
 
@@ -28,12 +22,9 @@ def _angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class ClippingGeometry(LivePlot):
-    """One 2-D gradient ``g = L·(cos θ, sin θ)`` and its norm-clipped and value-clipped versions at threshold ``c``.
-
-    Left: the circle ``‖v‖ = c`` (norm clipping's limit), the box ``|v_i| ≤ c`` (value clipping's limit) and the three
-    vectors, computed with ``helpers.clipping`` (the rules Keras applies). Right: the angle value clipping turns the
-    gradient by, for every direction θ at the current ``L`` and ``c`` (norm clipping turns it by 0° everywhere).
-    After each redraw ``self.result`` holds the three vectors, their lengths and the angle change (degrees).
+    """One 2-D gradient ``g = L·(cos θ, sin θ)`` and its norm-clipped and value-clipped versions at threshold ``c``
+    (``helpers.clipping``), inside their limits (circle and box); beside them, the angle value clipping turns ``g``
+    by, for every direction θ. After each redraw ``self.result`` holds the vectors, their lengths and that angle.
     """
 
     def __init__(self, length: float = 2.5, angle: float = 30.0, threshold: float = 1.0):
@@ -108,11 +99,9 @@ class ClippingGeometry(LivePlot):
 
 
 class CliffDescent(LivePlot):
-    """Gradient descent on notebook 01's cliff (``helpers.descent.descend_cliff``), unclipped and norm-clipped.
-
-    Left: the loss surface over ``(w, b)`` with both trajectories (points beyond the window are drawn toward the
-    edge; the title says where the unclipped run ends). Right: the length of every update on a log axis, with the
-    longest step clipping allows, ``learning_rate · c``. After each redraw ``self.runs`` holds both ``Trajectory``s.
+    """Gradient descent on the cliff (``descent.descend_cliff``), unclipped and norm-clipped: both trajectories
+    on the loss surface, and the length of every update beside the longest clipped step ``η·c``. After each
+    redraw ``self.runs`` holds both ``Trajectory``s.
 
     Args:
         start: the initial ``(w, b)``, inside ``window``.
@@ -177,7 +166,7 @@ class CliffDescent(LivePlot):
         self.clipped_line.set_data(clipped.points[:, 0], clipped.points[:, 1])
         self.start_marker.set_data([start_w], [start_b])
         k = np.arange(1, self.steps + 1)
-        # a zero-length step (a plateau where the gradient underflows to 0) has no place on a log axis: not drawn
+        # a zero-length step (the gradient underflows to 0 on a plateau) has no place on a log axis
         self.free_steps.set_data(k, np.where(free.step_sizes > 0, free.step_sizes, np.nan))
         self.clipped_steps.set_data(k, np.where(clipped.step_sizes > 0, clipped.step_sizes, np.nan))
         zero = int(np.sum(free.step_sizes == 0) + np.sum(clipped.step_sizes == 0))

@@ -1,11 +1,5 @@
-"""Notebook 01's widgets: how a gradient sent back through a recurrence grows or shrinks with the distance.
-
-- ``ScalarRecurrence``: ``|dh_T/dh_0| = |w|^T`` against ``T``, with ``w`` and the horizon as sliders.
-- ``MatrixRecurrence``: ``‖∂h_k/∂h_0‖`` of ``h_t = σ(W h_{t-1} + x_t)`` for ``W`` at a chosen spectral radius,
-  with the activation as a dropdown and the input scale as a log slider, against the linear prediction ``ρ^k``.
-
-Both set their y-limits from the data drawn (``log_limits``, also used by notebooks 02 and 03's widgets).
-"""
+"""Notebook 01's widgets: how a gradient sent back through a recurrence grows or shrinks with the distance
+(``ScalarRecurrence``, ``MatrixRecurrence``), and ``log_limits``, the log-axis rule of notebooks 01-03's widgets."""
 
 from __future__ import annotations
 
@@ -61,9 +55,7 @@ class MatrixRecurrence(LivePlot):
     Args:
         rho, activation, steps: the initial ``ρ``, ``σ`` (a key of ``theory.ACTIVATIONS``) and horizon ``T``.
         size: the number of units (the size of ``W``).
-        input_scale: the standard deviation of the random inputs ``x_t`` (``theory.recurrent_jacobian_norms``); it
-            decides how saturated tanh and sigmoid units are, and does nothing for the linear activation (its slider
-            is disabled then).
+        input_scale: the standard deviation of the inputs ``x_t``: how saturated tanh and sigmoid units are.
     """
 
     def __init__(

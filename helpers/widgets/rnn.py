@@ -1,13 +1,7 @@
 """Notebook 02's interactive figure: the gradient norm that reaches each time step of a real Keras recurrent layer.
 
-``GradientNormsPlot``: ρ, T, cell type and activation as controls; ‖∂L/∂h_t‖ for t = 1..T on a log axis
-(``helpers.gradients.step_gradient_norms``), the LSTM's ‖∂L/∂c_t‖ and, for the linear SimpleRNN, the prediction
-ρ^(T−t)·‖∂L/∂h_T‖ (``helpers.gradients.linear_prediction``).
-
 Speed: one float64 model per (cell type, activation), built when first shown and kept; moving ρ only re-assigns its
-recurrent kernel (``helpers.models.set_spectral_radius``); one compiled measurement per model serves every T. The
-first update of a cell type costs a build and a trace (about a second), later ones a small fraction of that
-(``benchmarks/widget_update_rnn.py`` prints both).
+recurrent kernel and one compiled measurement per model serves every T (``benchmarks/widget_update_rnn.py``).
 """
 
 from __future__ import annotations
@@ -26,10 +20,10 @@ __all__ = ["GradientNormsPlot"]
 
 
 class GradientNormsPlot(LivePlot):
-    """Per-step gradient norms ‖∂L/∂h_t‖ of a recurrent model on adding-problem batches, with four controls.
-
-    After an update, ``result`` holds the ``StepGradientNorms`` that was drawn and ``prediction`` the linear
-    prediction (``None`` unless the cell is a linear SimpleRNN).
+    """‖∂L/∂h_t‖ for t = 1..T on a log axis (``gradients.step_gradient_norms``) on adding-problem batches, the LSTM's
+    ‖∂L/∂c_t‖ and, for the linear SimpleRNN, the prediction ``gradients.linear_prediction``; ρ, T, cell and activation
+    are the controls. After an update ``result`` holds the ``StepGradientNorms`` drawn and ``prediction`` the
+    prediction (or ``None``).
 
     Args:
         units, batch: hidden units of every model; sequences per measurement.
@@ -120,7 +114,7 @@ class GradientNormsPlot(LivePlot):
             line.set_data(*(([], []) if values is None else (steps, values)))
         shown = {line: values for line, values in curves.items() if values is not None}
         ax = self.axes[0]
-        # A fixed place outside the axes: loc="best" would cost a search over every point at every update.
+        # outside the axes: loc="best" would search over every point at every update
         ax.legend(handles=list(shown), loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
         ax.set_ylim(*log_limits(np.concatenate(list(shown.values()))))
         ax.set_xlim(0.5, length + 0.5)
