@@ -84,17 +84,14 @@ def array(name: str, value, ndim: int | None = None, shape: tuple | None = None)
 def labelled_data(
     x, y, *, classes: int | None, x_name: str = "x", y_name: str = "y", x_shape: tuple | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs and labels, checked: same non-zero length, finite inputs, whole-number labels in ``[0, classes)``
-    (or finite targets). Bad data is an error, never a diverged run.
+    """``(x, y)`` as arrays (``y`` as int64 when ``classes`` is given), checked: same non-zero length, finite inputs,
+    whole-number labels in ``[0, classes)`` (or finite targets). Bad data is an error, never a diverged run.
 
     Args:
         x, y: the inputs ``(n, ...)`` and labels or targets ``(n,)``.
         classes: the number of classes, or ``None`` for float regression targets.
         x_name, y_name: the names used in messages.
         x_shape: ``x``'s shape (``None`` matches any length); default: at least 2 dimensions.
-
-    Returns:
-        ``(x, y)`` as arrays, ``y`` as int64 when ``classes`` is given.
     """
     x = array(x_name, x, shape=x_shape)
     if x_shape is None and x.ndim < 2:

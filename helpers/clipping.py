@@ -12,14 +12,10 @@ Every rule takes ``grads`` (one tensor per trainable variable) and its threshold
 pre_clip_norm)``, eagerly or inside ``tf.function(jit_compile=True)``. Where Keras has the rule, the arithmetic is
 Keras 3's own (``keras/src/optimizers/base_optimizer.py``), so the result is what the optimizer does:
 
-=================  =====================================  ======================================================
-mode               Keras optimizer argument               what it does
-=================  =====================================  ======================================================
-``value``          ``clipvalue=c``                        every entry into [-c, c] (direction can change)
-``norm``           ``clipnorm=c``                         each tensor ``g`` to ``g·c / max(‖g‖, c)`` on its own
-``global_norm``    ``global_clipnorm=c``                  all tensors by one factor ``c / max(‖g‖_global, c)``
-(per layer)        (none: ``clip_per_layer``)             each layer's tensors by that layer's joint norm
-=================  =====================================  ======================================================
+- ``value`` (Keras ``clipvalue=c``): every entry into [-c, c] (the direction can change);
+- ``norm`` (``clipnorm=c``): each tensor ``g`` on its own to ``g·c / max(‖g‖, c)``;
+- ``global_norm`` (``global_clipnorm=c``): all tensors by one factor ``c / max(‖g‖_global, c)``;
+- ``clip_per_layer`` (no Keras argument): each layer's tensors by that layer's joint norm.
 
 A Python/NumPy threshold must be positive and finite; a ``tf.Tensor`` is taken as it is (a compiled loop can vary it).
 Keras itself *silently disables* clipping at 0: ``SGD(clipnorm=0)`` trains unclipped.
@@ -131,13 +127,10 @@ def clip_by_global_norm(grads, threshold) -> tuple[list[tf.Tensor], tf.Tensor]:
 
 
 def clip(grads, mode: str, threshold=None) -> tuple[list[tf.Tensor], tf.Tensor]:
-    """Apply the rule of ``mode`` (one of ``MODES``).
+    """``(clipped, pre_clip_global_norm)`` by the rule of ``mode`` (one of ``MODES``).
 
     Args:
         threshold: the bound ``c``; ``None`` for ``"none"`` (which leaves the gradients alone), required otherwise.
-
-    Returns:
-        ``(clipped, pre_clip_global_norm)``.
     """
     checks.one_of("mode", mode, MODES)
     if mode == "none":
@@ -205,15 +198,13 @@ def _check_groups(groups, count: int) -> dict[str, list[int]]:
 
 
 def clip_per_layer(grads, groups, thresholds) -> tuple[list[tf.Tensor], dict[str, tf.Tensor]]:
-    """Clip each layer's gradients by that layer's joint norm, with ``clip_by_global_norm`` (notebook 03).
+    """Clip each layer's gradients by that layer's joint norm, with ``clip_by_global_norm`` (notebook 03). Returns
+    ``(clipped, norms)``: the clipped list in the order of ``grads``, ``{layer name: pre-clip norm}``.
 
     Args:
         groups: ``{layer name: [indices into grads]}`` covering every gradient once (``layer_groups(model)``).
         thresholds: one bound for every layer, or ``{layer name: bound}`` with exactly the keys of ``groups``; a
             bound of ``None`` leaves that layer unclipped.
-
-    Returns:
-        ``(clipped, norms)``: the clipped list in the order of ``grads``, ``{layer name: pre-clip norm}``.
     """
     grads = _check_grads(grads)
     groups = _check_groups(groups, len(grads))
@@ -301,8 +292,8 @@ def unitwise_ratios(grads, params, eps: float = 1e-3) -> list[tf.Tensor]:
 
 
 def agc(grads, params, factor, eps: float = 1e-3, skip=()) -> tuple[list[tf.Tensor], tf.Tensor]:
-    """Adaptive gradient clipping (Brock et al. 2021, NFNets, eq. 3), unit-wise: for each unit ``i``
-    (``unitwise_norm``) of each gradient tensor ``G`` with weights ``W``::
+    """Adaptive gradient clipping (Brock et al. 2021, NFNets, eq. 3); returns ``(clipped, pre_clip_global_norm)``.
+    For each unit ``i`` (``unitwise_norm``) of each gradient tensor ``G`` with weights ``W``::
 
         G_i  <-  λ · max(‖W_i‖, ε) / ‖G_i‖ · G_i    where  ‖G_i‖ / max(‖W_i‖, ε) > λ,   unchanged elsewhere.
 
@@ -311,9 +302,6 @@ def agc(grads, params, factor, eps: float = 1e-3, skip=()) -> tuple[list[tf.Tens
         factor: ``λ`` (the paper: 0.01 at batch size 4096, larger for smaller batches).
         eps: ``ε`` (the paper's 1e-3 lets zero-initialised weights still move).
         skip: indices of gradients left unclipped; the paper leaves the final layer: ``last_layer(model)``.
-
-    Returns:
-        ``(clipped, pre_clip_global_norm)``.
     """
     grads = _check_grads(grads)
     params = _check_params(params, grads)

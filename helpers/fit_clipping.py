@@ -83,16 +83,14 @@ _CLASSES: dict = {}
 
 
 def clipping_optimizer(optimizer, mode: str, threshold: float | None = None, model=None):
-    """A copy of ``optimizer`` (same class and config, fresh state) that clips and records (module docstring).
+    """A copy of ``optimizer`` (same class and config, fresh state) that clips and records (module docstring):
+    ``.pre_clip_norm``, ``.was_clipped`` and ``.clip_updates`` hold the last update's record.
 
     Args:
         optimizer: a Keras optimizer that does not clip itself (else it would clip twice) and is not a
             ``LossScaleOptimizer`` (wrap the result in one instead).
         mode, threshold: a mode of ``helpers.training.rules()`` and its threshold (``None`` for ``"none"``).
         model: the Keras model, needed for ``"agc"`` (its last layer is left unclipped, as in the paper).
-
-    Returns:
-        The new optimizer; ``.pre_clip_norm``, ``.was_clipped`` and ``.clip_updates`` hold the last update's record.
     """
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         raise TypeError(f"optimizer must be a Keras optimizer, got {type(optimizer).__name__}")

@@ -143,15 +143,13 @@ def _step_function(model, loss: Callable, layer):
 
 
 def step_gradient_norms(model, x, y, loss="mse") -> StepGradientNorms:
-    """‖∂L/∂h_t‖ for t = 1..T (and ‖∂L/∂c_t‖ for an LSTM) on one batch, in the layer's dtype.
+    """The ``StepGradientNorms`` of one batch, in the layer's dtype. The first call per model compiles (about a
+    second); later calls, of any batch size and length, reuse it.
 
     Args:
         model: a ``keras.Sequential`` with one recurrent layer (``recurrent_layer``).
         x, y: inputs ``(batch, T, features)`` and targets with first axis ``batch``.
         loss: a Keras loss name or ``loss(y_true, y_pred)``.
-
-    Returns:
-        A ``StepGradientNorms``. The first call per model compiles (about a second); later calls reuse it.
     """
     layer = recurrent_layer(model)
     loss_fn = _loss_function(loss)
@@ -191,14 +189,12 @@ def linear_prediction(rho, last_norm, length) -> np.ndarray:
 
 
 def weight_gradients(model, x, y, loss="mse", training: bool = True):
-    """The batch-mean loss of ``model(x, training=training)`` and its gradients.
+    """``(L, grads)``: the batch-mean loss of ``model(x, training=training)`` and its gradients, ``grads[i]`` for
+    ``model.trainable_variables[i]``.
 
     Args:
         x, y: inputs and targets with the same first (batch) axis.
         loss: a Keras loss name or ``loss(y_true, y_pred)``.
-
-    Returns:
-        ``(L, grads)``, ``grads[i]`` for ``model.trainable_variables[i]``.
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")

@@ -18,13 +18,11 @@ GATE_BLOCKS = {"SimpleRNN": ("h",), "GRU": ("z", "r", "h"), "LSTM": ("i", "f", "
 
 
 def article_lstm(units: int = 10, timesteps: int = 28, features: int = 28, classes: int = 10):
-    """``Sequential([Input((timesteps, features)), LSTM(units), Dense(classes, softmax)])``, not compiled.
+    """``Sequential([Input((timesteps, features)), LSTM(units), Dense(classes, softmax)])``, not compiled; seed
+    first (``helpers.seed_everything``) for reproducible initial weights.
 
     Args:
         units, timesteps, features, classes: the LSTM's size, the input (28 rows of 28 pixels), the classes (>= 2).
-
-    Returns:
-        The model. Seed first (``helpers.seed_everything``) for reproducible initial weights.
     """
     units = checks.positive_int("units", units)
     timesteps = checks.positive_int("timesteps", timesteps)
@@ -81,15 +79,13 @@ def recurrent_model(
 
 
 def set_spectral_radius(layer, rho: float, seed: int = 0) -> np.ndarray:
-    """Assign ``ρ·Q_k`` to every gate block ``k`` (``GATE_BLOCKS``) of a built recurrent layer's kernel, in place.
+    """Assign ``ρ·Q_k`` to every gate block ``k`` (``GATE_BLOCKS``) of a built recurrent layer's kernel, in place,
+    and return the new kernel as a NumPy array.
 
     Args:
         layer: a built ``SimpleRNN``/``GRU``/``LSTM`` layer.
         rho: the spectral radius ``ρ``, also every singular value of every block.
         seed: ``Q_k`` is ``theory.matrix_with_spectral_radius``'s orthogonal matrix with seed ``seed + k``.
-
-    Returns:
-        The new kernel as a NumPy array.
     """
     name = type(layer).__name__
     if name not in RECURRENT_CELLS or not isinstance(layer, keras.layers.Layer):

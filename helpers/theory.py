@@ -69,13 +69,10 @@ CLIFF_TARGET = 0.7
 
 
 def cliff_loss_and_grad(w, b, steps: int = CLIFF_STEPS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The cliff's loss and exact gradient (forward mode).
+    """The cliff's ``(L, dL/dw, dL/db)`` (exact, forward mode), each of the broadcast shape of ``w`` and ``b``.
 
     Args:
         w, b, steps: weights and biases (arrays, broadcast together, element-wise), the number of steps.
-
-    Returns:
-        ``(L, dL/dw, dL/db)``, each of the broadcast shape of ``w`` and ``b``.
     """
     w = checks.array("w", w).astype(np.float64)
     b = checks.array("b", b).astype(np.float64)
