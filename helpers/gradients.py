@@ -219,9 +219,10 @@ def layer_gradient_norms(model, grads) -> dict[str, float]:
         raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
     variables = model.trainable_variables
     if isinstance(grads, np.ndarray) or not isinstance(grads, list | tuple) or len(grads) != len(variables):
+        length = f" of length {len(grads)}" if hasattr(grads, "__len__") else ""
         raise ValueError(
             f"grads must be a list with one gradient per trainable variable ({len(variables)}), "
-            f"got {type(grads).__name__}{'' if not hasattr(grads, '__len__') else f' of length {len(grads)}'}"
+            f"got {type(grads).__name__}{length}"
         )
     squares = {
         id(v): 0.0 if g is None else float(np.sum(np.square(np.asarray(g, np.float64))))
