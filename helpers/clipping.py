@@ -8,9 +8,9 @@ The words, as the whole package uses them:
 - **threshold**: a rule's one positive parameter: the bound ``c`` for value/norm/global_norm, the percentile ``p``
   for AutoClip, the factor ``λ`` for AGC.
 
-Every rule takes ``grads`` (one tensor per trainable variable) and its threshold and returns ``(clipped,
-pre_clip_norm)``, eagerly or inside ``tf.function(jit_compile=True)``. Where Keras has the rule, the arithmetic is
-Keras 3's own (``keras/src/optimizers/base_optimizer.py``), so the result is what the optimizer does:
+Every rule takes ``grads`` (one tensor per trainable variable) and its threshold and returns
+``(clipped, pre_clip_norm)``, eagerly or inside ``tf.function(jit_compile=True)``. Where Keras has the rule, the
+arithmetic is Keras 3's own (``keras/src/optimizers/base_optimizer.py``), so the result is what the optimizer does:
 
 - ``value`` (Keras ``clipvalue=c``): every entry into [-c, c] (the direction can change);
 - ``norm`` (``clipnorm=c``): each tensor ``g`` on its own to ``g·c / max(‖g‖, c)``;
@@ -29,8 +29,8 @@ Adaptive rules (notebook 05):
 
 - **AutoClip** (Seetharaman et al. 2020, arXiv:2007.14469): ``clip_by_global_norm`` at the ``p``-th percentile of
   all pre-clip global norms so far, step t's own included, as the reference does (github.com/pseeth/autoclip
-  ``autoclip.py``: append, then ``np.percentile``, "linear"; the paper suggests ``p = 10`` and scales by
-  ``max_norm / (norm + 1e-6)``). A non-finite norm is not recorded; its step becomes NaN as above.
+  ``autoclip.py``: append, then ``np.percentile``, "linear"; it scales by ``max_norm / (norm + 1e-6)``; the paper
+  suggests ``p = 10``). A non-finite norm is not recorded; its step becomes NaN as above.
 - **AGC** (Brock et al. 2021, NFNets, arXiv:2102.06171, §4): ``agc`` rescales, unit by unit, the gradients that are
   large relative to their weights. Non-finite units behave as per-unit ``clipnorm``; a NaN *weight* makes its unit's
   gradient NaN, an infinite weight leaves it unclipped.
