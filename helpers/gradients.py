@@ -1,10 +1,11 @@
 """Gradient norms of Keras models: per time step inside a recurrent layer, per layer, and global (notebook 02).
 
-``step_gradient_norms`` measures ‖∂L/∂h_t‖ (and the LSTM's ‖∂L/∂c_t‖): the Frobenius norm, over batch and units, of
-the *total* derivative of the batch-mean loss ``L`` with respect to the state at step t. How the states reach the
-tape: the layer's own cell runs over time in ``tf.scan`` and a zero tensor ``δ_t`` is added to each new state, so
-``∂L/∂δ_t = ∂L/∂h_t`` and the forward values are unchanged. For the LSTM, ``h_t = o_t·tanh(c_t)``: the cell-state
-probe also goes through the output gate, so ``∂L/∂c_t`` includes the path through ``h_t``.
+``step_gradient_norms`` measures ‖∂L/∂h_t‖ (and the LSTM's ‖∂L/∂c_t‖): the Frobenius norm, over batch and units, of the
+*total* derivative of the batch-mean loss ``L`` with respect to the state at step t (with the loss read after step T:
+the gradient that travelled back T − t steps). How the states reach the tape: the layer's own cell runs over time in
+``tf.scan`` and a zero tensor ``δ_t`` is added to each new state, so ``∂L/∂δ_t = ∂L/∂h_t`` and the forward values are
+unchanged. For the LSTM, ``h_t = o_t·tanh(c_t)``: the cell-state probe also goes through the output gate, so ``∂L/∂c_t``
+includes the path through ``h_t``.
 """
 
 from __future__ import annotations
