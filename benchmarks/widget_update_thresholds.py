@@ -2,7 +2,9 @@
 
 One update = the percentile slider released → the threshold recomputed, the histogram bars and the trace's marks
 updated in place, the figure rendered to PNG (``LivePlot.png``). Printed beside it, in the same run and interleaved:
-the same figure rendered by ``Figure.savefig`` (what ``png`` did before; it draws the figure twice). Recorded
+``Figure.savefig`` of the same figure, a fixed amount of drawing that shows how fast the machine is at the moment
+(since the widget blits, savefig skips its animated artists: compare the ratio between runs of the same code; to
+compare two versions of the code, use ``compare_commits.py``, which runs them in turn). Recorded
 norms: 2,500 steps, log-normal (a run's pre-clip norms are spread over decades). Target: well under 0.2 s.
 
 Run: ``python benchmarks/widget_update_thresholds.py [repeats]`` (prints, asserts nothing; timings on a shared
