@@ -1,13 +1,6 @@
-"""Static figures of training runs (notebooks 04 and 05) and the curves notebook 04's lab draws.
+"""Figures of training runs (notebooks 04 and 05) and the curves notebook 04's lab draws.
 
-- ``plot_seed_runs(runs)``: for each setting of a ``helpers.training.SeedRuns`` (from ``train_seeds``), the running
-  mean of the loss, the batch accuracy and the pre-clip global gradient norm (log axis), drawn as the mean over the
-  seeds with a band from the lowest to the highest seed.
-- ``plot_histories(histories)``: the four panels of ``PANELS`` (the norm unsmoothed, with each run's threshold) for
-  single runs side by side.
-
-A diverged run (NaN/inf loss or gradient) stopped there: it is marked ``x`` at that step and leaves the curves from
-then on.
+A diverged run (NaN/inf loss or gradient) stopped there: it is marked ``x`` at that step and its curves end.
 """
 
 from __future__ import annotations
@@ -35,9 +28,9 @@ PANEL_LABELS = {
 
 
 def smoothed_curve(history: History, name: str, window: int = 50) -> np.ndarray:
-    """``history.smoothed(name, window)`` (also for ``"clipped"``: the fraction of steps clipped), with NaN from the
-    first non-finite value on (the step a diverged run stopped)."""
-    if name == "clipped":  # History.smoothed takes only the float records; the same running mean of the flag
+    """``history.smoothed(name, window)``, also for ``"clipped"`` (the fraction of steps clipped), NaN from the
+    step a diverged run stopped."""
+    if name == "clipped":  # History.smoothed takes only the float records
         history, name = replace(history, loss=history.clipped), "loss"
     curve = history.smoothed(name, window)
     finite = np.isfinite(getattr(history, name))
@@ -47,30 +40,24 @@ def smoothed_curve(history: History, name: str, window: int = 50) -> np.ndarray:
 
 
 def seed_band(histories, name: str, window: int = 50) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(mean, low, high)`` over the seeds' ``smoothed_curve`` at every step (the longest run's length), each
-    computed over the seeds still running at that step (NaN where none is)."""
+    """``(mean, low, high)`` of the seeds' ``smoothed_curve`` at each step, over the seeds still running (NaN where
+    none is)."""
     curves = [smoothed_curve(h, name, window) for h in histories]
     length = max(len(c) for c in curves)
     stacked = np.full((len(curves), length), np.nan)
     for row, curve in zip(stacked, curves):
         row[: len(curve)] = curve
     running = np.isfinite(stacked).any(axis=0)
-    mean, low, high = (np.full(length, np.nan) for _ in range(3))
-    mean[running] = np.nanmean(stacked[:, running], axis=0)
-    low[running] = np.nanmin(stacked[:, running], axis=0)
-    high[running] = np.nanmax(stacked[:, running], axis=0)
-    return mean, low, high
+    bands = np.full((3, length), np.nan)
+    for row, statistic in zip(bands, (np.nanmean, np.nanmin, np.nanmax)):
+        row[running] = statistic(stacked[:, running], axis=0)
+    return tuple(bands)
 
 
 def stop_point(history: History, curve: np.ndarray, fallback=(1.0,)) -> tuple[float, float] | None:
-    """Where the ``x`` of a diverged run goes on a panel drawing ``curve``: its stopping step, at the curve's last
-    finite value, else ``fallback``'s last finite one; ``None`` if the run did not diverge or neither has one.
-
-    Args:
-        history: the run.
-        curve: what the panel draws for it (e.g. ``smoothed_curve``).
-        fallback: values to take the height from when the curve has none (e.g. the band's top).
-    """
+    """``(step, height)`` of a diverged run's ``x`` on a panel drawing ``curve``: the stopping step at the curve's
+    last finite value, else ``fallback``'s (e.g. the band's top); ``None`` if the run did not diverge or neither
+    has a finite value."""
     fallback = np.asarray(fallback, dtype=np.float64)
     values = curve[np.isfinite(curve)] if np.isfinite(curve).any() else fallback[np.isfinite(fallback)]
     if not history.diverged or not values.size:
@@ -79,8 +66,8 @@ def stop_point(history: History, curve: np.ndarray, fallback=(1.0,)) -> tuple[fl
 
 
 def _figure(panels: int, labels, default: list, figsize) -> tuple[Figure, list, list]:
-    """A figure of ``panels`` labelled panels of ``PANELS`` (the norm on a log axis) and the checked ``labels``
-    (``default`` if ``None``). Returns ``(figure, axes, labels)``."""
+    """``(figure, axes, labels)``: the first ``panels`` of ``PANELS``, labelled (the norm on a log axis), and
+    ``labels`` checked (``default`` if ``None``)."""
     labels = default if labels is None else labels
     if isinstance(labels, str) or len(labels) != len(default):
         raise ValueError(f"labels must be a list with one entry per run ({len(default)}), got {labels!r}")
@@ -94,17 +81,14 @@ def _figure(panels: int, labels, default: list, figsize) -> tuple[Figure, list, 
 
 
 def plot_seed_runs(runs: SeedRuns, labels=None, window: int = 50, figsize=(12.0, 3.8)) -> Figure:
-    """Loss, accuracy and pre-clip global norm (log axis) of every setting of ``runs``: running means over ``window``
-    steps, the mean over the seeds as a line, the min–max over the seeds as a band, ``x`` where a seed diverged.
+    """A ``Figure`` (show it with ``display``) of loss, accuracy and pre-clip global norm for every setting of
+    ``runs``: running means, the mean over the seeds as a line and their min–max as a band.
 
     Args:
-        runs: a ``SeedRuns`` (from ``helpers.training.train_seeds``).
+        runs: from ``helpers.training.train_seeds``.
         labels: one per setting (default ``Setting.label``).
         window: steps of the running means.
-        figsize: the figure's size in inches.
-
-    Returns:
-        The matplotlib ``Figure`` (not registered with pyplot: show it with ``display(fig)``).
+        figsize: in inches.
     """
     if not isinstance(runs, SeedRuns):
         raise TypeError(f"runs must be the SeedRuns of helpers.training.train_seeds, got {type(runs).__name__}")
@@ -133,17 +117,14 @@ def plot_seed_runs(runs: SeedRuns, labels=None, window: int = 50, figsize=(12.0,
 
 
 def plot_histories(histories, window: int = 50, labels=None, figsize=(12.0, 3.5)) -> Figure:
-    """The four panels of ``PANELS`` for single runs: running means over ``window`` steps, the pre-clip global norm
-    unsmoothed on a log axis with each norm rule's threshold dotted, ``x`` where a run diverged.
+    """A ``Figure`` of the four ``PANELS`` for single runs side by side: running means, except the pre-clip global
+    norm (unsmoothed, with each norm rule's threshold dotted).
 
     Args:
         histories: a ``History`` or a list of them.
         window: steps of the running means.
         labels: one per history (default ``Setting.label``).
-        figsize: the figure's size in inches.
-
-    Returns:
-        The matplotlib ``Figure`` (show it with ``display(fig)``).
+        figsize: in inches.
     """
     histories = [histories] if isinstance(histories, History) else histories
     if isinstance(histories, str | bytes) or not isinstance(histories, Iterable):
