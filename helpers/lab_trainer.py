@@ -1,12 +1,10 @@
-"""The runs behind notebook 04's clipping lab: per-seed histories cached by setting, trained when missing.
-
-``LabTrainer`` names the settings the lab's controls stand for (a **mode**, its **threshold** and a learning rate;
-the optimizer fixed), keeps every ``History`` trained so far by ``Setting`` (seed included), and trains what a
-setting and its unclipped reference lack over all seeds in one ``helpers.training.train_seeds`` call. A run is
-bitwise the same however it was grouped, so a cached reference equals a table printed with the same seeds.
+"""The runs behind notebook 04's clipping lab: every ``History`` trained so far, cached by ``Setting`` (seed
+included); what a setting (a **mode**, its **threshold**, a learning rate) and its unclipped reference lack is
+trained over all seeds in one ``helpers.training.train_seeds`` call. A run is bitwise the same however it was
+grouped, so a cached run equals one a notebook table printed.
 
 In the background (``request``) the last request wins: one call trains at a time, a newer request abandons the
-running call at its next chunk, and settings wanted in between are never trained (no queue).
+running call at its next chunk, and settings wanted in between are never trained.
 """
 
 from __future__ import annotations
@@ -22,19 +20,21 @@ __all__ = ["LabTrainer"]
 
 
 class LabTrainer:
-    """Per-seed runs of the lab's settings; see the module docstring.
+    """Per-seed runs of the lab's settings.
 
     Args:
-        data: ``(x_train, y_train)`` (checked as ``helpers.training.train`` does).
+        data: ``(x_train, y_train)``.
         steps: steps per run.
-        seeds: a number ``n`` >= 3 (seeds ``0 .. n-1``) or a sequence of at least 3 seeds.
+        seeds: a number ``n`` >= 3 (seeds ``0 .. n-1``) or at least 3 seeds.
         fixed: the ``Setting`` fields every run shares (``optimizer``, ``momentum``).
-        histories: runs already trained (a ``SeedRuns`` or ``History`` objects); those with ``steps`` fill the cache.
+        histories: runs already trained (a ``SeedRuns`` or ``History`` objects); those that fit fill the cache.
         train_kwargs: passed to ``train_seeds`` (e.g. ``chunk``, ``model``).
     """
 
     def __init__(self, data, steps: int, seeds, fixed: dict, histories=(), **train_kwargs):
-        self.steps, self.fixed, self.train_kwargs = steps, dict(fixed), dict(train_kwargs)
+        self.steps = steps
+        self.fixed = dict(fixed)
+        self.train_kwargs = dict(train_kwargs)
         self.seeds = training._seed_list(seeds)
         if len(self.seeds) < 3:
             raise ValueError(f"seeds must be at least 3 seeds (the lab draws their spread), got {list(self.seeds)}")
@@ -48,26 +48,21 @@ class LabTrainer:
             if same and history.steps_requested == steps and (history.steps == steps or history.diverged):
                 self.cache[self.key(history.setting)] = history
         self.data = training.check_data(data, train_kwargs.get("model"), train_kwargs.get("loss", training.LOSSES[0]))
-        self.runs: list[tuple[Setting, ...]] = []  # every group of settings trained, in order (tests count them)
+        self.runs: list[tuple[Setting, ...]] = []  # every group of settings trained, in order
         self.lock = threading.RLock()
         self._training = threading.Lock()  # one background call at a time
         self._wanted: Setting | None = None
         self._worker: threading.Thread | None = None  # the latest request's thread
 
     def setting(self, mode: str, threshold: float, learning_rate: float, seed: int = 0) -> Setting:
-        """The ``Setting`` of the lab's controls, its fixed fields and ``seed``.
-
-        Args:
-            mode, threshold, learning_rate: the controls' values (the threshold is ignored for "none"); threshold
-                and learning rate are rounded to 4 significant digits, so that a slider position and a number typed
-                in a notebook (10 ** -0.5 computed in JavaScript or in Python) name the same cached run.
-            seed: the run's seed.
-        """
+        """The ``Setting`` of the controls' values, the fixed fields and ``seed``. Threshold (ignored for "none") and
+        learning rate are rounded to 4 significant digits, so that a slider position and a number typed in a
+        notebook (10 ** -0.5 computed in JavaScript or in Python) name the same cached run."""
         threshold = None if mode == "none" else float(f"{threshold:.4g}")
         return Setting(mode, threshold, float(f"{learning_rate:.4g}"), seed=seed, **self.fixed)
 
     def key(self, setting: Setting) -> Setting:
-        """The cache key of a ``Setting`` with the fixed fields (rounded as in ``setting``, its seed kept)."""
+        """The cache key of ``setting``: rounded as in ``setting()``, its seed kept."""
         return self.setting(setting.mode, setting.threshold or 1.0, setting.learning_rate, setting.seed)
 
     def reference(self, setting: Setting) -> Setting:
@@ -75,7 +70,7 @@ class LabTrainer:
         return self.setting("none", 1.0, setting.learning_rate)
 
     def missing(self, setting: Setting) -> list[Setting]:
-        """Those of ``setting`` and its unclipped reference (once if it is unclipped) that lack a seed in the cache."""
+        """Those of ``setting`` and its unclipped reference that lack a seed in the cache."""
         group = dict.fromkeys([self.key(setting), self.reference(setting)])
         with self.lock:
             return [s for s in group if any(replace(s, seed=x) not in self.cache for x in self.seeds)]
@@ -86,8 +81,8 @@ class LabTrainer:
             return [self.cache[replace(self.key(setting), seed=seed)] for seed in self.seeds]
 
     def train(self, settings: list[Setting], on_chunk: Callable[[int], bool] = lambda done: True) -> bool:
-        """Train ``settings`` over all seeds in one ``train_seeds`` call and cache the runs; ``on_chunk(steps_done)``
-        returning ``False`` abandons the call (nothing is cached). Returns whether it finished."""
+        """Train ``settings`` over all seeds and cache the runs, unless ``on_chunk(steps_done)`` returned ``False``
+        (abandoned: nothing is cached). Returns whether it finished."""
         with self.lock:
             self.runs.append(tuple(settings))
         runs = training.train_seeds(settings, self.data, self.steps, seeds=self.seeds, progress=False,
@@ -101,17 +96,17 @@ class LabTrainer:
         return True
 
     def wanted(self, setting: Setting) -> None:
-        """Make ``setting`` the one a background call should finish (a running call for another is abandoned)."""
+        """Make ``setting`` the one a background call should finish (a call for another is abandoned)."""
         self._wanted = setting
 
     def request(self, train: Callable, done: Callable[[], None], failed: Callable[[Exception], None]) -> None:
         """Train the wanted setting in a background thread once the running call (if any) has stopped.
 
         Args:
-            train: ``train(setting, cancelled) -> bool`` trains ``setting``'s missing runs, stopping when
-                ``cancelled()`` (another setting became wanted); ``True`` if it finished.
+            train: ``train(setting, cancelled) -> bool`` trains ``setting``'s missing runs until ``cancelled()``;
+                ``True`` if it finished.
             done: called when the finished setting is still the wanted one.
-            failed: called with the exception if ``train`` raised (a thread's exception would be lost).
+            failed: called with the exception ``train`` raised (a thread's exception would be lost).
         """
         self._worker = threading.Thread(target=self._work, args=(self._wanted, train, done, failed), daemon=True)
         self._worker.start()
@@ -129,7 +124,7 @@ class LabTrainer:
             done()
 
     def wait(self, timeout: float | None = None) -> None:
-        """Block until the background training (if any) has finished."""
+        """Block until the latest background call (if any) has finished."""
         worker = self._worker
         if worker is not None:
             worker.join(timeout)
