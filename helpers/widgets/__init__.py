@@ -1,10 +1,4 @@
-"""Figures that update in place, wired to ipywidgets controls.
-
-``LivePlot`` is the one mechanism every lesson's interactive figure uses: a matplotlib ``Figure`` (not registered
-with pyplot, so it is never shown twice) rendered into an ``ipywidgets.Output``; every control's ``value`` change
-calls ``update()``, which calls the subclass's ``draw(**values)`` and re-renders. ``update`` and ``draw`` are plain
-methods, so tests drive a widget by setting ``control.value`` and reading the figure's data back. ``LivePlot.png``
-is the one renderer: a whole Agg draw, or blitting when a subclass lists the artists that change.
+"""Figures that update in place, wired to ipywidgets controls: every lesson's interactive figure is a ``LivePlot``.
 
 One submodule per notebook holds that lesson's widgets: ``recurrence`` (01), ``rnn`` (02), ``clipping`` (03),
 ``lab`` (04) and ``thresholds`` (05).
@@ -28,14 +22,10 @@ from matplotlib.figure import Figure
 
 __all__ = ["LivePlot", "canvas_png", "drawing_order", "float_slider", "int_slider", "log_slider"]
 
-#: Resolution of every LivePlot figure. Text must be at least 12 px at 100 % zoom (px = pt · dpi / 72): at 120 dpi
-#: that is any font of 7.2 pt or more (matplotlib's "small" is 8.3 pt, the widgets use nothing smaller than 8 pt).
+#: Resolution of every LivePlot figure: text of 8 pt (the smallest the widgets use) is 13 px at 100 % zoom.
 DPI = 120
-
-# Set to "1" by the book build (conf.py): widgets show a static image of their initial state instead of controls.
+#: Set to "1" by the book build (conf.py): widgets show a static image of their initial state instead of controls.
 STATIC_ENV = "HELPERS_STATIC_WIDGETS"
-
-
 #: Every slider reports its value on release (not while dragged) and shows its whole description.
 ON_RELEASE = {"continuous_update": False, "style": {"description_width": "initial"}}
 
@@ -46,20 +36,18 @@ def float_slider(description: str, value: float, low: float, high: float, step: 
 
 
 def int_slider(description: str, value: int, low: int, high: int, step: int = 1, **kwargs) -> W.IntSlider:
-    """An integer slider named ``description`` from ``low`` to ``high`` by ``step``, at ``value``, reporting on
-    release."""
+    """The integer ``float_slider``."""
     return W.IntSlider(value=value, min=low, max=high, step=step, description=description, **ON_RELEASE, **kwargs)
 
 
 def log_slider(description: str, value: float, low: float, high: float, step: float = 0.25) -> W.FloatLogSlider:
-    """A base-10 log slider named ``description`` from ``low`` to ``high`` (``step`` in decades), at ``value``,
-    reporting on release."""
+    """A base-10 log ``float_slider`` (``step`` in decades)."""
     return W.FloatLogSlider(value=value, base=10, min=math.log10(low), max=math.log10(high), step=step,
                             description=description, readout_format=".3g", **ON_RELEASE)  # fmt: skip
 
 
 def canvas_png(canvas: FigureCanvasAgg) -> bytes:
-    """What an Agg canvas last drew, as PNG bytes (fast, lossless compression level 1)."""
+    """What an Agg canvas last drew, as PNG bytes (fast: compression level 1)."""
     buffer = io.BytesIO()
     PIL.Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, format="png", compress_level=1)
     return buffer.getvalue()
@@ -75,11 +63,11 @@ def drawing_order(ax, artists: list) -> list:
 
 
 class LivePlot:
-    """Controls above a figure that is redrawn whenever a control changes.
+    """Controls above a matplotlib ``Figure`` (not registered with pyplot, so never shown twice) that is redrawn
+    whenever a control's ``value`` changes.
 
-    Subclasses set up their axes in ``__init__`` (after calling ``super().__init__``) and implement
-    ``draw(**values)``, where ``values`` are the controls' current values by name. Display the object in a
-    notebook to show it; call ``update()`` (or set a control's ``value``) to redraw.
+    Subclasses set up their axes in ``__init__`` (after ``super().__init__``) and implement ``draw(**values)``, the
+    controls' values by name; tests drive a widget by setting ``control.value`` and reading the figure back.
 
     Blitting: a subclass whose updates change only a few artists marks them animated (``drawing_order``) and lists
     them in ``self.animated``; ``png`` then draws the rest once (again when ``background_key()`` changes) and only
@@ -121,8 +109,7 @@ class LivePlot:
         return None
 
     def png(self) -> bytes:
-        """The figure as PNG bytes (what the output area shows), at ``self.dpi``: one Agg draw (or a blit, see the
-        class docstring) and a fast PNG encoding (``savefig`` draws the figure twice)."""
+        """The figure as PNG bytes at ``self.dpi``: one Agg draw or a blit (``savefig`` would draw twice)."""
         with self.lock:
             if self.figure.dpi != self.dpi:
                 self.figure.set_dpi(self.dpi)
@@ -143,12 +130,8 @@ class LivePlot:
             return canvas_png(canvas)
 
     def render(self) -> None:
-        """Show the figure in the output area as a PNG image, replacing its outputs (safe from another thread, unlike
-        ``with self.output:``).
-
-        The PNG is made here rather than by IPython's figure formatter, which matplotlib registers only once pyplot
-        has chosen its backend: a widget shown before any other plot would otherwise print ``<Figure ...>``.
-        """
+        """Replace the output area's contents by ``png()`` (safe from another thread, unlike ``with self.output:``;
+        IPython's figure formatter would print ``<Figure ...>`` for a widget shown before pyplot chose a backend)."""
         data = {"image/png": base64.b64encode(self.png()).decode("ascii"), "text/plain": f"<{type(self).__name__}>"}
         self.output.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
 
@@ -163,14 +146,14 @@ class LivePlot:
         display(self.widget)
 
     def show_static(self) -> None:
-        """Show the initial state without a kernel-backed widget: the figure as PNG and one line saying where the
-        controls work (the book's pages, built with ``HELPERS_STATIC_WIDGETS=1``, have no kernel)."""
+        """Show the initial state for a page without a kernel (``STATIC_ENV``): the figure and where the controls
+        work."""
         self.draw(**self.values())
         names = ", ".join(control.description or name for name, control in self.controls.items())
         line = (f"Interactive figure, shown here in its initial state: open this notebook in JupyterLab or on Binder "
                 f"to change {names}.")
         display(Image(data=self.png(), format="png"))
         note = f'<p class="static-widget-note"><em>{html.escape(line)}</em></p>'
-        if self.message.value:  # the widget's own status line (its HTML), e.g. "diverged at step ..."
+        if self.message.value:  # the widget's status line, e.g. "diverged at step ..."
             note = f"<p>{self.message.value}</p>{note}"
         display({"text/html": note, "text/plain": line}, raw=True)
