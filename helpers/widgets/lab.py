@@ -1,7 +1,7 @@
 """Notebook 04's clipping lab: a **mode**, its **threshold** c and a learning rate chosen with a dropdown and two log
-sliders; the four panels of ``helpers.plots.PANELS`` for that setting and its unclipped reference (same learning
-rate, grey), each the mean over at least 3 seeds with a min–max band. Missing runs are trained on release with a
-progress bar (``helpers.lab_trainer``: in the background, the last move wins), cached ones redrawn at once.
+sliders; the four ``helpers.plots.PANELS`` for that setting and its unclipped reference (grey), each the mean over
+the seeds with a min–max band. Missing runs are trained on release (``helpers.lab_trainer``), cached ones redrawn at
+once.
 """
 
 from __future__ import annotations
@@ -20,36 +20,32 @@ from helpers.widgets import LivePlot, log_slider
 
 __all__ = ["MODE_LABELS", "ClippingLab"]
 
-#: Dropdown labels of the lab's modes (``clipping.MODES``), with the Keras argument of each.
+#: Dropdown label of each mode, with its Keras argument.
 MODE_LABELS = {
     mode: clipping.LABELS[mode] + (f" ({clipping.KERAS_ARGUMENT[mode]})" if mode in clipping.KERAS_ARGUMENT else "")
     for mode in clipping.MODES
 }
-#: The lab's figure: 100 dpi and no text under 9 pt, so the smallest text is 9 * 100 / 72 = 12.5 px at 100 % zoom.
+#: 100 dpi and no text under 9 pt: the smallest text is 12.5 px at 100 % zoom.
 DPI = 100
 FONTSIZE = 9
 FIGSIZE = (10.0, 5.4)
-#: The lab draws running means of every panel (over ``window`` steps), the norm's too.
 YLABELS = {**PANEL_LABELS, "grad_norm": r"pre-clip norm $\|g\|$ (running mean)"}
 GREY, RED = "0.45", "C3"
 
 
 class ClippingLab(LivePlot):
-    """Train the article's LSTM with a chosen mode, threshold and learning rate over several seeds; see the module
-    docstring.
+    """The article's LSTM trained over the seeds with the chosen mode, threshold and learning rate.
 
     Args:
         data: ``(x_train, y_train)``.
         steps: steps per run.
         mode, threshold, learning_rate: the controls' starting values.
-        optimizer, momentum: fixed for every run (``helpers.training.Setting``).
-        seeds: a number ``n`` >= 3 (seeds ``0 .. n-1``) or a sequence of at least 3 seeds (each sets the initial
-            weights and the batch order).
-        threshold_range, lr_range: slider limits (log scale).
+        optimizer, momentum: fixed for every run.
+        seeds: a number ``n`` >= 3 (seeds ``0 .. n-1``) or at least 3 seeds.
+        threshold_range, lr_range: slider limits.
         window: steps of the running means.
-        background: train in a background thread (False: inside the callback, as the tests and the first display).
-        histories: runs already trained (a ``SeedRuns`` or ``History`` objects) with the same ``steps`` and
-            ``data``: they fill the cache (a run is found by its setting, seed included).
+        background: train in a background thread (False: inside the callback, as the first display does).
+        histories: runs already trained on ``data`` (a ``SeedRuns`` or ``History`` objects) for the cache.
         train_kwargs: passed to ``helpers.training.train_seeds`` (e.g. ``chunk``).
     """
 
@@ -64,13 +60,13 @@ class ClippingLab(LivePlot):
         lr_range = _range("lr_range", lr_range)
         checks.in_range("threshold", threshold, *threshold_range)
         checks.in_range("learning_rate", learning_rate, *lr_range)
-        Setting(optimizer=optimizer, momentum=momentum)  # validates them
+        Setting(optimizer=optimizer, momentum=momentum)  # checks them
         fixed = {"optimizer": optimizer, "momentum": float(momentum)}
         self.trainer = LabTrainer(data, self.steps, seeds, fixed, histories, **train_kwargs)
         self.cache, self.runs, self.seeds = self.trainer.cache, self.trainer.runs, self.trainer.seeds
         self.setting, self.wait = self.trainer.setting, self.trainer.wait
         self.background = bool(background)
-        self._fresh: set[Setting] = set()  # settings trained since the last draw (for the message)
+        self._fresh: set[Setting] = set()  # settings trained since the last draw
         self._trained_text = ""
         controls = {
             "mode": W.Dropdown(options=[(label, value) for value, label in MODE_LABELS.items()], value=mode,
@@ -78,18 +74,15 @@ class ClippingLab(LivePlot):
             "threshold": log_slider("threshold c", threshold, *threshold_range),
             "learning_rate": log_slider("learning rate", learning_rate, *lr_range),
         }
-        controls["threshold"].disabled = mode == "none"  # a threshold does nothing without clipping
+        controls["threshold"].disabled = mode == "none"
         super().__init__(controls, nrows=2, ncols=2, figsize=FIGSIZE)
         self.progress = W.IntProgress(value=0, min=0, max=self.steps, description="training",
                                       layout=W.Layout(width="320px"))  # fmt: skip
         self.widget = W.VBox([W.HBox(list(self.controls.values())), W.HBox([self.progress, self.message]), self.output])
         self._build_artists()
 
-    # ------------------------------------------------------------------------------------------------ training
-
     def train_group(self, setting: Setting, cancelled=lambda: False) -> bool:
-        """Train what ``setting`` and its reference lack over all seeds, showing progress; ``False`` if
-        ``cancelled()`` stopped it."""
+        """Train what ``setting`` and its reference lack, showing progress; ``False`` if ``cancelled()`` stopped it."""
         missing = self.trainer.missing(setting)
         if not missing:
             return True
@@ -124,11 +117,9 @@ class ClippingLab(LivePlot):
     def _failed(self, error: Exception) -> None:
         self.message.value = f"<b>training failed:</b> {type(error).__name__}: {error}"
 
-    # ------------------------------------------------------------------------------------------------ drawing
-
     def _build_artists(self) -> None:
-        """The axes, labels and legends are drawn once per ``background_key`` (the axis limits and legend entries);
-        the curves, bands, marks and texts are animated artists drawn over them (``LivePlot.png``)."""
+        """Axes, labels and legends are the blitted background (redrawn when ``background_key`` changes: limits and
+        legend entries); curves, bands, marks and texts are animated."""
         self.figure.set_layout_engine("none")
         self.dpi = DPI
         self.axes[0].get_gridspec().update(left=0.08, right=0.985, bottom=0.1, top=0.9, hspace=0.45, wspace=0.24)
@@ -157,11 +148,7 @@ class ClippingLab(LivePlot):
         return self.limits
 
     def draw(self, mode: str, threshold: float, learning_rate: float) -> None:
-        """Draw the controls' setting and its reference (training what is missing first, in this thread).
-
-        Args:
-            mode, threshold, learning_rate: the controls' values (``setting``).
-        """
+        """Draw the controls' setting and its reference, training what is missing first (in this thread)."""
         setting = self.setting(mode, threshold, learning_rate)
         self.controls["threshold"].disabled = mode == "none"
         self.train_group(setting)
@@ -197,8 +184,8 @@ class ClippingLab(LivePlot):
             self.message.value = self._trained_text if fresh else "from the cache"
 
     def _draw_curves(self, drawn: dict, diverged: list[History]) -> None:
-        """Set the mean lines and the bands of ``drawn`` (``(mean, low, high)`` by ``("line" or "reference",
-        panel)``) and mark the ``diverged`` runs of the drawn setting on every panel."""
+        """Set the lines and bands of ``drawn`` (``seed_band`` by ``("line" or "reference", panel)``) and mark the
+        ``diverged`` runs."""
         for band in self.bands.values():
             band.remove()
         self.bands = {}
@@ -217,8 +204,7 @@ class ClippingLab(LivePlot):
                 self.note[name].xy = points[0]
 
     def _legends(self, has_reference: bool, norm_rule: bool, diverged: bool) -> None:
-        """Legends listing only what is drawn (part of the background): the setting's line, the grey reference if
-        ``has_reference``, the × if a seed ``diverged``, the threshold line if ``norm_rule``."""
+        """Legends listing only what is drawn."""
         for ax in self.axes:
             if ax.get_legend() is not None:
                 ax.get_legend().remove()
@@ -230,12 +216,8 @@ class ClippingLab(LivePlot):
             self.panel["grad_norm"].legend(handles=[self.threshold_line], fontsize=FONTSIZE, loc="upper right")
 
     def _title(self, setting: Setting, histories: list[History], references: list[History] | None) -> str:
-        """The figure's title: final losses (mean ± sd over the seeds), the clipped fraction, the wins.
-
-        Args:
-            setting: the drawn setting (its label, as the controls name it).
-            histories, references: its runs and its reference's, per seed (``None``: no reference drawn).
-        """
+        """Final losses (mean ± sd over the seeds), the clipped fraction and the wins over ``references`` (the
+        reference's runs, ``None`` if ``setting`` is unclipped)."""
 
         def stats(runs):
             losses = np.array([h.final_loss(self.window) for h in runs])
@@ -263,8 +245,8 @@ def _range(name: str, value) -> tuple[float, float]:
 
 
 def _limits(drawn: dict, threshold: float | None) -> tuple:
-    """The y limits of each panel: around the ``drawn`` bands and the norm rule's ``threshold`` (``None``: none),
-    rounded to "nice" values (most redraws keep them)."""
+    """The y limits of each panel around the ``drawn`` bands and ``threshold`` (if not ``None``), rounded to "nice"
+    values so that most redraws keep them."""
 
     def finite(name, positive=False):
         values = np.concatenate([np.ravel(band) for (_, panel), band in drawn.items() if panel == name])
@@ -274,8 +256,8 @@ def _limits(drawn: dict, threshold: float | None) -> tuple:
     if threshold is not None:
         norms = np.append(norms, threshold)
     norms = norms if norms.size else np.array([1.0])
-    # the powers of ten strictly beyond the norms and the threshold (a threshold of 0.1 is not drawn on the edge),
-    # with a tolerance for round-off: 10**-1 from a log slider may be 0.1 plus one ulp
+    # powers of ten strictly beyond (a threshold of 0.1 is not on the edge), with a tolerance: 10**-1 from a log
+    # slider may be 0.1 plus one ulp
     low = 10.0 ** (math.ceil(math.log10(norms.min()) - 1e-9) - 1)
     high = 10.0 ** (math.floor(math.log10(norms.max()) + 1e-9) + 1)
     loss_high = _nice_ceiling(1.05 * loss.max()) if loss.size and loss.max() > 0 else 1.0
