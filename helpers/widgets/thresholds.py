@@ -1,13 +1,8 @@
-"""Notebook 05's widget: choose a clipping threshold on the recorded pre-clip norms of a run.
+"""Notebook 05's widget: choose the threshold c of global-norm clipping from the recorded pre-clip norms of a run.
 
-``ThresholdExplorer(norms)``: pick a rule — a multiple of the median, a percentile, or a point of Pascanu et al.'s
-range (½ to 10 × the mean) — and its parameter; the histogram of the norms (log x) and the norm trace (log y) are
-redrawn on release with the steps that threshold would clip marked in red and counted. Nothing is retrained: the
-norms are a recording, so the widget shows which steps a threshold *would* have clipped in that run (a clipped run
-would have taken other steps after the first clip).
-
-``threshold(norms, rule, parameter)`` and ``clipped_steps(norms, c)`` are the two computations, usable alone. Here
-a *rule* is a way to choose the threshold c of global-norm clipping from the norms, not a clipping rule.
+Here a *rule* is a way to choose c from the norms (a multiple of the median, a percentile, or a point of Pascanu et
+al.'s range), not a clipping rule. Nothing is retrained: the widget shows which steps c *would* have clipped in that
+run (a clipped run would have taken other steps after the first clip).
 """
 
 from __future__ import annotations
@@ -22,7 +17,7 @@ from helpers.widgets import LivePlot, drawing_order, float_slider, log_slider
 
 __all__ = ["PASCANU_RANGE", "RULES", "ThresholdExplorer", "clipped_steps", "log_ticks", "recorded_norms", "threshold"]
 
-#: The rules, by name, with the dropdown label of each.
+#: Dropdown label of each rule.
 RULES = {
     "median": "multiple of the median",
     "percentile": "percentile",
@@ -30,18 +25,17 @@ RULES = {
 }
 #: Pascanu, Mikolov & Bengio (2013, §3.2): thresholds from half to ten times the average norm.
 PASCANU_RANGE = (0.5, 10.0)
-#: Allowed parameter range of each rule (the sliders' ends).
+#: Parameter range of each rule (the sliders' ends).
 LIMITS = {"median": (0.1, 100.0), "percentile": (1.0, 99.9), "pascanu": PASCANU_RANGE}
 CLIPPED, KEPT = "C3", "C0"
-#: Each rule's parameter: its control and how the histogram's title describes it.
+#: Each rule's parameter: its control, and how the histogram's title names it.
 PARAMETER = {"median": "multiple", "percentile": "percentile", "pascanu": "factor"}
 DESCRIBE = {"median": "{:.3g} × median", "percentile": "percentile {:.3g}", "pascanu": "{:.3g} × mean"}
 
 
 def recorded_norms(norms) -> np.ndarray:
-    """The recorded pre-clip norms as a float64 array: ``norms`` is a ``helpers.training.History`` (its finite
-    ``grad_norm`` entries: a diverged run's last, non-finite one is left out) or a 1-D array of finite positive
-    numbers (at least 2)."""
+    """The recorded pre-clip norms, float64: a ``History``'s finite ``grad_norm`` entries or a 1-D array of at least
+    2 finite positive numbers."""
     if isinstance(norms, History):
         values = norms.grad_norm.astype(np.float64)
         values = values[np.isfinite(values)]
@@ -57,9 +51,8 @@ def recorded_norms(norms) -> np.ndarray:
 
 
 def threshold(norms: np.ndarray, rule: str, parameter: float) -> float:
-    """The threshold ``rule`` gives on ``norms``: ``parameter`` × the median (``"median"``), the ``parameter``-th
-    percentile (``"percentile"``, NumPy's linear interpolation) or ``parameter`` × the mean (``"pascanu"``,
-    ``parameter`` in Pascanu's range ½ to 10)."""
+    """The threshold ``rule`` gives on ``norms``: ``parameter`` × the median, the ``parameter``-th percentile
+    (NumPy's linear interpolation) or ``parameter`` × the mean (``"pascanu"``)."""
     checks.one_of("rule", rule, tuple(RULES))
     low, high = LIMITS[rule]
     parameter = checks.in_range("parameter", parameter, low, high)
@@ -71,9 +64,9 @@ def threshold(norms: np.ndarray, rule: str, parameter: float) -> float:
 
 
 def log_ticks(axis, low: float, high: float) -> None:
-    """Readable ticks on the log ``axis`` (``ax.xaxis``/``ax.yaxis``) spanning ``low`` to ``high``: plain numbers
-    (``0.2``, ``5``, ``1e-05``), at 1-9 × a power of ten within a decade, 1, 2, 5 within two, else powers of ten, and
-    no minor labels (matplotlib labels the minor ticks of a short log axis as ``2×10⁻¹``, which run together)."""
+    """Plain-number ticks (``0.2``, ``5``, ``1e-05``) on the log ``axis`` (e.g. ``ax.xaxis``) from ``low`` to
+    ``high``: 1-9 × a power of ten within a decade, 1, 2, 5 within two, else powers of ten; no minor labels (they
+    run together on a short log axis)."""
     decades = np.log10(high / low)
     subs = np.arange(1.0, 10.0) if decades < 0.8 else (1.0, 2.0, 5.0) if decades < 2.5 else (1.0,)
     axis.set_major_locator(LogLocator(subs=subs))
@@ -88,34 +81,29 @@ def clipped_steps(norms: np.ndarray, c: float) -> np.ndarray:
 
 
 class ThresholdExplorer(LivePlot):
-    """A threshold rule and its parameter on recorded pre-clip norms; see the module docstring.
+    """A rule and its parameter: the histogram of the norms and their trace, with the steps c would clip in red.
+    After each redraw ``self.result`` holds ``rule``, ``threshold``, ``clipped`` (step indices) and ``fraction``.
 
     Args:
-        norms: a ``History`` or a 1-D array of recorded pre-clip global norms (``recorded_norms``).
-        rule: ``"median"``, ``"percentile"`` or ``"pascanu"`` (``RULES``).
-        multiple, percentile, factor: the starting parameter of each rule (× median; percentile; × mean).
+        norms: a ``History`` or recorded pre-clip global norms (``recorded_norms``).
+        rule: a key of ``RULES``.
+        multiple, percentile, factor: each rule's starting parameter.
         title: what the trace's x label calls the run.
-
-    After each redraw ``self.result`` holds ``rule``, ``threshold``, ``clipped`` (the step indices) and ``fraction``.
-    Only the bars, lines, marks and titles are redrawn (blitting, ``LivePlot.png``): the same pixels as a whole draw.
     """
 
     def __init__(self, norms, rule: str = "percentile", multiple: float = 1.0, percentile: float = 90.0,
                  factor: float = 1.0, title: str = "recorded run"):  # fmt: skip
         self.norms = recorded_norms(norms)
         multiple, percentile, factor = _parameters(rule, multiple, percentile, factor)
-        super().__init__(
-            {
-                "rule": W.Dropdown(
-                    options=[(label, name) for name, label in RULES.items()], value=rule, description="rule"
-                ),
-                "multiple": log_slider("× median", multiple, *LIMITS["median"], step=0.05),
-                "percentile": float_slider("percentile", percentile, *LIMITS["percentile"], 0.1),
-                "factor": float_slider("× mean (Pascanu)", factor, *LIMITS["pascanu"], 0.1),
-            },
-            ncols=2,
-            figsize=(9.0, 3.3),  # 1080 x 396 px at the LivePlot resolution: fits a 1280x720 slide
-        )
+        controls = {
+            "rule": W.Dropdown(
+                options=[(label, name) for name, label in RULES.items()], value=rule, description="rule"
+            ),
+            "multiple": log_slider("× median", multiple, *LIMITS["median"], step=0.05),
+            "percentile": float_slider("percentile", percentile, *LIMITS["percentile"], 0.1),
+            "factor": float_slider("× mean (Pascanu)", factor, *LIMITS["pascanu"], 0.1),
+        }
+        super().__init__(controls, ncols=2, figsize=(9.0, 3.3))  # 1080 x 396 px: fits a 1280x720 slide
         self.ax_hist, self.ax_trace = self.axes
         self.result: dict = {}
         self.animated = self._histogram() + self._trace(title)
@@ -161,27 +149,20 @@ class ThresholdExplorer(LivePlot):
         return drawing_order(ax, [self.marks, self.trace_line, *ax.spines.values(), legend, ax.title])
 
     def draw(self, rule: str, multiple: float, percentile: float, factor: float) -> None:
-        """Recompute the threshold of ``rule`` and redraw both panels.
-
-        Args:
-            rule: ``"median"``, ``"percentile"`` or ``"pascanu"``.
-            multiple, percentile, factor: each rule's parameter (the controls' values; only ``rule``'s is used).
-        """
+        """Redraw both panels for ``rule``'s threshold (only ``rule``'s parameter is used)."""
         multiple, percentile, factor = _parameters(rule, multiple, percentile, factor)
         parameter = {"multiple": multiple, "percentile": percentile, "factor": factor}[PARAMETER[rule]]
         for control_rule, name in PARAMETER.items():
             self.controls[name].disabled = control_rule != rule  # only the chosen rule's slider acts
         c = threshold(self.norms, rule, parameter)
         clipped = clipped_steps(self.norms, c)
-        mask = np.zeros(self.norms.size, bool)
-        mask[clipped] = True
+        mask = self.norms > c  # the clipped steps
         kept_counts = np.histogram(self.norms[~mask], self.bins)[0]
         clipped_counts = np.histogram(self.norms[mask], self.bins)[0]
-        for bar, kept in zip(self.kept_bars, kept_counts):
-            bar.set_height(kept)
-        for bar, kept, cut in zip(self.clipped_bars, kept_counts, clipped_counts):
-            bar.set_y(kept)
-            bar.set_height(cut)
+        for kept_bar, clipped_bar, kept, cut in zip(self.kept_bars, self.clipped_bars, kept_counts, clipped_counts):
+            kept_bar.set_height(kept)
+            clipped_bar.set_y(kept)
+            clipped_bar.set_height(cut)
         self.hist_line.set_xdata([c, c])
         self.trace_line.set_ydata([c, c])
         self.marks.set_data(clipped, self.norms[clipped])
@@ -194,7 +175,7 @@ class ThresholdExplorer(LivePlot):
 
 
 def _parameters(rule: str, multiple: float, percentile: float, factor: float) -> tuple[float, float, float]:
-    """The three rules' parameters, checked against their ``LIMITS`` (and ``rule`` against ``RULES``)."""
+    """The three parameters, checked against their ``LIMITS`` (and ``rule`` against ``RULES``)."""
     checks.one_of("rule", rule, tuple(RULES))
     return (checks.in_range("multiple", multiple, *LIMITS["median"]),
             checks.in_range("percentile", percentile, *LIMITS["percentile"]),
