@@ -8,7 +8,7 @@ The numbers compared are the ones each script measures against a reference in th
 ``model.fit`` run, or to ``Figure.savefig``) where it prints one, else its median time. Run from the repository
 root:
 
-    python benchmarks/compare_commits.py BASE [--scripts trainer_speed lab_update ...]
+    python benchmarks/compare_commits.py BASE [--new REV] [--scripts trainer_speed lab_update ...]
 
 Prints one table: benchmark, number, old, new, new/old (above 1.10: more than 10 % slower).
 """
@@ -78,19 +78,22 @@ def numbers(script: str, output: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("base", help="the older commit (e.g. a hash or HEAD~5)")
+    parser.add_argument("--new", help="a newer commit to compare instead of this working tree")
     parser.add_argument("--scripts", nargs="+", default=list(METRICS), choices=list(METRICS))
     args = parser.parse_args()
     home = prepare_keras_home("full")  # both sides read the same full-size Fashion-MNIST
     with tempfile.TemporaryDirectory(prefix="bench-base-") as folder:
-        old = Path(folder) / "tree"
-        subprocess.run(["git", "worktree", "add", "--detach", str(old), args.base], cwd=ROOT, check=True,
-                       capture_output=True)  # fmt: skip
+        old, new = Path(folder) / "old", Path(folder) / "new" if args.new else ROOT
+        for tree, revision in ((old, args.base), (new, args.new)):
+            if revision:
+                subprocess.run(["git", "worktree", "add", "--detach", str(tree), revision], cwd=ROOT, check=True,
+                               capture_output=True)  # fmt: skip
         try:
             rows = []
             for script in args.scripts:
                 runs = {"old": [], "new": []}
                 for side in ("old", "new", "new", "old"):
-                    output = run(script, old if side == "old" else ROOT)
+                    output = run(script, old if side == "old" else new)
                     runs[side].append(numbers(script, output))
                     print(f"--- {script} ({side})\n{output.strip()}\n", flush=True)
                 for name, _ in METRICS[script]:
@@ -99,10 +102,12 @@ def main() -> None:
                         a, b = statistics.median(values[0]), statistics.median(values[1])
                         rows.append((script, name, a, b, b / a if a else float("nan")))
         finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, check=False)
+            for tree in {old, new} - {ROOT}:
+                subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
             if home is not None:
                 shutil.rmtree(home, ignore_errors=True)
-    print(f"old = {args.base}, new = this working tree; medians of 2 runs each (order old, new, new, old)\n")
+    print(f"old = {args.base}, new = {args.new or 'this working tree'}; "
+          "medians of 2 runs each (order old, new, new, old)\n")
     print(f"{'benchmark':<26} {'number':<28} {'old':>8} {'new':>8} {'new/old':>8}")
     for script, name, a, b, ratio in rows:
         flag = "  more than 10 % slower" if ratio > 1.10 else ""
