@@ -20,7 +20,7 @@ from IPython.display import Image, display
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["LivePlot", "canvas_png", "drawing_order", "float_slider", "int_slider", "log_slider"]
+__all__ = ["LivePlot", "drawing_order", "float_slider", "int_slider", "log_slider"]
 
 #: Resolution of every LivePlot figure: text of 8 pt (the smallest the widgets use) is 13 px at 100 % zoom.
 DPI = 120
@@ -44,13 +44,6 @@ def log_slider(description: str, value: float, low: float, high: float, step: fl
     """A base-10 log ``float_slider`` (``step`` in decades)."""
     return W.FloatLogSlider(value=value, base=10, min=math.log10(low), max=math.log10(high), step=step,
                             description=description, readout_format=".3g", **ON_RELEASE)  # fmt: skip
-
-
-def canvas_png(canvas: FigureCanvasAgg) -> bytes:
-    """What an Agg canvas last drew, as PNG bytes (fast: compression level 1)."""
-    buffer = io.BytesIO()
-    PIL.Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, format="png", compress_level=1)
-    return buffer.getvalue()
 
 
 def drawing_order(ax, artists: list) -> list:
@@ -127,7 +120,9 @@ class LivePlot:
             for artist in self.animated:
                 if artist.get_visible():
                     self.figure.draw_artist(artist)
-            return canvas_png(canvas)
+            buffer = io.BytesIO()
+            PIL.Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, format="png", compress_level=1)  # fast
+            return buffer.getvalue()
 
     def render(self) -> None:
         """Replace the output area's contents by ``png()`` (safe from another thread, unlike ``with self.output:``;
