@@ -248,11 +248,12 @@ def _limits(drawn: dict, threshold: float | None) -> tuple:
     """The y limits of each panel around the ``drawn`` bands and ``threshold`` (if not ``None``), rounded to "nice"
     values so that most redraws keep them."""
 
-    def finite(name, positive=False):
+    def finite(name):
         values = np.concatenate([np.ravel(band) for (_, panel), band in drawn.items() if panel == name])
-        return values[np.isfinite(values) & ((values > 0) if positive else True)]
+        return values[np.isfinite(values)]
 
-    loss, accuracy, norms = finite("loss"), finite("accuracy"), finite("grad_norm", positive=True)
+    loss, accuracy, norms = finite("loss"), finite("accuracy"), finite("grad_norm")
+    norms = norms[norms > 0]
     if threshold is not None:
         norms = np.append(norms, threshold)
     norms = norms if norms.size else np.array([1.0])
