@@ -1,12 +1,10 @@
 """Data for the lessons.
 
-- Fashion-MNIST through the unmodified ``keras.datasets.fashion_mnist.load_data()`` (the real loader and its
-  cache under ``$KERAS_HOME/datasets/fashion-mnist/``, default ``~/.keras``), scaled to [0, 1], each 28x28 image
-  read as a sequence of 28 time steps of 28 pixels (notebook 04).
-- The article's ``tf.data`` pipeline: ``repeat().shuffle(5000).batch(32).prefetch(AUTOTUNE)`` (notebook 04); its
-  order of examples, ``batch_order``, is also what ``helpers.training`` draws its batches from.
-- ``adding_problem``: the adding problem of Hochreiter & Schmidhuber (1997, §5.4), in its common "sum" variant, as
-  a seeded generator of ``(x, y)`` (notebooks 02 and 05).
+- Fashion-MNIST through Keras's own loader and cache (``keras.datasets.fashion_mnist.load_data()``), scaled to
+  [0, 1], each 28x28 image a sequence of 28 time steps of 28 pixels (notebook 04).
+- The article's ``tf.data`` pipeline, ``repeat().shuffle(5000).batch(32).prefetch(AUTOTUNE)`` (notebook 04); its
+  order of examples, ``batch_order``, is also ``helpers.training``'s.
+- ``adding_problem``: Hochreiter & Schmidhuber's adding problem, "sum" variant (notebooks 02 and 05).
 """
 
 from __future__ import annotations
@@ -22,22 +20,15 @@ import tensorflow as tf
 from helpers import checks
 
 #: The four files Keras's loader reads, in its cache sub-folder ``datasets/fashion-mnist``.
-FASHION_MNIST_FILES = (
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-)
+FASHION_MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                       "t10k-labels-idx1-ubyte.gz")  # fmt: skip
 #: Class names, in label order (Zalando's Fashion-MNIST README).
-FASHION_MNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                         "Ankle boot")  # fmt: skip
 
 
 class DatasetUnavailableError(RuntimeError):
-    """The dataset is neither in the Keras cache nor downloadable (for example: no network), or its files are
-    damaged or do not belong together."""
+    """Fashion-MNIST's files are missing and cannot be downloaded, damaged, or do not belong together."""
 
 
 def _configured_cache_dir() -> Path:
@@ -62,12 +53,9 @@ def _writable(folder: Path) -> bool:
 
 
 def keras_cache_dir() -> Path:
-    """The folder Fashion-MNIST is read from: ``<keras home>/datasets/fashion-mnist``.
-
-    Keras reads ``KERAS_HOME`` (default ``~/.keras``) once, when it is imported. A folder that holds the four files is
-    read where it is, even read-only (a classroom's shared copy). Otherwise Keras's loader downloads into it, or into
-    ``/tmp/.keras`` when the keras home is not writable; this returns the folder that is really used.
-    """
+    """The folder Fashion-MNIST is really read from: ``<keras home>/datasets/fashion-mnist`` (``KERAS_HOME`` as
+    Keras read it at import) if it holds the four files, even read-only, or can be written; else Keras's fallback
+    under ``/tmp/.keras``."""
     folder = _configured_cache_dir()
     if _has_all_files(folder) or _writable(folder):
         return folder
@@ -77,17 +65,16 @@ def keras_cache_dir() -> Path:
 def load_fashion_mnist(
     folder: str | os.PathLike | None = None, scaled: bool = True
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Fashion-MNIST as ``((x_train, y_train), (x_test, y_test))``.
+    """Fashion-MNIST as ``((x_train, y_train), (x_test, y_test))``: ``x`` float32 ``(n, 28, 28)`` in [0, 1] (time,
+    features), ``y`` int64 labels 0-9 (``FASHION_MNIST_CLASSES``).
 
-    ``x`` is float32 of shape ``(n, 28, 28)`` in [0, 1]: axis 1 is time (28 rows), axis 2 the 28 features of a row.
-    ``y`` is int64 of shape ``(n,)``, labels 0-9 (see ``FASHION_MNIST_CLASSES``).
-    ``scaled=False``: ``x`` stays the files' uint8 pixels 0-255 (47 MB instead of 188 MB for the training images);
-    ``scale_images`` of any part of it gives exactly the float32 values ``scaled=True`` returns for that part.
-    Without ``folder``: Keras's loader and its cache (``keras_cache_dir()``); the first call downloads the four files
-    (about 30 MB), later calls work offline; a read-only cache that holds the four files is read without writing.
-    ``folder``: a folder holding the four files ``FASHION_MNIST_FILES``, read as they are (nothing is written or
-    downloaded). Raises ``DatasetUnavailableError`` with the files and the fix when the files are missing and cannot
-    be downloaded, damaged, or do not belong together.
+    Args:
+        folder: a folder holding ``FASHION_MNIST_FILES``, read as they are; default: Keras's loader, which downloads
+            them (about 30 MB) into ``keras_cache_dir()`` once.
+        scaled: False keeps ``x`` as the files' uint8 pixels (4 times less memory; ``scale_images`` of any part
+            gives exactly the scaled values).
+
+    Raises ``DatasetUnavailableError`` naming the files and the fix.
     """
     if not isinstance(scaled, bool):
         raise TypeError(f"scaled must be True or False, got {type(scaled).__name__} {scaled!r}")
@@ -128,8 +115,7 @@ def _read_idx_files(folder: Path):
 
 
 def _checked(loader, folder: Path, scaled: bool):
-    """``loader(folder)``'s uint8 arrays, scaled if asked, labels as int64; any failure becomes one
-    ``DatasetUnavailableError``."""
+    """``loader(folder)``'s arrays, scaled if asked, labels int64; any failure a ``DatasetUnavailableError``."""
     try:
         (x_train, y_train), (x_test, y_test) = loader(folder)
     except Exception as error:  # Keras wraps urllib's errors in a bare Exception; gzip/numpy raise others
@@ -137,21 +123,16 @@ def _checked(loader, folder: Path, scaled: bool):
             folder = keras_cache_dir()
         corrupt = corrupt_cache_files(folder)
         mismatched = {} if corrupt else mismatched_files(folder)
-        if corrupt:
-            message = _corrupt_message(corrupt)
-        elif mismatched:
-            message = _mismatch_message(mismatched)
-        else:
-            message = _unavailable_message(error)
+        message = (_corrupt_message(corrupt) if corrupt else _mismatch_message(mismatched) if mismatched
+                   else _unavailable_message(error))  # fmt: skip
         raise DatasetUnavailableError(message) from None
     scale = scale_images if scaled else np.asarray
     return (scale(x_train), y_train.astype(np.int64)), (scale(x_test), y_test.astype(np.int64))
 
 
 def scale_images(images: np.ndarray) -> np.ndarray:
-    """uint8 pixels as float32 in [0, 1]: ``images.astype(float32) / 255``, the values ``load_fashion_mnist``
-    returns, computed without a second full-size temporary array. Any shape; float input is returned unchanged
-    (already scaled)."""
+    """uint8 pixels as float32 ``images / 255`` (``load_fashion_mnist``'s values, without a second full-size
+    temporary); floats are returned unchanged."""
     images = np.asarray(images)
     if images.dtype != np.uint8:
         if np.issubdtype(images.dtype, np.floating):
@@ -167,8 +148,7 @@ _IDX_MAGIC = {"labels": 2049, "images": 2051}
 
 
 def corrupt_cache_files(folder: str | os.PathLike | None = None) -> dict[str, str]:
-    """Files in ``folder`` (default: ``keras_cache_dir()``) that cannot be read as gzip-compressed IDX data, as
-    ``{path: reason}``."""
+    """``{path: reason}`` for the files in ``folder`` (default ``keras_cache_dir()``) that are not gzipped IDX."""
     folder = keras_cache_dir() if folder is None else Path(folder)
     bad = {}
     for name in FASHION_MNIST_FILES:
@@ -191,8 +171,8 @@ def corrupt_cache_files(folder: str | os.PathLike | None = None) -> dict[str, st
 
 
 def mismatched_files(folder: str | os.PathLike | None = None) -> dict[str, int]:
-    """The images and labels files of a split whose counts differ (each file valid, but not from the same set), as
-    ``{path: count}`` for both files of each such split; ``{}`` when they match (or a file is missing)."""
+    """``{path: count}`` for both files of each split whose images and labels counts differ (``{}`` if a file is
+    missing)."""
     folder = keras_cache_dir() if folder is None else Path(folder)
     counts = {}
     for name in FASHION_MNIST_FILES:
@@ -247,10 +227,8 @@ def _unavailable_message(error: Exception) -> str:
     missing = [name for name in FASHION_MNIST_FILES if name not in present]
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     configured = _configured_cache_dir()
-    read_only = (
-        f"  Note:            {configured.parent.parent} is not writable, so Keras uses {folder} instead.\n"
-        if configured != folder else ""
-    )
+    read_only = (f"  Note:            {configured.parent.parent} is not writable, so Keras uses {folder} instead.\n"
+                 if configured != folder else "")  # fmt: skip
     return (
         "Fashion-MNIST could not be loaded: it is not (completely) in the Keras cache and downloading it failed.\n"
         f"  Expected folder: {folder}\n"
@@ -267,39 +245,25 @@ def _unavailable_message(error: Exception) -> str:
 
 
 def _article_batches(examples, batch_size: int, shuffle_buffer: int, seed: int):
-    """The article's chain on a ``tf.data.Dataset`` of examples (the one definition of its batches):
-    ``examples.repeat().shuffle(shuffle_buffer, seed).batch(batch_size)``."""
+    """The article's batches of ``examples`` (a ``tf.data.Dataset``), defined once."""
     return examples.repeat().shuffle(shuffle_buffer, seed=seed).batch(batch_size)
 
 
 def batch_order(n: int, batch_size: int = 32, shuffle_buffer: int = 5000, seed: int = 42):
-    """The article pipeline's order of ``n`` examples: an endless ``tf.data.Dataset`` of int64 index batches.
-
-    Shuffling never looks at the elements, so ``fashion_mnist_pipeline(x, y, ...)`` yields ``(x[i], y[i])`` for
-    these indices ``i`` (``helpers.training`` draws its batches so, gathering them with NumPy). The order depends on
-    ``seed`` **and** TensorFlow's global seed (tf.data's rule for a seeded op): the same ``seed`` after the same
-    ``keras.utils.set_random_seed(s)`` gives the same order; ``helpers.training.train`` sets both to its
-    ``data_seed``.
+    """The article pipeline's order of ``n`` examples, an endless dataset of int64 index batches:
+    ``fashion_mnist_pipeline(x, y, ...)`` yields ``(x[i], y[i])`` for them. The order depends on ``seed`` **and**
+    TensorFlow's global seed (``keras.utils.set_random_seed``; ``helpers.training`` sets both to its ``data_seed``).
     """
     indices = tf.data.Dataset.from_tensor_slices(np.arange(n, dtype=np.int64))
     return _article_batches(indices, batch_size, shuffle_buffer, seed)
 
 
-def fashion_mnist_pipeline(
-    x: np.ndarray,
-    y: np.ndarray,
-    batch_size: int = 32,
-    shuffle_buffer: int = 5000,
-    seed: int = 42,
-):
-    """The article's training pipeline, an endless ``tf.data.Dataset`` of ``(x, y)`` batches:
-    ``from_tensor_slices((x, y)).repeat().shuffle(shuffle_buffer, seed).batch(batch_size).prefetch(AUTOTUNE)``.
-
-    ``x``: ``(n, 28, 28)`` float images, or uint8 pixels (``load_fashion_mnist(scaled=False)``), which stay uint8 in
-    the pipeline and are scaled per batch to exactly the float32 values ``scale_images`` gives (4 times less memory);
-    ``y``: ``(n,)`` integer labels. Batches are float32 ``(batch_size, 28, 28)`` and int64 ``(batch_size,)``. The same
-    ``seed`` under the same TensorFlow global seed gives the same batches (``batch_order``).
-    """
+def fashion_mnist_pipeline(x: np.ndarray, y: np.ndarray, batch_size: int = 32, shuffle_buffer: int = 5000,
+                           seed: int = 42):  # fmt: skip
+    """The article's training pipeline, an endless ``tf.data.Dataset`` of float32 ``(x, y)`` batches, in
+    ``batch_order``'s order: ``from_tensor_slices((x, y)).repeat().shuffle(shuffle_buffer, seed).batch(batch_size)
+    .prefetch(AUTOTUNE)``. ``x``: ``(n, 28, 28)`` images, or uint8 pixels kept uint8 and scaled per batch to
+    ``scale_images``'s values; ``y``: ``(n,)`` labels."""
     x, y = checks.labelled_data(x, y, classes=len(FASHION_MNIST_CLASSES), x_shape=(None, 28, 28))
     batch_size = checks.positive_int("batch_size", batch_size)
     shuffle_buffer = checks.positive_int("shuffle_buffer", shuffle_buffer)
@@ -314,13 +278,10 @@ def fashion_mnist_pipeline(
 
 
 def adding_problem(n: int, length: int, seed: int = 0, dtype: str = "float32") -> tuple[np.ndarray, np.ndarray]:
-    """``n`` sequences of the adding problem, ``(x, y)``: ``x`` of shape ``(n, length, 2)``, ``y`` of shape ``(n, 1)``.
-
-    Each step is a pair (value, marker): ``x[..., 0]`` are values drawn uniformly from [0, 1); ``x[..., 1]`` is 1 at
-    exactly two steps of each sequence and 0 elsewhere, one marked step drawn uniformly from the first half
-    (``0 <= i < length // 2``) and one from the second half. The target is the **sum** of the two marked values, in
-    [0, 2). Predicting the mean, 1, gives a mean squared error of 1/6 (the baseline to beat). The same ``seed``
-    and ``dtype`` give the same data.
+    """``n`` sequences of the adding problem, ``x`` ``(n, length, 2)`` and ``y`` ``(n, 1)``, the same for the same
+    ``seed`` and ``dtype``. Each step is a pair (value uniform in [0, 1), marker): the marker is 1 at one step of
+    the first half and one of the second, 0 elsewhere; the target is the **sum** of the two marked values.
+    Predicting 1 gives a mean squared error of 1/6 (the baseline to beat).
 
     Source: Hochreiter & Schmidhuber (1997), "Long short-term memory", Neural Computation 9(8), §5.4 (Experiment 4).
     This is the simplified variant used since Le, Jaitly & Hinton (2015) and Arjovsky, Shah & Bengio (2016). The
@@ -346,21 +307,18 @@ def adding_problem(n: int, length: int, seed: int = 0, dtype: str = "float32") -
     return x, y
 
 
-#: The full Fashion-MNIST: 60,000 training and 10,000 test images (what ``load_fashion_mnist`` returns after a
-#: normal download; an offline subset, as in the tests, holds fewer).
+#: The full Fashion-MNIST's training and test images (an offline subset, as in the tests, holds fewer).
 FASHION_MNIST_SIZES = (60_000, 10_000)
 
 
 def size_note(n_train: int, n_test: int) -> str:
-    """A sentence for a notebook's output: how many images it trains and tests on and, when that is fewer than the
-    full Fashion-MNIST (``FASHION_MNIST_SIZES``), that figures on the full set differ."""
+    """A sentence for a notebook's output: how many images it trains and tests on, and whether that is the full
+    Fashion-MNIST."""
     n_train = checks.positive_int("n_train", n_train)
     n_test = checks.positive_int("n_test", n_test)
     text = f"training on {n_train:,} images, testing on {n_test:,}"
     full_train, full_test = FASHION_MNIST_SIZES
     if (n_train, n_test) == FASHION_MNIST_SIZES:
         return text + " (the full Fashion-MNIST)"
-    return (
-        text + f" — a subset of Fashion-MNIST's {full_train:,} + {full_test:,}: every figure below differs (and the "
-        "test accuracies are less precise) on the full set"
-    )
+    return text + (f" — a subset of Fashion-MNIST's {full_train:,} + {full_test:,}: every figure below differs (and "
+                   "the test accuracies are less precise) on the full set")  # fmt: skip
