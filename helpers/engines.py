@@ -1,16 +1,12 @@
-"""Engines for ``helpers.training``: the losses and batch accuracies of K copies of one Keras model (K weight sets,
-each weight stacked along a new first axis of length K), differentiable with respect to the stacked weights.
+"""Engines for ``helpers.training``: the outputs, losses and batch accuracies of K copies of one Keras model, each
+weight stacked along a first axis of K, differentiable with respect to the stacked weights.
 
-- ``VectorizedEngine``: a ``Sequential`` of one ``LSTM`` then ``Dense`` layers evaluated for all K weight sets as one
-  batched computation, with Keras's own arithmetic read from the layers (``LSTMCell``'s fused gates; the loss from
-  the softmax's logits, as Keras does). ``unsupported(model)`` says why a model cannot use it.
-- ``KerasEngine``: any Keras model through ``model.stateless_call``, one copy after the other (slower; compile time
-  grows with K).
+- ``VectorizedEngine``: ``Sequential([LSTM, Dense, ...])`` for all K weight sets as one batched computation, with
+  the arithmetic of ``keras.layers.LSTMCell`` (fused gates) and ``Dense``; ``unsupported(model)`` says why not.
+- ``KerasEngine``: any Keras model through ``model.stateless_call``, one copy after the other (slower).
 
-Both have ``probabilities_and_loss(weights, x, y, loss)``, ``outputs`` (the model's output units), ``context``
-(what a ``helpers.training.ClipRule`` may need: ``"final_layer"``, the indices of the last layer's variables) and
-``key`` (what the trainer caches compiled functions by). The tests check both against ``model.fit``. The LSTM's time
-loop is differentiated by TensorFlow (a hand-written backward pass was tried: same speed).
+Both have ``probabilities_and_loss(weights, x, y, loss)``, ``outputs`` (output units), ``context`` (for a
+``helpers.training.ClipRule``) and ``key`` (what the trainer caches compiled functions by).
 """
 
 from __future__ import annotations
@@ -22,7 +18,7 @@ from helpers import clipping
 
 
 def _layer_signature(layer) -> tuple:
-    """A layer's class and configuration without its name: layers with equal signatures compute alike."""
+    """A layer's class and configuration without its name (equal signatures compute alike)."""
     config = dict(layer.get_config())
     config.pop("name", None)
     return (type(layer).__name__, tuple(sorted((k, repr(v)) for k, v in config.items())))
@@ -56,12 +52,8 @@ def unsupported(model) -> str | None:
 
 
 class VectorizedEngine:
-    """K copies of a ``Sequential([LSTM, Dense, ...])`` evaluated as one batched computation.
-
-    Weight ``i`` of setting ``k`` is ``W[i][k]``; the arithmetic is that of ``keras.layers.LSTMCell`` (fused gates,
-    ``z = x·kernel + h·recurrent_kernel + bias``; ``i, f, c̃, o``) and ``keras.layers.Dense``; the loss is Keras's
-    sparse categorical cross-entropy (from the logits when the last activation is softmax, as Keras does).
-    """
+    """K copies of a ``Sequential([LSTM, Dense, ...])`` as one batched computation (weight ``i`` of copy ``k`` is
+    ``W[i][k]``); the cross-entropy is taken from the logits after a softmax, as Keras does."""
 
     def __init__(self, model):
         self.key = ("vectorized", tuple(_layer_signature(layer) for layer in model.layers))
@@ -69,17 +61,14 @@ class VectorizedEngine:
         lstm = model.layers[0].cell
         self.lstm = (index[id(lstm.kernel)], index[id(lstm.recurrent_kernel)], index[id(lstm.bias)])
         self.lstm_activations = (lstm.activation, lstm.recurrent_activation)
-        self.dense = [
-            (index[id(layer.kernel)], index[id(layer.bias)] if layer.use_bias else None, layer.activation)
-            for layer in model.layers[1:]
-        ]
+        self.dense = [(index[id(layer.kernel)], index[id(layer.bias)] if layer.use_bias else None, layer.activation)
+                      for layer in model.layers[1:]]  # fmt: skip
         self.softmax_logits = model.layers[-1].activation is keras.activations.softmax
         self.context = {"final_layer": tuple(clipping.last_layer(model))}
         self.outputs = model.output_shape[-1]
 
     def probabilities_and_loss(self, weights, x, y, loss="sparse_categorical_crossentropy"):
-        """``x``: ``(batch, time, features)``; ``y``: ``(batch,)``. Returns outputs ``(K, batch, units)`` and the
-        per-setting loss ``(K,)`` and accuracy ``(K,)`` (NaN for ``loss="mse"``)."""
+        """Outputs ``(K, batch, units)``, loss ``(K,)`` and accuracy ``(K,)`` (NaN for ``"mse"``) on batch ``x, y``."""
         kernel, recurrent, bias = (weights[i] for i in self.lstm)
         projected = tf.einsum("btf,kfg->tkbg", x, kernel)  # x·kernel for every time step: (time, K, batch, 4·units)
         h = _lstm(projected, recurrent, bias, *self.lstm_activations)
@@ -101,14 +90,8 @@ class VectorizedEngine:
 
 
 def _lstm(projected, recurrent, bias, activation, recurrent_activation):
-    """The last hidden state ``(K, batch, units)`` of ``keras.layers.LSTMCell``'s recurrence (fused gates
-    ``i, f, c̃, o``; ``z = x·kernel + h·recurrent_kernel + bias``).
-
-    Args:
-        projected: ``x·kernel`` for every time step, ``(time, K, batch, 4·units)``.
-        recurrent, bias: ``(K, units, 4·units)`` and ``(K, 4·units)``.
-        activation, recurrent_activation: the cell's activations.
-    """
+    """The last hidden state ``(K, batch, units)`` of ``LSTMCell``'s recurrence, ``z = x·kernel + h·recurrent_kernel
+    + bias`` split into the gates ``i, f, c̃, o``, from ``projected`` = ``x·kernel`` ``(time, K, batch, 4·units)``."""
     steps, k, batch, four_units = projected.shape
     zeros = tf.zeros([k, batch, four_units // 4], projected.dtype)
 
