@@ -341,32 +341,23 @@ def check_percentile(p) -> float:
 
 
 def percentile(values, p, count=None) -> tf.Tensor:
-    """The ``p``-th percentile of the first ``count`` entries along the last axis of ``values`` (all of them when
-    ``count`` is None), with NumPy's default "linear" interpolation: sorted ``v``, position ``q = p/100·(n−1)``,
-    ``v[⌊q⌋] + (q − ⌊q⌋)·(v[⌊q⌋+1] − v[⌊q⌋])``. ``values`` may have leading (batch) axes; ``count`` is a scalar or has
-    the batch shape. Runs inside ``tf.function(jit_compile=True)`` with a tensor ``count`` (entries at positions
-    ``>= count`` are ignored, whatever they hold). NaN when ``count`` is 0. A Python ``p`` must be in (0, 100].
-    Computed in ``values``' dtype, the position ``q`` and the interpolation too: on float32 values it differs from
-    ``np.percentile`` of the same values in float64 by up to 7.7e-6 relative (300 random histories of 2 to 3,000
-    log-normal norms).
+    """The ``p``-th percentile of the first ``count`` (default: all) entries along the last axis of ``values``, as
+    ``np.percentile``: sorted ``v``, ``q = p/100·(n−1)``, ``v[⌊q⌋] + (q − ⌊q⌋)·(v[⌊q⌋+1] − v[⌊q⌋])``; NaN when
+    ``count`` is 0. ``count``: a scalar or one per leading axis; a tensor works under XLA. Computed in ``values``'
+    dtype, ``q`` too: float32 differs from ``np.percentile`` in float64 by up to 7.7e-6 relative (measured on 300
+    random histories of 2 to 3,000 log-normal norms).
     """
     values = tf.convert_to_tensor(values)
     size = tf.shape(values)[-1]
-    n = (
-        tf.fill(tf.shape(values)[:-1], size)
-        if count is None
-        else tf.broadcast_to(tf.cast(count, tf.int32), tf.shape(values)[:-1])
-    )
+    n = (tf.fill(tf.shape(values)[:-1], size) if count is None
+         else tf.broadcast_to(tf.cast(count, tf.int32), tf.shape(values)[:-1]))  # fmt: skip
     n = tf.minimum(n, size)
     positions = tf.range(size)
     inf = tf.constant(float("inf"), values.dtype)
     valid = positions < n[..., None]
     ordered = tf.sort(tf.where(valid, values, inf), axis=-1)  # the first n entries, sorted, then +inf
-    p = (
-        tf.cast(p, values.dtype)
-        if isinstance(p, tf.Tensor | tf.Variable)
-        else tf.constant(check_percentile(p), values.dtype)
-    )
+    p = (tf.cast(p, values.dtype) if isinstance(p, tf.Tensor | tf.Variable)
+         else tf.constant(check_percentile(p), values.dtype))  # fmt: skip
     q = p / tf.constant(100.0, values.dtype) * tf.cast(tf.maximum(n - 1, 0), values.dtype)
     low = tf.cast(tf.floor(q), tf.int32)
     high = tf.minimum(low + 1, tf.maximum(n - 1, 0))
@@ -380,12 +371,8 @@ def percentile(values, p, count=None) -> tf.Tensor:
 
 
 def autoclip_threshold(norm_history, p: float = 10.0) -> tf.Tensor:
-    """AutoClip's threshold: the ``p``-th percentile (linear interpolation, as ``np.percentile``) of the finite
-    entries of ``norm_history`` (a 1-D array of pre-clip global norms, the current step's included). Non-finite
-    entries are ignored, as ``AutoClip`` never records them. ``p`` in (0, 100]; the paper suggests 10.
-
-    NumPy arrays and lists are checked (1-D, at least one finite entry); a ``tf.Tensor`` is taken as it is and the
-    result is NaN when it holds no finite entry.
+    """AutoClip's threshold: the ``p``-th ``percentile`` (the paper suggests 10) of the finite pre-clip norms in
+    ``norm_history``, this step's included. Arrays and lists are checked; a tensor without finite entries gives NaN.
     """
     p = check_percentile(p)
     if not isinstance(norm_history, tf.Tensor | tf.Variable):
@@ -395,23 +382,22 @@ def autoclip_threshold(norm_history, p: float = 10.0) -> tf.Tensor:
         norm_history = tf.constant(history)
     norm_history = tf.convert_to_tensor(norm_history)
     finite = tf.math.is_finite(norm_history)
-    # finite entries first (stable order), then count them: percentile() ignores the rest
+    # finite entries first: percentile() ignores those after the count
     order = tf.argsort(tf.cast(tf.logical_not(finite), tf.int32), stable=True)
     return percentile(tf.gather(norm_history, order), p, count=tf.reduce_sum(tf.cast(finite, tf.int32)))
 
 
 def autoclip_step(history, count, norm, p):
-    """One step of AutoClip's bookkeeping, a pure function (``AutoClip`` and ``helpers.training`` use it).
+    """One step of AutoClip's bookkeeping, a pure function (``AutoClip``'s and ``helpers.training``'s).
 
     Args:
-        history: a ring buffer of the last recorded norms, a 1-D tensor of ``capacity`` slots.
-        count: how many norms were recorded so far (any real or integer dtype); slot ``count % capacity`` is next.
-        norm: this step's pre-clip global norm; recorded only when finite.
-        p: the percentile, in (0, 100].
+        history: a ring buffer of the last recorded norms, ``capacity`` slots; slot ``count % capacity`` is next.
+        count: norms recorded so far.
+        norm: this step's pre-clip global norm, recorded only when finite.
+        p: the percentile.
 
     Returns:
-        ``(history, count, threshold)``: the updated buffer and count, and the ``p``-th percentile of the last
-        ``min(count, capacity)`` recorded norms (this one included; NaN before the first finite norm).
+        ``(history, count, threshold)``: the ``p``-th percentile of the buffer's norms (NaN before the first).
     """
     capacity = history.shape[-1]
     finite = tf.math.is_finite(norm)
@@ -423,15 +409,10 @@ def autoclip_step(history, count, norm, p):
 
 
 class AutoClip:
-    """AutoClip with its state: ``clipper(grads)`` records the pre-clip global norm (when finite), sets the threshold
-    to the ``p``-th percentile of every norm recorded so far, the new one included, and clips by global norm.
-    Returns ``(clipped, pre_clip_global_norm)`` like ``clip``.
-
-    The history lives in a ``tf.Variable`` of ``capacity`` slots plus a step count, so a ``tf.function`` (also with
-    ``jit_compile=True``) can call the clipper. With more than ``capacity`` recorded norms the oldest are overwritten:
-    the percentile is then over the last ``capacity`` norms (a sliding window, as the ``autoclip`` package's
-    ``history_length``); give ``capacity`` >= the number of steps for the paper's "all norms so far".
-    ``dtype`` of the history: ``"float32"`` or ``"float64"`` (the percentile is computed in it; see ``percentile``).
+    """AutoClip with its state: ``clipper(grads)`` records the pre-clip global norm (when finite) and clips by global
+    norm at the ``p``-th percentile of the recorded norms; returns ``(clipped, pre_clip_global_norm)`` like ``clip``.
+    The norms live in ``tf.Variable``s (callable in a compiled ``tf.function``): the last ``capacity`` of them, as
+    the ``autoclip`` package's ``history_length`` (the paper keeps all: give ``capacity`` >= the steps), in ``dtype``.
     """
 
     def __init__(self, p: float = 10.0, capacity: int = 10_000, dtype: str = "float32"):
@@ -463,7 +444,7 @@ class AutoClip:
         return clipped, norm
 
     def history(self) -> np.ndarray:
-        """The recorded norms, oldest first (at most ``capacity`` of them), as a NumPy array."""
+        """The recorded norms in the buffer, oldest first."""
         count = int(self.count.numpy())
         norms = self.norms.numpy()
         if count <= self.capacity:
