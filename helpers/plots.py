@@ -29,7 +29,13 @@ PANEL_LABELS = {
 
 def smoothed_curve(history: History, name: str, window: int = 50) -> np.ndarray:
     """``history.smoothed(name, window)``, also for ``"clipped"`` (the fraction of steps clipped), NaN from the
-    step a diverged run stopped."""
+    step a diverged run stopped.
+
+    Args:
+        history: one run.
+        name: one of ``PANELS``.
+        window: steps of the running mean.
+    """
     if name == "clipped":  # History.smoothed takes only the float records
         history, name = replace(history, loss=history.clipped), "loss"
     curve = history.smoothed(name, window)
@@ -41,7 +47,12 @@ def smoothed_curve(history: History, name: str, window: int = 50) -> np.ndarray:
 
 def seed_band(histories, name: str, window: int = 50) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(mean, low, high)`` of the seeds' ``smoothed_curve`` at each step, over the seeds still running (NaN where
-    none is)."""
+    none is).
+
+    Args:
+        histories: one setting's runs, one per seed.
+        name, window: as in ``smoothed_curve``.
+    """
     curves = [smoothed_curve(h, name, window) for h in histories]
     length = max(len(c) for c in curves)
     stacked = np.full((len(curves), length), np.nan)
@@ -55,9 +66,14 @@ def seed_band(histories, name: str, window: int = 50) -> tuple[np.ndarray, np.nd
 
 
 def stop_point(history: History, curve: np.ndarray, fallback=(1.0,)) -> tuple[float, float] | None:
-    """``(step, height)`` of a diverged run's ``x`` on a panel drawing ``curve``: the stopping step at the curve's
-    last finite value, else ``fallback``'s (e.g. the band's top); ``None`` if the run did not diverge or neither
-    has a finite value."""
+    """``(step, height)`` of a diverged run's ``x``: the step it stopped, at the last finite value of ``curve``, else
+    of ``fallback``; ``None`` if the run did not diverge or neither has a finite value.
+
+    Args:
+        history: the run.
+        curve: what the panel draws for it (e.g. ``smoothed_curve``).
+        fallback: values to take the height from when ``curve`` has none (e.g. the band's top).
+    """
     fallback = np.asarray(fallback, dtype=np.float64)
     values = curve[np.isfinite(curve)] if np.isfinite(curve).any() else fallback[np.isfinite(fallback)]
     if not history.diverged or not values.size:

@@ -51,8 +51,14 @@ def recorded_norms(norms) -> np.ndarray:
 
 
 def threshold(norms: np.ndarray, rule: str, parameter: float) -> float:
-    """The threshold ``rule`` gives on ``norms``: ``parameter`` × the median, the ``parameter``-th percentile
-    (NumPy's linear interpolation) or ``parameter`` × the mean (``"pascanu"``)."""
+    """The threshold c ``rule`` gives on ``norms``.
+
+    Args:
+        norms: from ``recorded_norms``.
+        rule: ``"median"`` (``parameter`` × the median), ``"percentile"`` (NumPy's linear interpolation) or
+            ``"pascanu"`` (``parameter`` × the mean).
+        parameter: within ``LIMITS[rule]``.
+    """
     checks.one_of("rule", rule, tuple(RULES))
     low, high = LIMITS[rule]
     parameter = checks.in_range("parameter", parameter, low, high)
@@ -64,9 +70,13 @@ def threshold(norms: np.ndarray, rule: str, parameter: float) -> float:
 
 
 def log_ticks(axis, low: float, high: float) -> None:
-    """Plain-number ticks (``0.2``, ``5``, ``1e-05``) on the log ``axis`` (e.g. ``ax.xaxis``) from ``low`` to
-    ``high``: 1-9 × a power of ten within a decade, 1, 2, 5 within two, else powers of ten; no minor labels (they
-    run together on a short log axis)."""
+    """Plain-number ticks (``0.2``, ``5``, ``1e-05``): 1-9 × a power of ten within a decade, 1, 2, 5 within two,
+    else powers of ten; no minor labels (they run together on a short log axis).
+
+    Args:
+        axis: a log axis (e.g. ``ax.xaxis``).
+        low, high: the span it shows.
+    """
     decades = np.log10(high / low)
     subs = np.arange(1.0, 10.0) if decades < 0.8 else (1.0, 2.0, 5.0) if decades < 2.5 else (1.0,)
     axis.set_major_locator(LogLocator(subs=subs))
@@ -149,7 +159,12 @@ class ThresholdExplorer(LivePlot):
         return drawing_order(ax, [self.marks, self.trace_line, *ax.spines.values(), legend, ax.title])
 
     def draw(self, rule: str, multiple: float, percentile: float, factor: float) -> None:
-        """Redraw both panels for ``rule``'s threshold (only ``rule``'s parameter is used)."""
+        """Redraw both panels for ``rule``'s threshold.
+
+        Args:
+            rule: a key of ``RULES``.
+            multiple, percentile, factor: the controls' values (only ``rule``'s is used).
+        """
         multiple, percentile, factor = _parameters(rule, multiple, percentile, factor)
         parameter = {"multiple": multiple, "percentile": percentile, "factor": factor}[PARAMETER[rule]]
         for control_rule, name in PARAMETER.items():
