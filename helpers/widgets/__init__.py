@@ -59,13 +59,17 @@ class LivePlot:
     """Controls above a matplotlib ``Figure`` (not registered with pyplot, so never shown twice) that is redrawn
     whenever a control's ``value`` changes.
 
-    Subclasses set up their axes in ``__init__`` (after ``super().__init__``) and implement ``draw(**values)``, the
-    controls' values by name; tests drive a widget by setting ``control.value`` and reading the figure back.
+    Subclasses set up their axes in ``__init__`` (after ``super().__init__``) and implement ``draw(**values)``.
 
     Blitting: a subclass whose updates change only a few artists marks them animated (``drawing_order``) and lists
     them in ``self.animated``; ``png`` then draws the rest once (again when ``background_key()`` changes) and only
     those artists over it (``figure.savefig`` skips animated artists: save ``png()``). ``self.lock`` guards the figure
     when a subclass draws from another thread.
+
+    Args:
+        controls: the controls by name, the names of ``draw``'s arguments.
+        nrows, ncols: the grid of axes (``self.axes``, flattened).
+        figsize: in inches.
     """
 
     def __init__(self, controls: dict[str, W.ValueWidget], nrows: int = 1, ncols: int = 1, figsize=(8.0, 3.6)):
