@@ -37,16 +37,12 @@ class ClippingLab(LivePlot):
     """The article's LSTM trained over the seeds with the chosen mode, threshold and learning rate.
 
     Args:
-        data: ``(x_train, y_train)``.
-        steps: steps per run.
+        data, steps, seeds, histories, train_kwargs: as in ``helpers.lab_trainer.LabTrainer``.
         mode, threshold, learning_rate: the controls' starting values.
         optimizer, momentum: fixed for every run.
-        seeds: a number ``n`` >= 3 (seeds ``0 .. n-1``) or at least 3 seeds.
         threshold_range, lr_range: slider limits.
         window: steps of the running means.
         background: train in a background thread (False: inside the callback, as the first display does).
-        histories: runs already trained on ``data`` (a ``SeedRuns`` or ``History`` objects) for the cache.
-        train_kwargs: passed to ``helpers.training.train_seeds`` (e.g. ``chunk``).
     """
 
     def __init__(self, data, steps: int = 500, mode: str = "global_norm", threshold: float = 1.0,
@@ -148,14 +144,19 @@ class ClippingLab(LivePlot):
         return self.limits
 
     def draw(self, mode: str, threshold: float, learning_rate: float) -> None:
-        """Draw the controls' setting and its reference, training what is missing first (in this thread)."""
+        """Draw the controls' setting and its reference, training what is missing first (in this thread).
+
+        Args:
+            mode, threshold, learning_rate: the controls' values.
+        """
         setting = self.setting(mode, threshold, learning_rate)
         self.controls["threshold"].disabled = mode == "none"
         self.train_group(setting)
         histories = self.trainer.seed_histories(setting)
         reference = self.trainer.reference(setting)
         references = None if reference == setting else self.trainer.seed_histories(reference)
-        fresh, self._fresh = bool({setting, reference} & self._fresh), set()
+        fresh = bool({setting, reference} & self._fresh)
+        self._fresh = set()
         norm_rule = setting.mode in ("norm", "global_norm")  # value clipping bounds entries, not norms
         groups = {"line": histories, "reference": references}
         drawn = {(key, name): seed_band(runs, name, self.window)
