@@ -1,31 +1,29 @@
 """One fast, instrumented training loop for Keras classifiers, several settings at once (notebook 04; used by 05).
 
-Words: a **mode** is the name of a clipping rule (``"none"``, ``"value"``, ``"norm"``, ``"global_norm"``,
-``"autoclip"``, ``"agc"``); a **rule** is the ``ClipRule`` that implements a mode; a **threshold** is a rule's one
-positive parameter (the bound c for value/norm/global_norm, the percentile p for AutoClip, the factor λ for AGC).
-A ``Setting`` is one training configuration; ``train`` returns one ``History`` per setting: per step the loss, the
-batch accuracy, the **pre-clip global gradient norm** and whether the rule clipped. A setting stops at the first
-step whose loss or gradient is NaN/inf (that update is not applied; ``History.diverged_at``; no exception).
+Words: a **mode** names a clipping rule (``"none"``, ``"value"``, ``"norm"``, ``"global_norm"``, ``"autoclip"``,
+``"agc"``); a **rule** is the ``ClipRule`` that implements it; a **threshold** is a rule's one positive parameter
+(the bound c for value/norm/global_norm, the percentile p for AutoClip, the factor λ for AGC). ``train`` returns one
+``History`` per ``Setting``: per step the loss, the batch accuracy, the pre-clip global gradient norm and whether
+the rule clipped. A setting stops at its first step with a NaN/inf loss or gradient (not applied; no exception).
 
-One step (``_step``) is the ordinary gradient-tape loop, for every setting ``k`` at once::
+One step (``_step``), for every setting ``k`` at once::
 
     with tf.GradientTape() as tape:                               # helpers.engines: K copies of the model
         loss = sparse_categorical_crossentropy(y, model_k(x))
     grads = tape.gradient(loss, model_k.trainable_variables)
     clipped = rule_k(grads, threshold_k)                          # _clip_all
     ok = loss, pre-clip norm and clipped gradients are finite     # else diverged_at = this step
-    weights_k = optimizer_k(weights_k, clipped) where ok          # _optimizer_step: Keras 3's arithmetic
+    weights_k = optimizer_k(weights_k, clipped) where ok          # _optimizer_step: Keras 3's SGD, Adam, RMSprop
 
-made fast in three ways: the settings step together inside one ``tf.function(jit_compile=True)``; a chunk of steps
-runs inside it (``_chunk_function``: a ``tf.while_loop`` over ``_step``), so Python is visited once per chunk; and
-every per-setting number (``_Hyper``) is a tensor, so changing them never recompiles. The batches are the article's
-pipeline (``helpers.data.batch_order``); their order depends only on the data seed.
+A chunk of steps is one ``tf.while_loop`` inside one ``tf.function(jit_compile=True)`` (``_chunk_function``), and
+every per-setting number (``_Hyper``) is a tensor, so changing one never recompiles. The batches are the article's
+pipeline (``helpers.data.batch_order``). ``keras_optimizer`` and ``keras_model`` give a setting's Keras equivalents.
 
 **One answer per setting.** In the unstable regime float32 rounding differences grow to O(1) within a few hundred
 steps, and batched arithmetic rounds differently for different batch shapes. So settings are trained in blocks of
-exactly ``BLOCK`` (``_Block``, padded with inert copies) that share a data seed and one compiled function: a
-setting's history is bitwise the same alone or with any other settings, at any position (tested). Blocks step in
-``THREADS`` threads at once. ``train_seeds`` trains settings x seeds in one call; ``SeedRuns`` summarises them.
+exactly ``BLOCK`` (``_Block``, padded with inert copies) that share a data seed and a compiled function: a setting's
+history is bitwise the same alone or with any others, at any position. Blocks step in ``THREADS`` threads.
+``train_seeds`` trains settings x seeds in one call; ``SeedRuns`` summarises them.
 """
 
 from __future__ import annotations
@@ -50,41 +48,25 @@ from helpers import checks, clipping, engines
 from helpers.data import batch_order, scale_images
 from helpers.models import article_lstm
 
-#: Optimizers a ``Setting`` can name (Keras 3's SGD — with ``momentum`` for SGD+momentum —, Adam and RMSprop).
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
-#: Keras 3 default hyper-parameters used for Adam and RMSprop (``keras.optimizers.Adam()``, ``RMSprop()``).
+#: Keras 3's defaults for Adam and RMSprop.
 ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-7
 RMSPROP_RHO, RMSPROP_EPSILON = 0.9, 1e-7
-#: Losses ``train`` can minimise: Keras's sparse categorical cross-entropy, or the mean squared error (regression).
 LOSSES = ("sparse_categorical_crossentropy", "mse")
-#: Engines that compute the K settings' losses and gradients (see the module docstring).
 ENGINES = ("auto", "vectorized", "keras")
 
-#: Settings are trained in blocks of exactly this many (a block padded with inert copies of its first setting:
-#: never updated, results discarded), so that every setting's arithmetic has the same shapes whatever else is
-#: trained in the call: its history is bitwise the same alone or with others, at any position (tested).
-BLOCK = 2
-#: Blocks step their chunks in this many threads at once (each block is its own compiled computation, so the
-#: numbers do not depend on it; tested). Environment variable ``HELPERS_TRAIN_THREADS``, default: the CPU count.
+BLOCK = 2  # settings per block (module docstring)
+#: Blocks stepped at once (same numbers for any value); environment variable ``HELPERS_TRAIN_THREADS``.
 THREADS = max(1, int(os.environ.get("HELPERS_TRAIN_THREADS", os.cpu_count() or 1)))
-
-
-# --- Clipping rules: pure functions of one setting's gradients, traced once and mapped over the K settings ------------
 
 
 @dataclass(frozen=True)
 class ClipRule:
-    """A clipping rule the trainer can use, by ``name`` (a ``Setting.mode``).
-
-    ``clip(grads, threshold, weights, state, context) -> (clipped, was_clipped, new_state)`` works on **one**
-    setting: ``grads`` and ``weights`` are lists of tensors in ``model.trainable_variables`` order (the weights
-    before the update, e.g. for AGC), ``threshold`` a float32 scalar tensor, ``state`` a float32 vector of
-    ``state_size`` entries the trainer keeps per setting from step to step (zeros at the start; e.g. AutoClip's
-    norm history), ``context`` a dict with ``"final_layer"``: the indices of the model's last layer's variables.
-    It returns the clipped gradients, a bool scalar (did the rule change the gradient) and the new state, and must
-    be traceable inside ``tf.vectorized_map`` and XLA. ``needs_threshold``: False for "none" only;
-    ``check(threshold)`` validates a ``Setting``'s threshold (raise ``ValueError``); ``label`` formats it for
-    legends, e.g. ``"AutoClip p={threshold:g}"``.
+    """The rule of mode ``name``. ``clip(grads, threshold, weights, state, context) -> (clipped, was_clipped,
+    new_state)`` sees **one** setting (traceable in ``tf.vectorized_map`` and XLA): ``grads``, ``weights`` (before
+    the update) in ``model.trainable_variables`` order, a float32 ``threshold``, ``state`` (``state_size`` floats
+    kept from step to step, zeros at first) and ``context`` (``{"final_layer": the last layer's variables}``).
+    ``check(threshold)`` raises ``ValueError`` for a bad one; ``label`` formats it, e.g. ``"AGC λ={threshold:g}"``.
     """
 
     name: str
@@ -113,9 +95,7 @@ def _fixed_rule(mode: str) -> ClipRule:
 
 
 def autoclip_rule(capacity: int = 2000) -> ClipRule:
-    """AutoClip (Seetharaman et al. 2020) as a rule named ``"autoclip"``: ``helpers.clipping.autoclip_step`` with
-    the norm history (the last ``capacity`` finite pre-clip global norms, this step's included) and its count kept
-    as the rule's state; clips by global norm at their ``threshold``-th percentile p in (0, 100] (the paper: 10)."""
+    """AutoClip (Seetharaman et al. 2020): ``helpers.clipping.autoclip_step`` over the last ``capacity`` norms."""
     capacity = checks.positive_int("capacity", capacity)
 
     def apply(grads, p, weights, state, context):
@@ -129,8 +109,7 @@ def autoclip_rule(capacity: int = 2000) -> ClipRule:
 
 
 def agc_rule(eps: float = 1e-3) -> ClipRule:
-    """Adaptive gradient clipping (Brock et al. 2021) as a rule named ``"agc"``: ``helpers.clipping.agc`` with
-    λ = ``threshold`` and ε = ``eps``, unit-wise on the weights before the update, the final layer left unclipped."""
+    """Adaptive gradient clipping (Brock et al. 2021): ``helpers.clipping.agc``, the final layer left unclipped."""
     eps = checks.positive("eps", eps)
 
     def apply(grads, factor, weights, state, context):
@@ -145,8 +124,7 @@ _RULES: dict[str, ClipRule] = {}
 
 
 def rules() -> dict[str, ClipRule]:
-    """The clipping rules by mode: ``helpers.clipping.MODES``, ``"autoclip"``, ``"agc"``, and any added by
-    ``register_rule``."""
+    """The clipping rules by mode, those of ``register_rule`` included."""
     if not _RULES:
         _RULES.update({mode: _fixed_rule(mode) for mode in clipping.MODES})
         _RULES.update(autoclip=autoclip_rule(), agc=agc_rule())
@@ -163,19 +141,10 @@ def register_rule(rule: ClipRule) -> None:
     _CHUNK_FUNCTIONS.clear()  # compiled functions hold the rules they were traced with
 
 
-# --- Settings and histories -------------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Setting:
-    """One training configuration.
-
-    ``mode``: a clipping rule (``"none"``, ``"value"``, ``"norm"`` = per tensor, ``"global_norm"``, ``"autoclip"``,
-    ``"agc"``; see ``rules()``); ``threshold``: its positive parameter (the bound; AutoClip's percentile; AGC's λ;
-    ``None`` for ``"none"``); ``learning_rate`` > 0;
-    ``optimizer``: ``"sgd"`` (with ``momentum`` in [0, 1) for SGD+momentum), ``"adam"`` or ``"rmsprop"``;
-    ``seed``: seeds the model's initial weights. Settings are hashable (a cache key) and compare by value.
-    """
+    """One training configuration (hashable, compared by value): a mode of ``rules()`` and its threshold (``None``
+    for ``"none"``), the optimizer (``momentum`` in [0, 1) for SGD only) and the seed of the initial weights."""
 
     mode: str = "none"
     threshold: float | None = None
@@ -224,15 +193,9 @@ class Setting:
 
 @dataclass(frozen=True, eq=False)
 class History:
-    """What one setting's training run recorded, one entry per step actually run (NumPy arrays of length ``steps``).
-
-    ``loss``: training loss of the step's batch (mean sparse categorical cross-entropy, nats), float32;
-    ``accuracy``: fraction of the batch classified correctly; ``grad_norm``: global L2 norm of the gradient
-    *before* clipping; ``clipped``: whether the clipping rule changed the gradient (bool).
-    ``diverged_at``: the first step whose loss or gradient was NaN/inf (its update was not applied; its values are
-    the last entries), or ``None``. ``steps``: steps run; ``steps_requested``: steps asked for (more than ``steps``
-    when the run diverged or was stopped). ``seconds``: wall time of the whole ``train`` call (shared by the
-    settings trained together). ``weights``: the final trainable weights, in ``model.trainable_variables`` order.
+    """One setting's run: per step run (arrays of length ``steps``) the batch's mean loss, accuracy, pre-clip
+    global norm and whether the rule changed the gradient. ``diverged_at``: the NaN/inf step (the last entries; its
+    update not applied) or ``None``; ``seconds``: the whole ``train`` call's wall time; ``weights``: the final ones.
     """
 
     setting: Setting
@@ -273,9 +236,6 @@ class History:
         return (cumulative[1:] - cumulative[np.arange(1, len(values) + 1) - counts]) / counts
 
 
-# --- One compiled step, a chunk of steps, and a block of settings -----------------------------------------------------
-
-
 class _State(NamedTuple):
     """What a block carries from step to step; every tensor has a first axis of ``BLOCK`` settings."""
 
@@ -304,17 +264,8 @@ def _per_setting(mask, like):
 
 
 def _clip_all(grads, weights, hyper, rule_list, rule_states, context):
-    """Each setting's rule (``rule_list[hyper.rule[k]]``) applied to its gradients. Every rule of the block with a
-    threshold is computed for every setting (``tf.vectorized_map``) and kept where the setting uses it.
-
-    Args:
-        grads, weights: the stacked gradients and weights (``(K, ...)`` tensors).
-        hyper, rule_list, rule_states: the block's ``_Hyper``, its rules and their ``_State.rule_states``.
-        context: what a rule may need to know about the model (``ClipRule``).
-
-    Returns:
-        ``(clipped gradients, pre-clip global norms (K,), clipped flags (K,), new rule states)``.
-    """
+    """``(clipped gradients, pre-clip global norms, clipped flags, new rule states)``: every rule of the block
+    with a threshold runs for every setting (``tf.vectorized_map``), kept where ``hyper.rule`` picks it."""
     global_norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(g), axis=list(range(1, g.shape.rank))) for g in grads]))
     out = list(grads)
     was = tf.zeros_like(hyper.rule, tf.bool)
@@ -338,23 +289,9 @@ def _clip_all(grads, weights, hyper, rule_list, rule_states, context):
 
 
 def _optimizer_step(weights, first, second, grads, count, hyper):
-    """One update of every setting with its own optimizer, Keras 3's arithmetic.
-
-    Every setting's update is computed with all three optimizers and one is kept (``tf.where``): the compiled
-    function then does not depend on which optimizers a block's settings use, so settings of any optimizers share
-    blocks and compiled functions (notebook 04 mixes SGD and Adam without an extra XLA compile) and a setting's
-    numbers never depend on its neighbour's optimizer. The cost is a dozen elementwise operations per weight, small
-    next to the model's forward and backward pass: 8 SGD settings x 500 steps took 11.31 s (median of 5) against
-    11.32 s with an SGD-only update, interleaved in one run (same numbers, bit for bit).
-
-    Args:
-        weights, first, second: the block's ``_State`` weights and optimizer moments.
-        grads: the clipped gradients.
-        count: this update's 1-based number per setting (Adam's ``iterations + 1``).
-        hyper: the block's ``_Hyper``.
-
-    Returns:
-        The new ``(weights, first, second)``.
+    """The new ``(weights, first, second)`` after one update, Keras 3's arithmetic; ``count``: Adam's
+    ``iterations + 1``. All three optimizers are computed and one kept, so one compiled function serves any mix of
+    optimizers (04 mixes SGD and Adam) at no measurable cost (8 settings x 500 steps: 11.31 s vs 11.32 s SGD-only).
     """
     new_w, new_m, new_v = [], [], []
     for w, m, v, g in zip(weights, first, second, grads):
@@ -378,17 +315,8 @@ def _optimizer_step(weights, first, second, grads, count, hyper):
 
 
 def _step(engine, rule_list, loss, state, hyper, x, y, step):
-    """One training step of a block: loss and gradients → clip → finite check → optimizer update → keep the update
-    only where the step was finite (elsewhere the setting stops: ``alive`` False, ``diverged_at`` = ``step``).
-
-    Args:
-        engine, rule_list, loss: the model's engine, the block's rules and the loss's name.
-        state, hyper: the block's ``_State`` and ``_Hyper``.
-        x, y, step: this step's batch and its number in the run.
-
-    Returns:
-        ``(new _State, (loss, accuracy, pre-clip global norm, clipped))``, each record a ``(BLOCK,)`` tensor.
-    """
+    """One step of a block (module docstring), batch ``x, y`` as step number ``step``: ``(new _State, (loss,
+    accuracy, pre-clip global norm, clipped))``. A non-finite step stops its setting (``alive``, ``diverged_at``)."""
     with tf.GradientTape() as tape:
         tape.watch(state.weights)
         _, losses, accuracy = engine.probabilities_and_loss(state.weights, x, y, loss)
@@ -437,9 +365,8 @@ def _chunk_function(engine, rule_list, loss):
 
 
 def _blocks(settings: list[Setting], data_seeds: list[int]) -> list[list[int]]:
-    """Indices of ``settings`` in blocks of at most ``BLOCK`` that share a data seed (one batch per step for the
-    block): the modes of ``helpers.clipping.clip`` share blocks, any other (AutoClip, AGC, ...) gets blocks of its
-    own, so the compiled function a setting runs in depends only on its own mode."""
+    """Indices of ``settings`` in blocks of at most ``BLOCK`` sharing a data seed; a mode outside ``clipping.MODES``
+    gets blocks of its own, so a setting's compiled function depends only on its own mode."""
     groups: dict[tuple, list[int]] = {}
     for i, (s, seed) in enumerate(zip(settings, data_seeds)):
         groups.setdefault(("" if s.mode in clipping.MODES else s.mode, seed), []).append(i)
@@ -447,13 +374,8 @@ def _blocks(settings: list[Setting], data_seeds: list[int]) -> list[list[int]]:
 
 
 class _Block:
-    """Up to ``BLOCK`` settings trained as one compiled computation, padded with inert copies of the first.
-
-    Args:
-        settings, members: all settings of the call and the indices of this block's.
-        data_seed: whose batches the block trains on.
-        engine, model_fn, loss: the model's engine, the function that builds it (initial weights), the loss's name.
-    """
+    """Up to ``BLOCK`` settings (``settings[i]`` for ``i`` in ``members``) trained as one compiled computation on
+    the batches of ``data_seed``, padded with inert copies of the first."""
 
     def __init__(self, settings, members, data_seed, engine, model_fn, loss):
         block = [settings[i] for i in members + [members[0]] * (BLOCK - len(members))]
@@ -469,15 +391,11 @@ class _Block:
             tf.constant([OPTIMIZERS.index(s.optimizer) for s in block], tf.int32),
         )
         weights = [tf.constant(np.stack(ws)) for ws in zip(*[initial_weights(model_fn, s.seed) for s in block])]
-        self.state = _State(
-            weights,
-            [tf.zeros_like(w) for w in weights],
-            [tf.zeros_like(w) for w in weights],
-            [tf.zeros([BLOCK, rule.state_size], tf.float32) for rule in rule_list],
-            tf.zeros([BLOCK], tf.float32),
-            tf.constant([True] * len(members) + [False] * (BLOCK - len(members))),
-            tf.fill([BLOCK], tf.constant(-1, tf.int32)),
-        )
+        zeros = [tf.zeros_like(w) for w in weights], [tf.zeros_like(w) for w in weights]
+        self.state = _State(weights, *zeros, [tf.zeros([BLOCK, rule.state_size], tf.float32) for rule in rule_list],
+                            tf.zeros([BLOCK], tf.float32),
+                            tf.constant([True] * len(members) + [False] * (BLOCK - len(members))),
+                            tf.fill([BLOCK], tf.constant(-1, tf.int32)))  # fmt: skip
         self.records = [[] for _ in range(4)]  # loss, accuracy, grad_norm, clipped: one (steps, BLOCK) per chunk
 
     def advance(self, batches: dict, n: int, done: int) -> None:
@@ -489,7 +407,7 @@ class _Block:
         self.running = bool(tf.reduce_any(self.state.alive))
 
     def histories(self, settings, steps_requested: int, done: int, seconds: float):
-        """``(index in settings, History)`` for each member after ``done`` steps; the other arguments are stored."""
+        """``(index in settings, History)`` for each member after ``done`` steps."""
         stacked = [np.concatenate(store) if store else np.zeros((0, BLOCK)) for store in self.records]
         diverged = self.state.diverged_at.numpy()
         final = [np.array(w.numpy()) for w in self.state.weights]
@@ -503,14 +421,11 @@ class _Block:
                              weights=tuple(w[slot] for w in final))  # fmt: skip
 
 
-# --- Initial weights, batches, the public train() ---------------------------------------------------------------------
-
 _INITIAL_WEIGHTS: dict = {}
 
 
 def _build(model_fn: Callable, seed: int):
-    """``model_fn(seed=seed)`` if it takes a ``seed`` argument (e.g. ``helpers.models.recurrent_model``), else
-    ``model_fn()``; Keras, TensorFlow, NumPy and Python are seeded with ``seed`` first either way."""
+    """``model_fn(seed=seed)`` if it takes a ``seed``, else ``model_fn()``, after ``keras.utils.set_random_seed``."""
     keras.utils.set_random_seed(seed)
     try:
         takes_seed = "seed" in inspect.signature(model_fn).parameters
@@ -520,7 +435,7 @@ def _build(model_fn: Callable, seed: int):
 
 
 def initial_weights(model_fn: Callable, seed: int) -> tuple[np.ndarray, ...]:
-    """The trainable weights of ``model_fn``'s model for ``seed`` (see ``_build``; cached per pair)."""
+    """The trainable weights of ``model_fn``'s model for ``seed`` (``_build``, cached)."""
     seed = checks.positive_int("seed", seed, minimum=0)
     key = (model_fn, seed)
     if key not in _INITIAL_WEIGHTS:
@@ -548,19 +463,9 @@ def _prepare(model_fn, engine):
 
 
 def _chunks(data, data_seed: int, batch_size: int, shuffle_buffer: int, size: int, count: int):
-    """An iterator of ``count`` ``(xs, ys)`` chunks of ``size`` batches, ``xs``: ``(size, batch, time, features)``,
-    whose order depends only on ``data_seed``.
-
-    Args:
-        data: as ``check_data`` returns it: checked ``(x, y)`` arrays, or a function returning a ``tf.data.Dataset``.
-        data_seed, batch_size, shuffle_buffer: the pipeline's arguments (``helpers.data.batch_order``).
-        size, count: batches per chunk, chunks.
-
-    ``(x, y)``: the article's pipeline, ``helpers.data.fashion_mnist_pipeline``'s batches (tested) without copying
-    the images into TensorFlow: its order of example indices (``batch_order``) is drawn up front (a few MB) and
-    each chunk of images gathered from ``x`` with NumPy when it is needed (uint8 pixels scaled per chunk to the
-    same float32 values).
-    """
+    """``count`` chunks ``(xs, ys)`` of ``size`` batches of ``data`` (as ``check_data`` returns it), in an order
+    set by ``data_seed`` alone. For ``(x, y)``: ``fashion_mnist_pipeline``'s batches, its example order
+    (``batch_order``) drawn up front and each chunk gathered from ``x`` with NumPy (uint8 scaled per chunk)."""
     keras.utils.set_random_seed(data_seed)  # tf.data's shuffle order depends on the global seed too
     if isinstance(data, tuple | list) and len(data) == 2:
         x, y = data
@@ -570,31 +475,21 @@ def _chunks(data, data_seed: int, batch_size: int, shuffle_buffer: int, size: in
         order = [chunk.numpy() for chunk in order]  # now, while the global seed is data_seed
         return ((scale_images(x[chunk]), y[chunk]) for chunk in order)
     if not callable(data):
-        raise TypeError(
-            "data must be (x, y) arrays for the article's pipeline or a function returning a tf.data.Dataset, "
-            f"got {type(data).__name__}"
-        )
+        raise TypeError("data must be (x, y) arrays for the article's pipeline or a function returning a "
+                        f"tf.data.Dataset, got {type(data).__name__}")  # fmt: skip
     dataset = data()
     if not isinstance(dataset, tf.data.Dataset):
         raise TypeError(f"data() must return a tf.data.Dataset, got {type(dataset).__name__}")
     spec = dataset.element_spec
     if not (isinstance(spec, tuple) and len(spec) == 2 and spec[0].shape.rank == 3 and spec[1].shape.rank == 1):
-        raise ValueError(
-            "data must yield (x, y) batches with x of shape (batch, time, features) and y of shape (batch,), "
-            f"got element_spec {spec}"
-        )
+        raise ValueError("data must yield (x, y) batches with x of shape (batch, time, features) and y of shape "
+                         f"(batch,), got element_spec {spec}")  # fmt: skip
     return ((xs.numpy(), ys.numpy()) for xs, ys in dataset.batch(size, drop_remainder=True).take(count))
 
 
 def draw_batches(data, steps: int, data_seed: int = 0, batch_size: int = 32, shuffle_buffer: int = 5000):
-    """The first ``steps`` batches ``train`` uses (for checks against ``model.fit``).
-
-    Args:
-        data, steps, data_seed, batch_size, shuffle_buffer: as for ``train``.
-
-    Returns:
-        ``(xs, ys)``: arrays of shape ``(steps, batch, time, features)`` and ``(steps, batch)``.
-    """
+    """``(xs, ys)``: the first ``steps`` batches ``train`` uses with these arguments (to check against
+    ``model.fit``), shapes ``(steps, batch, time, features)`` and ``(steps, batch)``."""
     steps = checks.positive_int("steps", steps)
     data_seed = checks.positive_int("data_seed", data_seed, minimum=0)
     batch_size = checks.positive_int("batch_size", batch_size)
@@ -620,23 +515,19 @@ def train(
     """Train every setting for ``steps`` steps on the same batches.
 
     Args:
-        settings: one ``Setting`` or a sequence of them, trained in blocks of ``BLOCK`` (each setting's history is
-            bitwise the same alone or in any group).
-        data: ``(x_train, y_train)`` for the article's pipeline (``helpers.data.fashion_mnist_pipeline(x, y,
-            batch_size, shuffle_buffer, data_seed)``; ``x`` float images or uint8 pixels, scaled per chunk to the
-            same values), or a function returning a ``tf.data.Dataset`` of ``(x, y)`` batches.
+        settings: a ``Setting`` or a sequence of them.
+        data: ``(x_train, y_train)`` (floats or uint8 pixels) for the article's pipeline
+            (``helpers.data.fashion_mnist_pipeline``), or a function returning a ``tf.data.Dataset`` of batches.
         steps: steps to train.
-        data_seed: sets the batch order (and only it): every call with the same arguments sees the same batches.
+        data_seed: sets the batch order, and only it.
         batch_size, shuffle_buffer: the article pipeline's.
-        model: a function returning a new, built Keras model (default ``helpers.models.article_lstm``), called as
-            ``model(seed=setting.seed)`` if it takes a ``seed``, else ``model()``. ``train`` re-seeds Keras,
-            TensorFlow, NumPy and Python (``keras.utils.set_random_seed``) with each setting's seed.
-        loss: ``"sparse_categorical_crossentropy"`` (a classifier; accuracy is recorded) or ``"mse"`` (one output
-            unit, float targets, e.g. ``helpers.data.adding_problem``; accuracy is NaN).
-        engine: ``"auto"``, ``"vectorized"`` or ``"keras"`` (module docstring).
+        model: a function returning a new Keras model (default ``helpers.models.article_lstm``), given
+            ``seed=setting.seed`` if it takes a ``seed`` (Keras is seeded with it either way).
+        loss: a classifier's, or ``"mse"`` (one output unit, float targets; accuracy is NaN).
+        engine: ``"vectorized"`` (``helpers.engines``), ``"keras"``, or ``"auto"`` (vectorized when it can).
         chunk: steps per compiled call.
-        progress: show a progress bar (``tqdm.auto``).
-        on_chunk: ``on_chunk(steps_done)`` is called after each chunk; returning ``False`` stops the run early.
+        progress: show a progress bar.
+        on_chunk: called as ``on_chunk(steps_done)`` after each chunk; returning ``False`` stops the run.
 
     Returns:
         One ``History`` for one ``Setting``, else a list of them in the order of ``settings``.
@@ -650,16 +541,8 @@ def train(
 
 
 def check_data(data, model: Callable | None = None, loss: str = "sparse_categorical_crossentropy"):
-    """``data`` as ``train`` takes it, checked (``helpers.checks.labelled_data``).
-
-    Args:
-        data, model, loss: as for ``train``.
-
-    Returns:
-        For ``(x_train, y_train)``: the arrays, once checked to be images ``(n, 28, 28)`` of finite numbers and as
-        many labels, whole numbers in ``[0, classes)`` (``classes``: the model's outputs; not checked for
-        ``"mse"``). A function returning a ``tf.data.Dataset`` unchanged (``train`` checks what it yields).
-    """
+    """``train``'s ``data`` checked: ``(x_train, y_train)`` as images ``(n, 28, 28)`` and labels of the model's
+    classes (``helpers.checks.labelled_data``; any number for ``"mse"``); a dataset function is returned unchanged."""
     if not (isinstance(data, tuple | list) and len(data) == 2):
         return data
     model = article_lstm if model is None else model
@@ -669,7 +552,7 @@ def check_data(data, model: Callable | None = None, loss: str = "sparse_categori
 
 
 def _setting_list(settings) -> list[Setting]:
-    """``settings`` (a ``Setting`` or a non-empty sequence of them) as a list; ``TypeError``/``ValueError``."""
+    """``settings`` (a ``Setting`` or a non-empty sequence of them) as a list."""
     if isinstance(settings, Setting):
         settings = [settings]
     if isinstance(settings, str | bytes) or not isinstance(settings, Sequence):
@@ -685,8 +568,7 @@ def _setting_list(settings) -> list[Setting]:
 
 def _train(settings, data_seeds, data, steps, batch_size=32, shuffle_buffer=5000, model=None,
            loss="sparse_categorical_crossentropy", engine="auto", chunk=100, progress=True, on_chunk=None):  # fmt: skip
-    """``train`` with each setting ``settings[i]`` on the batches of ``data_seeds[i]``: checks the arguments, builds
-    the blocks (``_blocks``, ``_Block``), steps them (``_run_chunks``) and returns one ``History`` per setting."""
+    """``train`` with ``settings[i]`` on the batches of ``data_seeds[i]``, one ``History`` per setting."""
     steps = checks.positive_int("steps", steps)
     batch_size = checks.positive_int("batch_size", batch_size)
     shuffle_buffer = checks.positive_int("shuffle_buffer", shuffle_buffer)
@@ -704,10 +586,8 @@ def _train(settings, data_seeds, data, steps, batch_size=32, shuffle_buffer=5000
         raise ValueError(f"loss='mse' needs a model with one output unit, this one has {engine.outputs}")
     data = check_data(data, model, loss)
     size = min(chunk, steps)
-    sources = {
-        seed: iter(_chunks(data, seed, batch_size, shuffle_buffer, size, -(-steps // size)))
-        for seed in dict.fromkeys(data_seeds)
-    }
+    sources = {seed: iter(_chunks(data, seed, batch_size, shuffle_buffer, size, -(-steps // size)))
+               for seed in dict.fromkeys(data_seeds)}  # fmt: skip
     blocks = [_Block(settings, members, data_seeds[members[0]], engine, model, loss)
               for members in _blocks(settings, data_seeds)]  # fmt: skip
     bar = tqdm(total=steps, desc=f"training {len(settings)} setting{'s' * (len(settings) > 1)}", unit="step",
@@ -724,17 +604,8 @@ def _train(settings, data_seeds, data, steps, batch_size=32, shuffle_buffer=5000
 
 
 def _run_chunks(blocks: list[_Block], sources: dict, steps: int, size: int, bar, on_chunk) -> int:
-    """Step every running block one chunk at a time until ``steps`` are done, every setting has stopped, or
-    ``on_chunk`` returns False.
-
-    Args:
-        blocks, sources: the ``_Block`` objects and ``{data_seed: iterator of chunks}`` (``_chunks``).
-        steps, size: steps to run, steps per chunk.
-        bar, on_chunk: the progress bar, and ``train``'s ``on_chunk``.
-
-    Returns:
-        The number of steps done.
-    """
+    """The steps done when the running ``blocks`` have stepped chunks of ``size`` (from ``sources``:
+    ``{data_seed: _chunks}``) until ``steps``, every setting stopped or ``on_chunk`` returned False."""
     done = 0
     workers = min(len(blocks), THREADS)
     pool = ThreadPoolExecutor(workers) if workers > 1 else None
@@ -742,16 +613,14 @@ def _run_chunks(blocks: list[_Block], sources: dict, steps: int, size: int, bar,
         while done < steps:
             batches = {seed: next(source, None) for seed, source in sources.items()}
             if any(chunk_data is None for chunk_data in batches.values()):
-                raise ValueError(
-                    f"data ran out after {done} steps: training needs {steps} batches, drawn in whole chunks of "
-                    f"{size}; make data() endless (dataset.repeat()) or ask for fewer steps"
-                )
+                raise ValueError(f"data ran out after {done} steps: training needs {steps} batches, drawn in whole "
+                                 f"chunks of {size}; make data() endless (dataset.repeat()) or ask for fewer steps")
             n = min(size, steps - done)
             running = [block for block in blocks if block.running]
             if pool is None or done == 0:  # the first chunk compiles: one XLA compile (~170 MB) at a time
                 for block in running:
                     block.advance(batches, n, done)
-            else:  # blocks are independent computations: one per core at a time (same numbers, tested)
+            else:
                 for future in [pool.submit(block.advance, batches, n, done) for block in running]:
                     future.result()
             done += n
@@ -767,9 +636,7 @@ def _run_chunks(blocks: list[_Block], sources: dict, steps: int, size: int, bar,
 
 
 def _return_freed_memory() -> None:
-    """Give the heap freed by XLA's compiler and the chunks back to the operating system (glibc's ``malloc_trim``;
-    nothing elsewhere): an idle kernel then holds about 130 MB less after training (measured), which counts when two
-    notebooks share Binder's 2 GB."""
+    """Give the heap XLA freed back to the system (glibc's ``malloc_trim``): an idle kernel holds ~130 MB less."""
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None).malloc_trim(0)
@@ -777,12 +644,8 @@ def _return_freed_memory() -> None:
             pass
 
 
-# --- Keras equivalents: a Setting's Keras optimizer, a History's Keras model and its evaluation -----------------------
-
-
 def keras_optimizer(setting: Setting):
-    """The Keras optimizer this ``setting`` stands for, with Keras's own clipping argument
-    (``clipvalue`` / ``clipnorm`` / ``global_clipnorm``; see ``helpers.clipping.KERAS_ARGUMENT``)."""
+    """The Keras optimizer ``setting`` stands for, clipping by its ``helpers.clipping.KERAS_ARGUMENT``."""
     if not isinstance(setting, Setting):
         raise TypeError(f"setting must be a Setting, got {type(setting).__name__}")
     if setting.mode not in clipping.KERAS_ARGUMENT and setting.mode != "none":
@@ -810,31 +673,16 @@ def keras_model(history: History, model: Callable | None = None):
 
 
 def evaluate(history: History, x, y, model: Callable | None = None, batch_size: int = 10_000) -> tuple[float, float]:
-    """``history``'s final weights evaluated by the real Keras model (``keras_model``).
-
-    Args:
-        history, model: as for ``keras_model``.
-        x, y: inputs (floats, or uint8 pixels scaled per batch as in ``train``) and labels, e.g. the test split.
-        batch_size: examples per call of the model.
-
-    Returns:
-        ``(loss, accuracy)``: mean sparse categorical cross-entropy (nats) and the fraction classified correctly.
-    """
+    """``(mean loss, accuracy)`` of ``keras_model(history, model)`` on images ``x`` (uint8 pixels are scaled) and
+    labels ``y``, ``batch_size`` examples per call."""
     batch_size = checks.positive_int("batch_size", batch_size)
     built = keras_model(history, model)
     x, y = checks.labelled_data(x, y, classes=built.output_shape[-1], x_shape=(None, *built.input_shape[1:]))
-    probabilities = np.concatenate(
-        [
-            np.asarray(built(scale_images(x[i : i + batch_size]).astype(np.float32, copy=False), training=False))
-            for i in range(0, len(x), batch_size)
-        ]
-    )
+    batches = (scale_images(x[i : i + batch_size]).astype(np.float32, copy=False) for i in range(0, len(x), batch_size))
+    probabilities = np.concatenate([np.asarray(built(batch, training=False)) for batch in batches])
     loss = float(np.mean(keras.losses.sparse_categorical_crossentropy(y, probabilities)))
     accuracy = float(np.mean(np.argmax(probabilities, axis=-1) == y))
     return loss, accuracy
-
-
-# --- Seeds: every setting over several seeds (initial weights and batch order), and their summary ---------------------
 
 
 def _seed_list(seeds) -> tuple[int, ...]:
@@ -855,20 +703,18 @@ def _seed_list(seeds) -> tuple[int, ...]:
 
 @dataclass(frozen=True, eq=False)
 class SeedRuns:
-    """The result of ``train_seeds``: ``histories[i][j]`` is setting ``i`` trained with seed ``seeds[j]`` (initial
-    weights and batch order). ``settings`` are as given (their own ``seed`` ignored)."""
+    """``train_seeds``'s result: ``histories[i][j]`` is ``settings[i]`` trained with seed ``seeds[j]``."""
 
     settings: tuple
     seeds: tuple
     histories: list
 
     def final_losses(self, window: int = 50) -> np.ndarray:
-        """``History.final_loss(window)`` per setting and seed, shape ``(n_settings, n_seeds)``; ``inf`` where the
-        run diverged."""
+        """``History.final_loss(window)`` per setting and seed (``inf`` where diverged)."""
         return np.array([[h.final_loss(window) for h in row] for row in self.histories], dtype=np.float64)
 
     def diverged(self) -> np.ndarray:
-        """Whether each run diverged, shape ``(n_settings, n_seeds)``."""
+        """Whether each run diverged, per setting and seed."""
         return np.array([[h.diverged for h in row] for row in self.histories], dtype=bool)
 
     def _index(self, name: str, index) -> int:
@@ -876,15 +722,14 @@ class SeedRuns:
         return checks.positive_int(name, index, minimum=-n, maximum=n - 1) % n
 
     def wins(self, i: int, reference: int = 0, window: int = 50) -> int:
-        """Number of seeds in which setting ``i``'s final loss is lower than setting ``reference``'s (a diverged run
-        never wins; it loses to any run that did not diverge)."""
+        """Seeds in which setting ``i``'s final loss is below setting ``reference``'s (a diverged run never wins)."""
         i, reference = self._index("i", i), self._index("reference", reference)
         losses = self.final_losses(window)
         return int(np.sum(losses[i] < losses[reference]))
 
     def summary(self, reference: int = 0, window: int = 50, labels=None) -> str:
-        """A text table, one row per setting: label | final loss mean ± sd (over the seeds that did not diverge;
-        sd with n-1) | min–max | diverged k/n | wins vs the ``reference`` setting k/n."""
+        """A text table: per setting the final loss's mean ± sd (n-1) and range over the seeds that did not diverge,
+        diverged k/n and wins against ``reference`` k/n."""
         reference = self._index("reference", reference)
         if labels is None:
             labels = [s.label for s in self.settings]
@@ -914,18 +759,9 @@ class SeedRuns:
 
 
 def train_seeds(settings: Setting | Sequence[Setting], data, steps: int, seeds=5, **train_kwargs) -> SeedRuns:
-    """Train every setting once per seed and return a ``SeedRuns``.
-
-    Args:
-        settings: a ``Setting`` or a sequence of them (their own ``seed`` is replaced).
-        data, steps: as for ``train``.
-        seeds: a number ``n`` (seeds ``0 .. n-1``) or a sequence of distinct ints >= 0; seed ``s`` sets both the
-            initial weights (``Setting.seed = s``) and the batch order (``data_seed = s``).
-        **train_kwargs: the other arguments of ``train`` (not ``data_seed``).
-
-    Returns:
-        ``SeedRuns`` with ``histories[i][j]`` for setting ``i`` and seed ``seeds[j]``.
-    """
+    """A ``SeedRuns``: every setting trained once per seed (``n`` means ``0 .. n-1``); seed ``s`` sets both the
+    initial weights (``Setting.seed``) and the batch order (``data_seed``). ``data``, ``steps``, ``train_kwargs``:
+    as for ``train``."""
     settings = tuple(_setting_list(settings))
     if "data_seed" in train_kwargs:
         raise TypeError("train_seeds sets data_seed from each seed; do not pass data_seed")
