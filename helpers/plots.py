@@ -14,7 +14,17 @@ from matplotlib.figure import Figure
 from helpers import checks
 from helpers.training import History, SeedRuns
 
-__all__ = ["PANELS", "PANEL_LABELS", "plot_histories", "plot_seed_runs", "seed_band", "smoothed_curve", "stop_point"]
+__all__ = [
+    "PANELS",
+    "PANEL_LABELS",
+    "STYLES",
+    "plot_histories",
+    "plot_lr_sweep",
+    "plot_seed_runs",
+    "seed_band",
+    "smoothed_curve",
+    "stop_point",
+]
 
 #: What a ``History`` records per step, in panel order.
 PANELS = ("loss", "accuracy", "grad_norm", "clipped")
@@ -169,4 +179,53 @@ def plot_histories(histories, window: int = 50, labels=None, figsize=(12.0, 3.5)
             axes[2].axhline(history.setting.threshold, color=f"C{color}", ls=":", lw=1.2)
     axes[3].set_ylim(-0.02, 1.02)
     figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), fontsize=8)
+    return figure
+
+
+#: Line style and marker per curve, so that curves differ without colour too.
+STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1, 1, 1)), "v"))
+
+
+def plot_lr_sweep(sweep, held_out: dict | None = None, chance=None, figsize=(11.0, 3.8)) -> Figure:
+    """A ``Figure`` of a ``helpers.sweeps.Sweep``: final training loss (and, given ``held_out`` from
+    ``Sweep.held_out``, held-out accuracy) against the learning rate, one curve per method: the mean over the grid's
+    seeds, a band from the lowest to the highest seed, each method's best learning rate ringed, diverged runs as ``x``
+    at the top of the panel.
+
+    Args:
+        sweep: from ``helpers.sweeps.lr_sweep``.
+        held_out: ``{(label, lr): accuracies}`` for the second panel.
+        chance: ``(loss, accuracy)`` of a uniform guess, drawn dotted (e.g. ``(ln 10, 0.1)``).
+        figsize: in inches.
+    """
+    panels = 2 if held_out is not None else 1
+    figure = Figure(figsize=figsize if panels == 2 else (figsize[0] / 2 + 0.5, figsize[1]), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(1, panels))
+    rates = np.array(sweep.learning_rates)
+    n = min(len(v) for v in sweep.runs.values())
+    for index, label in enumerate(sweep.methods):
+        color, (line, marker) = f"C{index}", STYLES[index % len(STYLES)]
+        values = [np.array([[h.final_loss() for h in sweep.runs[(label, lr)][:n]] for lr in rates])]
+        if held_out is not None:
+            values.append(np.array([held_out[(label, lr)][:n] for lr in rates]))
+        best = list(rates).index(sweep.best(label))
+        for ax, table in zip(axes, values):
+            finite = np.where(np.isfinite(table), table, np.nan)
+            mean = np.where(np.isfinite(table).all(axis=1), np.nanmean(finite, axis=1), np.nan)
+            ax.plot(rates, mean, ls=line, marker=marker, color=color, lw=1.5, ms=5, label=label)
+            ax.fill_between(rates, np.nanmin(finite, axis=1), np.nanmax(finite, axis=1), color=color, alpha=0.15,
+                            lw=0)  # fmt: skip
+            ax.plot(rates[best], mean[best], marker="o", ms=13, mfc="none", mec=color, mew=1.8)
+            diverged = (~np.isfinite(table)).any(axis=1)
+            ax.plot(rates[diverged], np.full(diverged.sum(), 0.97), "x", color=color, ms=9, mew=2,
+                    transform=ax.get_xaxis_transform())  # fmt: skip
+    axes[0].set(xscale="log", yscale="log", xlabel="learning rate (log)", ylabel="final training loss (nats, log)")
+    if panels == 2:
+        axes[1].set(xscale="log", xlabel="learning rate (log)", ylabel="held-out accuracy")
+    if chance is not None:
+        for ax, level in zip(axes, chance):
+            ax.axhline(level, color="0.3", ls=":", lw=1)
+    axes[0].legend(fontsize=9)
+    figure.suptitle(f"mean over {n} seeds (line), lowest to highest seed (band); ringed: each method's best "
+                    "learning rate; x: a run diverged", fontsize=10)  # fmt: skip
     return figure

@@ -23,16 +23,21 @@ pipeline (``helpers.data.batch_order``). ``keras_optimizer`` and ``keras_model``
 steps, and batched arithmetic rounds differently for different batch shapes. So settings are trained in blocks of
 exactly ``BLOCK`` (``_Block``, padded with inert copies) that share a data seed and a compiled function: a setting's
 history is bitwise the same alone or with any others, at any position. Blocks step in ``THREADS`` threads.
-``train_seeds`` trains settings x seeds in one call; ``SeedRuns`` summarises them.
+``train_seeds`` trains settings x seeds in one call; ``SeedRuns`` summarises them. Nothing a caller set changes the
+numbers (``_own_numerics``): XLA compiles different code, rounding differently, with and without TensorFlow's op
+determinism (which ``helpers.seed_everything`` turns on), so the trainer compiles and runs with it on, and builds its
+models in float32 whatever Keras's global dtype policy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import inspect
 import math
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +47,7 @@ from typing import NamedTuple
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.framework import config as tf_config  # disable_op_determinism is not exported
 from tqdm.auto import tqdm
 
 from helpers import checks, clipping, engines
@@ -424,14 +430,54 @@ class _Block:
 _INITIAL_WEIGHTS: dict = {}
 
 
-def _build(model_fn: Callable, seed: int):
-    """``model_fn(seed=seed)`` if it takes a ``seed``, else ``model_fn()``, after ``keras.utils.set_random_seed``."""
-    keras.utils.set_random_seed(seed)
+_NUMERICS_LOCK = threading.Lock()
+_numerics_users = 0
+_determinism_was_on = False
+
+
+@contextlib.contextmanager
+def _own_numerics():
+    """TensorFlow's op determinism on while the trainer compiles and runs (restored after the last concurrent use):
+    the same setting then gives the same numbers whether or not the caller turned it on."""
+    global _numerics_users, _determinism_was_on
+    with _NUMERICS_LOCK:
+        if _numerics_users == 0:
+            _determinism_was_on = tf_config.is_op_determinism_enabled()
+            tf_config.enable_op_determinism()
+        _numerics_users += 1
     try:
-        takes_seed = "seed" in inspect.signature(model_fn).parameters
+        yield
+    finally:
+        with _NUMERICS_LOCK:
+            _numerics_users -= 1
+            if _numerics_users == 0 and not _determinism_was_on:
+                tf_config.disable_op_determinism()
+
+
+@contextlib.contextmanager
+def _float32_keras():
+    """Keras's global dtype policy and floatx set to float32 inside, the caller's restored after."""
+    policy, floatx = keras.config.dtype_policy(), keras.config.floatx()
+    keras.config.set_floatx("float32")
+    keras.config.set_dtype_policy("float32")
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(floatx)
+        keras.config.set_dtype_policy(policy)
+
+
+def _build(model_fn: Callable, seed: int | None = None):
+    """``model_fn(seed=seed)`` if it takes a ``seed``, else ``model_fn()``, in float32, after
+    ``keras.utils.set_random_seed`` (``seed=None``: no seeding)."""
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    try:
+        takes_seed = seed is not None and "seed" in inspect.signature(model_fn).parameters
     except (TypeError, ValueError):  # a callable without a signature
         takes_seed = False
-    return model_fn(seed=seed) if takes_seed else model_fn()
+    with _float32_keras():
+        return model_fn(seed=seed) if takes_seed else model_fn()
 
 
 def initial_weights(model_fn: Callable, seed: int) -> tuple[np.ndarray, ...]:
@@ -592,7 +638,7 @@ def _train(settings, data_seeds, data, steps, batch_size=32, shuffle_buffer=5000
               for members in _blocks(settings, data_seeds)]  # fmt: skip
     bar = tqdm(total=steps, desc=f"training {len(settings)} setting{'s' * (len(settings) > 1)}", unit="step",
                disable=not progress)  # fmt: skip
-    with bar:
+    with bar, _own_numerics():
         done = _run_chunks(blocks, sources, steps, size, bar, on_chunk)
     seconds = time.perf_counter() - started
     histories = [None] * len(settings)
@@ -664,7 +710,7 @@ def keras_model(history: History, model: Callable | None = None):
     """A Keras model (from ``model``, default ``helpers.models.article_lstm``) holding ``history``'s final weights."""
     if not isinstance(history, History):
         raise TypeError(f"history must be a History, got {type(history).__name__}")
-    built = (article_lstm if model is None else model)()
+    built = _build(article_lstm if model is None else model)
     if len(built.trainable_variables) != len(history.weights):
         raise ValueError("model does not match the weights in history (different number of trainable variables)")
     for variable, value in zip(built.trainable_variables, history.weights):
@@ -683,6 +729,42 @@ def evaluate(history: History, x, y, model: Callable | None = None, batch_size: 
     loss = float(np.mean(keras.losses.sparse_categorical_crossentropy(y, probabilities)))
     accuracy = float(np.mean(np.argmax(probabilities, axis=-1) == y))
     return loss, accuracy
+
+
+def held_out_accuracy(runs, x, y, model: Callable | None = None, batch_size: int = 2000) -> np.ndarray:
+    """The accuracy on images ``x`` (uint8 pixels are scaled) and labels ``y`` of each run's final weights (NaN
+    where the run diverged): ``evaluate``'s accuracy for many runs as one batched computation. ``runs``: a
+    ``SeedRuns`` (result per setting and seed) or a sequence of ``History`` (one result each)."""
+    if isinstance(runs, SeedRuns):
+        flat = held_out_accuracy([h for row in runs.histories for h in row], x, y, model, batch_size)
+        return flat.reshape(len(runs.settings), len(runs.seeds))
+    if isinstance(runs, str | bytes) or not isinstance(runs, Sequence) or not runs:
+        raise TypeError(f"runs must be a SeedRuns or a non-empty sequence of History, got {type(runs).__name__}")
+    if not all(isinstance(h, History) for h in runs):
+        raise TypeError("runs must hold History objects only")
+    batch_size = checks.positive_int("batch_size", batch_size)
+    engine = _prepare(article_lstm if model is None else model, "auto")
+    x, y = checks.labelled_data(x, y, classes=engine.outputs, x_shape=(None, 28, 28))
+    weights = [tf.constant(np.stack(ws)) for ws in zip(*[h.weights for h in runs])]
+    correct = np.zeros(len(runs))
+    for i in range(0, len(x), batch_size):
+        images = scale_images(x[i : i + batch_size]).astype(np.float32, copy=False)
+        _, _, accuracy = engine.probabilities_and_loss(weights, images, y[i : i + batch_size])
+        correct += accuracy.numpy().astype(np.float64) * len(images)
+    return np.where([h.diverged for h in runs], np.nan, correct / len(x))
+
+
+def verdict(losses, reference) -> str:
+    """How many seeds agree that ``losses`` end lower than ``reference`` (paired by seed; ``inf``: diverged), in
+    words: ``"lower in 5/5 seeds"``, ``"higher in 5/5 seeds"`` or ``"lower in 2/5 seeds only: not separable"``."""
+    losses, reference = np.asarray(losses, np.float64), np.asarray(reference, np.float64)
+    if losses.shape != reference.shape or losses.ndim != 1 or not losses.size:
+        raise ValueError(f"losses and reference must be two lists of one final loss per seed, got shapes "
+                         f"{losses.shape} and {reference.shape}")  # fmt: skip
+    wins, n = int(np.sum(losses < reference)), losses.size
+    if wins == n or np.all(losses > reference):
+        return f"{'lower' if wins == n else 'higher'} in {n}/{n} seeds"
+    return f"lower in {wins}/{n} seeds only: not separable with {n} seeds"
 
 
 def _seed_list(seeds) -> tuple[int, ...]:
@@ -717,6 +799,21 @@ class SeedRuns:
         """Whether each run diverged, per setting and seed."""
         return np.array([[h.diverged for h in row] for row in self.histories], dtype=bool)
 
+    @classmethod
+    def join(cls, *runs: SeedRuns) -> SeedRuns:
+        """One ``SeedRuns`` of the settings of several, trained with the same seeds."""
+        if not runs or not all(isinstance(r, SeedRuns) for r in runs):
+            raise TypeError("join takes one or more SeedRuns")
+        if any(r.seeds != runs[0].seeds for r in runs):
+            raise ValueError(f"runs must share their seeds, got {[list(r.seeds) for r in runs]}")
+        return cls(sum((r.settings for r in runs), ()), runs[0].seeds, [row for r in runs for row in r.histories])
+
+    def verdict(self, i: int, reference: int = 0, window: int = 50) -> str:
+        """``verdict`` of setting ``i``'s final losses against setting ``reference``'s, seed by seed."""
+        i, reference = self._index("i", i), self._index("reference", reference)
+        losses = self.final_losses(window)
+        return verdict(losses[i], losses[reference])
+
     def _index(self, name: str, index) -> int:
         n = len(self.settings)
         return checks.positive_int(name, index, minimum=-n, maximum=n - 1) % n
@@ -727,9 +824,10 @@ class SeedRuns:
         losses = self.final_losses(window)
         return int(np.sum(losses[i] < losses[reference]))
 
-    def summary(self, reference: int = 0, window: int = 50, labels=None) -> str:
+    def summary(self, reference: int = 0, window: int = 50, labels=None, held_out=None) -> str:
         """A text table: per setting the final loss's mean ± sd (n-1) and range over the seeds that did not diverge,
-        diverged k/n and wins against ``reference`` k/n."""
+        diverged k/n, wins against ``reference`` k/n, and (given ``held_out``, e.g. ``held_out_accuracy(runs, x_test,
+        y_test)``) the held-out accuracy's mean ± sd."""
         reference = self._index("reference", reference)
         if labels is None:
             labels = [s.label for s in self.settings]
@@ -738,19 +836,23 @@ class SeedRuns:
             raise ValueError(f"labels must have one entry per setting ({len(self.settings)}), got {len(labels)}")
         losses = self.final_losses(window)
         n = len(self.seeds)
+        if held_out is not None and np.shape(held_out) != losses.shape:
+            raise ValueError(f"held_out must hold one accuracy per setting and seed {losses.shape}, "
+                             f"got shape {np.shape(held_out)}")  # fmt: skip
         rows = []
         for i, label in enumerate(labels):
             finite = losses[i][np.isfinite(losses[i])]
-            if finite.size:
-                sd = f"{np.std(finite, ddof=1):.3g}" if finite.size > 1 else "n/a"
-                mean = f"{np.mean(finite):.3g} ± {sd}"
-                spread = f"{finite.min():.3g}–{finite.max():.3g}"
-            else:
-                mean, spread = "all diverged", "–"
+            spread = f"{finite.min():.3g}–{finite.max():.3g}" if finite.size else "–"
             wins = "reference" if i == reference else f"{self.wins(i, reference, window)}/{n}"
-            rows.append((label, mean, spread, f"{int(np.sum(~np.isfinite(losses[i])))}/{n}", wins))
-        header = ("setting", f"final loss mean ± sd (n={n} seeds)", "min–max", "diverged",
-                  f"lower than {labels[reference]!r}")  # fmt: skip
+            row = [label, mean_sd(finite, "{:.3g}"), spread, f"{int(np.sum(~np.isfinite(losses[i])))}/{n}", wins]
+            if held_out is not None:
+                accuracy = np.asarray(held_out[i], np.float64)
+                row.append(mean_sd(accuracy[np.isfinite(accuracy)], "{:.3f}"))
+            rows.append(tuple(row))
+        header = ["setting", f"final loss mean ± sd (n={n} seeds)", "min–max", "diverged",
+                  f"lower than {labels[reference]!r}"]  # fmt: skip
+        if held_out is not None:
+            header.append("held-out accuracy")
         widths = [max(len(row[c]) for row in [header, *rows]) for c in range(len(header))]
         lines = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
         lines.insert(1, "-+-".join("-" * w for w in widths))
@@ -758,18 +860,33 @@ class SeedRuns:
         return "\n".join([*lines, note])
 
 
+def mean_sd(values, fmt: str = "{:.3g}") -> str:
+    """``"mean ± sd"`` (sd with n - 1) of ``values``, ``"mean ± n/a"`` for one value, ``"all diverged"`` for none."""
+    values = np.asarray(values, np.float64)
+    if not values.size:
+        return "all diverged"
+    sd = fmt.format(np.std(values, ddof=1)) if values.size > 1 else "n/a"
+    return f"{fmt.format(np.mean(values))} ± {sd}"
+
+
 def train_seeds(settings: Setting | Sequence[Setting], data, steps: int, seeds=5, **train_kwargs) -> SeedRuns:
     """A ``SeedRuns``: every setting trained once per seed (``n`` means ``0 .. n-1``); seed ``s`` sets both the
     initial weights (``Setting.seed``) and the batch order (``data_seed``). ``data``, ``steps``, ``train_kwargs``:
     as for ``train``."""
     settings = tuple(_setting_list(settings))
-    if "data_seed" in train_kwargs:
-        raise TypeError("train_seeds sets data_seed from each seed; do not pass data_seed")
     seeds = _seed_list(seeds)
     pairs = [(i, seed) for seed in seeds for i in range(len(settings))]
-    trained = _train([replace(settings[i], seed=seed) for i, seed in pairs], [seed for _, seed in pairs], data,
-                     steps, **train_kwargs)  # fmt: skip
+    trained = train_runs([replace(settings[i], seed=seed) for i, seed in pairs], data, steps, **train_kwargs)
     histories = [[None] * len(seeds) for _ in settings]
     for (i, seed), history in zip(pairs, trained):
         histories[i][seeds.index(seed)] = history
     return SeedRuns(settings, seeds, histories)
+
+
+def train_runs(settings: Sequence[Setting], data, steps: int, **train_kwargs) -> list[History]:
+    """One ``History`` per setting, each run with its own ``Setting.seed`` for the initial weights and the batch order
+    (as ``train_seeds`` does), all in one call; ``data``, ``steps``, ``train_kwargs``: as for ``train``."""
+    settings = _setting_list(settings)
+    if "data_seed" in train_kwargs:
+        raise TypeError("train_runs and train_seeds set data_seed from each seed; do not pass data_seed")
+    return _train(settings, [s.seed for s in settings], data, steps, **train_kwargs)

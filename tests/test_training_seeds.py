@@ -160,3 +160,50 @@ def test_uint8_pixels_train_and_evaluate_like_scaled_images(runs):
     (_, _), (x_test, y_test) = data.load_fashion_mnist()
     history = runs.histories[1][0]
     assert training.evaluate(history, test_pixels, test_labels) == training.evaluate(history, x_test, y_test)
+
+
+# One answer per setting, whatever the caller set before: a fresh process that seeds everything (op determinism on,
+# as every notebook's setup cell does) and one that turns op determinism off, sets a mixed-precision policy and
+# another global seed must train the same setting to the same bits.
+CALLER = """
+import json, os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+import keras
+import tensorflow as tf
+from tensorflow.python.framework import config as tf_config
+import helpers
+from helpers import data, training
+
+if sys.argv[1] == "notebook":
+    helpers.seed_everything(42)
+else:
+    tf_config.disable_op_determinism()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    keras.utils.set_random_seed(123)
+unstable = training.Setting("none", learning_rate=1.0, momentum=0.9)
+runs = training.train_seeds(unstable, data.load_fashion_mnist(scaled=False)[0], 150, seeds=2, progress=False)
+print("RESULT " + json.dumps({
+    "loss": [h.loss.tolist() for h in runs.histories[0]],
+    "grad_norm": [h.grad_norm.tolist() for h in runs.histories[0]],
+    "policy": keras.config.dtype_policy().name,
+    "determinism": tf_config.is_op_determinism_enabled(),
+}))
+"""
+
+
+def test_numbers_do_not_depend_on_what_the_caller_set():
+    import json
+    import subprocess
+    import sys
+
+    results = {}
+    for caller in ("notebook", "script"):
+        done = subprocess.run([sys.executable, "-c", CALLER, caller], capture_output=True, text=True, timeout=300)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+        assert done.returncode == 0 and lines, done.stderr[-3000:]
+        results[caller] = json.loads(lines[-1][len("RESULT ") :])
+    notebook, script = results["notebook"], results["script"]
+    assert notebook["loss"] == script["loss"] and notebook["grad_norm"] == script["grad_norm"]
+    assert script["policy"] == "mixed_float16" and not script["determinism"]  # the caller's settings restored
+    assert notebook["determinism"]
