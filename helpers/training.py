@@ -270,8 +270,9 @@ def _per_setting(mask, like):
 
 
 def _clip_all(grads, weights, hyper, rule_list, rule_states, context):
-    """``(clipped gradients, pre-clip global norms, clipped flags, new rule states)``: every rule of the block
-    with a threshold runs for every setting (``tf.vectorized_map``), kept where ``hyper.rule`` picks it."""
+    """``(clipped gradients, pre-clip global norms, clipped flags, new rule states)``: each rule with a threshold
+    that a setting of the block uses runs for every setting (``tf.vectorized_map``, skipped by ``tf.cond`` when no
+    setting uses it), kept where ``hyper.rule`` picks it."""
     global_norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(g), axis=list(range(1, g.shape.rank))) for g in grads]))
     out = list(grads)
     was = tf.zeros_like(hyper.rule, tf.bool)
@@ -284,9 +285,14 @@ def _clip_all(grads, weights, hyper, rule_list, rule_states, context):
             grads_k, weights_k, threshold_k, state_k = args
             return rule.clip(grads_k, threshold_k, weights_k, state_k, context)
 
-        clipped, flag, state = tf.vectorized_map(one_setting, (list(grads), list(weights), hyper.threshold,
-                                                               rule_states[j]))  # fmt: skip
+        def run(j=j, one_setting=one_setting):
+            return tf.vectorized_map(one_setting, (list(grads), list(weights), hyper.threshold, rule_states[j]))
+
+        def skip(j=j):
+            return list(grads), tf.zeros_like(hyper.rule, tf.bool), rule_states[j]
+
         chosen = tf.equal(hyper.rule, j)
+        clipped, flag, state = tf.cond(tf.reduce_any(chosen), run, skip)
         out = [tf.where(_per_setting(chosen, g), c, o) for g, c, o in zip(grads, clipped, out)]
         was = tf.where(chosen, flag, was)
         if rule.state_size:
@@ -371,11 +377,11 @@ def _chunk_function(engine, rule_list, loss):
 
 
 def _blocks(settings: list[Setting], data_seeds: list[int]) -> list[list[int]]:
-    """Indices of ``settings`` in blocks of at most ``BLOCK`` sharing a data seed; a mode outside ``clipping.MODES``
-    gets blocks of its own, so a setting's compiled function depends only on its own mode."""
-    groups: dict[tuple, list[int]] = {}
-    for i, (s, seed) in enumerate(zip(settings, data_seeds)):
-        groups.setdefault(("" if s.mode in clipping.MODES else s.mode, seed), []).append(i)
+    """Indices of ``settings`` in blocks of at most ``BLOCK`` sharing a data seed (any modes together: every block
+    runs the one compiled function of its engine, which holds every rule)."""
+    groups: dict[int, list[int]] = {}
+    for i, seed in enumerate(data_seeds):
+        groups.setdefault(seed, []).append(i)
     return [members[j : j + BLOCK] for members in groups.values() for j in range(0, len(members), BLOCK)]
 
 
@@ -385,7 +391,7 @@ class _Block:
 
     def __init__(self, settings, members, data_seed, engine, model_fn, loss):
         block = [settings[i] for i in members + [members[0]] * (BLOCK - len(members))]
-        names = [name for name in rules() if name in clipping.MODES or name in {s.mode for s in block}]
+        names = list(rules())  # every rule: one compiled function per engine, whatever the modes
         rule_list = [rules()[name] for name in names]
         self.members, self.data_seed, self.running = members, data_seed, True
         self.function = _chunk_function(engine, rule_list, loss)
@@ -883,10 +889,22 @@ def train_seeds(settings: Setting | Sequence[Setting], data, steps: int, seeds=5
     return SeedRuns(settings, seeds, histories)
 
 
-def train_runs(settings: Sequence[Setting], data, steps: int, **train_kwargs) -> list[History]:
+def train_runs(settings: Sequence[Setting], data, steps: int, reuse=(), **train_kwargs) -> list[History]:
     """One ``History`` per setting, each run with its own ``Setting.seed`` for the initial weights and the batch order
-    (as ``train_seeds`` does), all in one call; ``data``, ``steps``, ``train_kwargs``: as for ``train``."""
+    (as ``train_seeds`` does), all in one call; ``data``, ``steps``, ``train_kwargs``: as for ``train``. ``reuse``:
+    ``SeedRuns`` or lists of ``History`` already trained on the same data for ``steps`` steps; a setting found there
+    is taken, not trained again (a setting's numbers do not depend on what it was trained with)."""
     settings = _setting_list(settings)
     if "data_seed" in train_kwargs:
         raise TypeError("train_runs and train_seeds set data_seed from each seed; do not pass data_seed")
-    return _train(settings, [s.seed for s in settings], data, steps, **train_kwargs)
+    known = {}
+    for runs in reuse:
+        for h in [h for row in runs.histories for h in row] if isinstance(runs, SeedRuns) else runs:
+            if not isinstance(h, History):
+                raise TypeError(f"reuse must hold SeedRuns or lists of History, got {type(h).__name__}")
+            if h.steps_requested == steps:
+                known[h.setting] = h
+    missing = [s for s in dict.fromkeys(settings) if s not in known]
+    if missing:
+        known.update(zip(missing, _train(missing, [s.seed for s in missing], data, steps, **train_kwargs)))
+    return [known[s] for s in settings]
