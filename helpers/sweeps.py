@@ -72,6 +72,19 @@ class Sweep:
         n = min(len(a), len(b))
         return verdict(a[:n], b[:n])
 
+    def all(self) -> list[History]:
+        """Every run of the sweep (e.g. for ``helpers.training.train_runs(..., reuse=[sweep.all()])``)."""
+        return list(dict.fromkeys(h for runs in self.runs.values() for h in runs))
+
+    def compare_ranges(self, label: str, reference: str, margin: float) -> str:
+        """``label``'s ``good_range`` against ``reference``'s, in words: the width (high / low) and the top end, each
+        "wider"/"higher" or "narrower"/"lower" only when they differ by more than ``TOLERANCE`` (interpolated ends
+        from a coarse grid over few seeds are not more precise than that)."""
+        (low, high), (low0, high0) = self.good_range(label, margin), self.good_range(reference, margin)
+        width, width0 = high / low, high0 / low0
+        return (f"range ×{width:.1f} vs ×{width0:.1f}: {_words(width / width0, 'wider', 'narrower')}; highest lr "
+                f"{high:.2g} vs {high0:.2g}: {_words(high / high0, 'higher', 'lower')}")
+
     def held_out(self, x, y, **kwargs) -> dict:
         """``{(label, lr): accuracy per seed}`` on ``x, y`` (``helpers.training.held_out_accuracy``, NaN where
         diverged), every run of the sweep in one batched computation."""
@@ -80,10 +93,10 @@ class Sweep:
         accuracy = iter(held_out_accuracy(flat, x, y, **kwargs))
         return {key: np.array([next(accuracy) for _ in self.runs[key]]) for key in keys}
 
-    def table(self, margin: float) -> str:
+    def table(self, margin: float, unit: str = "nats") -> str:
         """Per method: best learning rate, its final loss (mean ± sd, n seeds), clipped fraction and the range within
-        ``margin`` of the best (``good_range``)."""
-        rows = [("method", "best lr", "final loss there", "clipped", f"lr within {margin:g} nats of its best")]
+        ``margin`` (in the loss's ``unit``) of the best (``good_range``)."""
+        rows = [("method", "best lr", "final loss there", "clipped", f"lr within {margin:g} {unit} of its best")]
         for label in self.methods:
             best, runs = self.best(label), self.histories(label)
             losses = self.final_losses(label)
@@ -98,6 +111,18 @@ class Sweep:
         return "\n".join(lines)
 
 
+#: Relative difference below which two interpolated ranges count as "about the same".
+TOLERANCE = 0.25
+
+
+def _words(ratio: float, more: str, less: str) -> str:
+    if ratio > 1 + TOLERANCE:
+        return more
+    if ratio < 1 / (1 + TOLERANCE):
+        return less
+    return f"about the same (within {TOLERANCE:.0%})"
+
+
 def lr_sweep(methods: Mapping[str, Setting], learning_rates: Sequence[float], data, steps: int, seeds=3,
              best_seeds: int = 5, reuse: Sequence = (), **train_kwargs) -> Sweep:  # fmt: skip
     """Train every method (``{label: Setting}``, its learning rate and seed replaced) at every learning rate with
@@ -109,8 +134,7 @@ def lr_sweep(methods: Mapping[str, Setting], learning_rates: Sequence[float], da
         data, steps, train_kwargs: as for ``helpers.training.train``.
         seeds: the grid's seeds (``n`` means ``0 .. n-1``).
         best_seeds: seeds ``0 .. best_seeds-1`` at each method's best learning rate.
-        reuse: ``SeedRuns`` or ``History`` lists already trained on the same data for ``steps`` steps: their runs of a
-            wanted setting and seed are taken, not trained again (the trainer gives one answer per setting).
+        reuse: as for ``helpers.training.train_runs``: runs already trained are not trained again.
     """
     if not isinstance(methods, Mapping) or not methods:
         raise TypeError("methods must be a non-empty dict {label: Setting}")
@@ -122,19 +146,15 @@ def lr_sweep(methods: Mapping[str, Setting], learning_rates: Sequence[float], da
         raise ValueError(f"learning_rates must hold two or more increasing values, got {list(learning_rates)}")
     grid = _seed_list(seeds)
     best_seeds = checks.positive_int("best_seeds", best_seeds, minimum=len(grid))
-    known = {}
-    for runs in reuse:
-        for h in (h for row in runs.histories for h in row) if hasattr(runs, "histories") else runs:
-            if h.steps_requested == steps:
-                known[h.setting] = h
+    reuse = list(reuse)
 
     def fetch(wanted: list[Setting]) -> None:
-        missing = [s for s in dict.fromkeys(wanted) if s not in known]
-        if missing:
-            known.update(zip(missing, train_runs(missing, data, steps, **train_kwargs)))
+        if wanted:
+            reuse.append(train_runs(wanted, data, steps, reuse=reuse, **train_kwargs))
 
     def runs_of(label, lr, seed_list):
-        return tuple(known[replace(methods[label], learning_rate=lr, seed=s)] for s in seed_list)
+        wanted = [replace(methods[label], learning_rate=lr, seed=s) for s in seed_list]
+        return tuple(train_runs(wanted, data, steps, reuse=reuse))
 
     fetch([replace(m, learning_rate=lr, seed=s) for m in methods.values() for lr in rates for s in grid])
     sweep = Sweep(dict(methods), rates, {(label, lr): runs_of(label, lr, grid) for label in methods for lr in rates})

@@ -1,5 +1,5 @@
 """helpers.sweeps (each method at its own best learning rate) and the trainer's pieces it stands on:
-``train_runs``, ``held_out_accuracy``, ``verdict`` and ``SeedRuns.join``/``verdict``. Short runs on the offline subset."""
+``train_runs``, ``held_out_accuracy``, ``verdict``, ``SeedRuns.join``/``verdict``. Short runs on the offline subset."""
 
 from __future__ import annotations
 
@@ -47,11 +47,21 @@ def test_runs_equal_train_seeds_and_reuse_trains_nothing_again(sweep, split, mon
                                  progress=False)  # fmt: skip
     for a, b in zip(alone.histories[0], sweep.runs[("clip", 0.1)]):
         np.testing.assert_array_equal(a.loss, b.loss)  # one answer per setting
-    calls = []
-    monkeypatch.setattr(sweeps, "train_runs", lambda settings, *a, **k: calls.append(settings) or [])
-    again = sweeps.lr_sweep(METHODS, RATES, split[0], STEPS, seeds=2, best_seeds=3, reuse=[list(
-        h for runs in sweep.runs.values() for h in runs)])  # fmt: skip
-    assert calls == [] and again.best("clip") == sweep.best("clip")
+    monkeypatch.setattr(training, "_train", lambda *a, **k: pytest.fail("trained a run it was given"))
+    again = sweeps.lr_sweep(METHODS, RATES, split[0], STEPS, seeds=2, best_seeds=3, reuse=[sweep.all()])
+    assert again.runs == sweep.runs
+
+
+def test_train_runs_takes_known_runs_and_trains_the_rest(split):
+    first = training.train_seeds(Setting("none", learning_rate=0.1), split[0], STEPS, seeds=2, chunk=STEPS,
+                                 progress=False)  # fmt: skip
+    wanted = [Setting("none", learning_rate=0.1, seed=1), Setting("none", learning_rate=0.1, seed=2)]
+    runs = training.train_runs(wanted, split[0], STEPS, reuse=[first], chunk=STEPS, progress=False)
+    assert runs[0] is first.histories[0][1] and runs[1].setting == wanted[1]
+    other_length = training.train_runs(wanted[:1], split[0], STEPS + 1, reuse=[first], progress=False)
+    assert other_length[0] is not first.histories[0][1]  # runs of another length are not reused
+    with pytest.raises(TypeError, match="reuse must hold SeedRuns or lists of History"):
+        training.train_runs(wanted, split[0], STEPS, reuse=[[1.0]])
 
 
 def test_good_range_interpolates_in_log_learning_rate():
@@ -136,3 +146,17 @@ def test_figure_has_one_curve_per_method_and_both_panels(sweep, split):
     assert left.get_xscale() == "log" and right.get_ylabel() == "held-out accuracy"
     styles = {line.get_linestyle() for line in left.get_lines() if line.get_label() in METHODS}
     assert len(styles) == len(METHODS)  # told apart without colour
+
+
+def test_compare_ranges_reads_widths_and_tops_with_a_tolerance():
+    def run(loss):
+        return History(Setting(), np.full(50, loss, np.float32), np.zeros(50, np.float32), np.ones(50, np.float32),
+                       np.zeros(50, bool), None, 50, 50, 0.0, ())  # fmt: skip
+
+    rates = (0.01, 0.1, 1.0, 10.0)
+    curves = {"a": (3.0, 1.0, 3.0, 3.0), "b": (3.0, 1.0, 1.0, 3.0), "c": (3.0, 1.0, 3.0, 3.0)}
+    fake = sweeps.Sweep({k: Setting() for k in curves}, rates,
+                        {(k, lr): (run(v),) for k, vs in curves.items() for lr, v in zip(rates, vs)})  # fmt: skip
+    assert fake.compare_ranges("b", "a", 0.5).endswith("wider; highest lr 1.8 vs 0.18: higher")
+    assert "narrower" in fake.compare_ranges("a", "b", 0.5) and "lower" in fake.compare_ranges("a", "b", 0.5)
+    assert fake.compare_ranges("c", "a", 0.5).count("about the same (within 25%)") == 2
