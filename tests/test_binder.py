@@ -241,3 +241,11 @@ def _lab(home: Path, *options: str):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def test_the_readme_gives_the_configured_culling_delay():
+    culling = json.loads((BINDER / "jupyter_server_config.json").read_text())["MappingKernelManager"]
+    minutes = culling["cull_idle_timeout"] / 60
+    section = (ROOT / "README.md").read_text().split("## Run it on Binder", 1)[1].split("\n## ", 1)[0]
+    assert f"shut down after {minutes:g} idle minutes" in " ".join(section.split())
+    assert "kernelShutdown" in section and "Close and Shut Down Notebook" in " ".join(section.split())

@@ -8,6 +8,7 @@ import os
 import warnings
 from pathlib import Path
 
+import nbformat
 import pytest
 from jupyter_client.manager import KernelManager
 
@@ -15,6 +16,7 @@ from helpers import session
 
 MB = 10**6
 KB = 1024
+NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 
 
 def _cgroup_v2(root: Path, limit: str, used: int, own: str = "/") -> Path:
@@ -158,7 +160,7 @@ def test_bad_folders():
 
 
 def test_every_notebook_has_a_measured_peak():
-    numbers = sorted(int(path.name[:2]) for path in (Path(__file__).parents[1] / "notebooks").glob("0*.ipynb"))
+    numbers = sorted(int(path.name[:2]) for path in NOTEBOOKS.glob("0*.ipynb"))
     assert sorted(session.PEAK_MB) == numbers
     assert all(500 < peak < 2_000 for peak in session.PEAK_MB.values())
 
@@ -182,3 +184,17 @@ def test_finds_a_real_kernel_by_its_notebook(tmp_path):
         assert os.getpid() not in found
     finally:
         manager.shutdown_kernel(now=True)
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("0*.ipynb")), ids=lambda path: path.name[:2])
+def test_each_notebook_checks_its_own_memory_and_says_how_to_close_it(path):
+    """The setup cell (the one that checks versions) calls the check once with the notebook's own number, and the
+    last "What's next" tells the learner to close the notebook the way that frees its memory."""
+    cells = nbformat.read(path, as_version=4).cells
+    calls = [cell for cell in cells if "session.check_memory(" in cell.source]
+    assert len(calls) == 1 and "helpers.check_versions()" in calls[0].source, path.name
+    assert f"session.check_memory(notebook={int(path.name[:2])})" in calls[0].source
+    text = [cell.source for cell in cells if cell.cell_type == "markdown" and "What's next" in cell.source]
+    assert text, f"{path.name} has no What's next"
+    closing = " ".join(text[-1].split("What's next", 1)[1].split())
+    assert "File → Close and Shut Down Notebook" in closing, path.name
