@@ -1,7 +1,7 @@
 """The memory of the JupyterLab session, printed by the setup cell of every notebook (01-06).
 
 On Binder the server and every kernel still running share one container's memory limit (about 2 GB), and a
-TensorFlow kernel holds 0.5-1.2 GB: a learner who leaves earlier notebooks running can run out in a later one.
+TensorFlow kernel peaks at 0.6-1.3 GB: a learner who leaves earlier notebooks running can run out in a later one.
 ``check_memory(notebook)`` prints one line when the container's limit can be read from its cgroup files (v2:
 ``memory.max`` and ``memory.current``; v1: ``memory.limit_in_bytes`` and ``memory.usage_in_bytes``), nothing where
 there is no limit (a laptop), and warns once when what is left is less than this notebook still needs: then it
