@@ -114,6 +114,12 @@ class Sampler(threading.Thread):
         with self._lock:
             self.step_peak = self.last
 
+    def snapshot(self, kernel_pid: int | None) -> dict:
+        """Now: the session's PSS, the kernels alive, this step's and the walk's peaks, ``kernel_pid``'s peak."""
+        with self._lock:
+            return {"now": self.last, "kernels": self.kernels, "step_peak": self.step_peak, "peak": self.peak,
+                    "max_kernels": self.max_kernels, "kernel_peak": self.kernel_peaks.get(kernel_pid, 0)}  # fmt: skip
+
     def stop(self) -> None:
         self._stop_event.set()
         self.join()
@@ -390,10 +396,10 @@ def _step(page, lab: Lab, sampler: Sampler, path: Path, how: str, out) -> Step:
     except TimeoutError as error:
         step.error = f"did not finish: {error}"
     time.sleep(3 * SAMPLE_S)
-    with sampler._lock:
-        step.peak_mb, step.after_mb, step.kernels_after = sampler.step_peak / MB, sampler.last / MB, sampler.kernels
-        step.peak_so_far_mb, step.max_kernels_so_far = sampler.peak / MB, sampler.max_kernels
-        step.kernel_peak_mb = sampler.kernel_peaks.get(step.kernel_pid, 0) / MB
+    now = sampler.snapshot(step.kernel_pid)
+    step.peak_mb, step.after_mb, step.kernels_after = now["step_peak"] / MB, now["now"] / MB, now["kernels"]
+    step.peak_so_far_mb, step.max_kernels_so_far = now["peak"] / MB, now["max_kernels"]
+    step.kernel_peak_mb = now["kernel_peak"] / MB
     gone = "KERNEL NOT GONE" if step.gone_after_s is None else f"kernel gone {step.gone_after_s:.1f} s after closing"
     print(f"== {path.name}: {'ERROR ' + step.error if step.error else 'ran'} in {step.seconds:.1f} s, closed by "
           f"{how}, {gone}; kernels alive now {step.kernels_after} (most at once so far {step.max_kernels_so_far}); "
