@@ -9,8 +9,9 @@ together with the server. Two measurements per notebook run alone:
 - *VmHWM*: the kernel process's own RSS high-water mark, read by the Linux kernel from ``/proc/<pid>/status`` just
   before the kernel is shut down (exact, but excludes children).
 
-The larger of the two is checked against the limit. ``--cells`` also prints the cells whose execution raised the
-kernel's RSS the most (where the memory goes).
+The larger of the two is checked against the limit and, with full-size data, printed as the ``PEAK_MB`` dict of
+``helpers/session.py`` (what each notebook's setup cell compares with the session's memory left). ``--cells`` also
+prints the cells whose execution raised the kernel's RSS the most (where the memory goes).
 
 ``--together A B``: a real ``jupyter lab`` server (no browser) opens both notebooks as JupyterLab does (``POST
 /api/sessions``, one kernel each), runs their code cells at the same time, and samples every 50 ms the RSS of the
@@ -38,6 +39,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import math
 import os
 import secrets
 import shutil
@@ -365,6 +367,12 @@ def table(results: list[Measurement]) -> str:
     return "\n".join(rows)
 
 
+def peaks(results: list[Measurement]) -> str:
+    """``PEAK_MB`` entries of ``helpers/session.py``: each notebook's peak (MB, rounded up) by its number."""
+    entries = ", ".join(f"{int(r.notebook[:2])}: {math.ceil(r.peak_mb)}" for r in results if r.notebook[:2].isdigit())
+    return f"PEAK_MB = {{{entries}}}"
+
+
 PAIR = ("04_lstm_with_and_without_clipping.ipynb", "05_choosing_the_threshold.ipynb")
 
 
@@ -410,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
         for result in results:
             print("\n" + cell_table(result))
     print(f"\n{len(results)} notebook(s) with {data}, on {psutil.cpu_count()} cores; limit {LIMIT_MB:.0f} MB.")
+    if args.data == "full" and not any(r.error for r in results):
+        print(f"For helpers/session.py (each setup cell compares it with the memory left): {peaks(results)}")
     return 0 if all(not r.error and r.peak_mb < LIMIT_MB for r in results) else 1
 
 

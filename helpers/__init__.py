@@ -3,6 +3,7 @@
 One concern per module:
 
 - ``helpers.setup``         version check and one-call seeding (every notebook's setup cell)
+- ``helpers.session``       the session's memory where a container limits it (every notebook's setup cell)
 - ``helpers.checks``        the argument checks every public helper uses (clear ``ValueError``/``TypeError``)
 - ``helpers.data``          Fashion-MNIST (the real Keras loader), the article's tf.data pipeline, the adding problem
 - ``helpers.theory``        the small models of notebook 01: scalar/matrix recurrences, the cliff
@@ -11,6 +12,7 @@ One concern per module:
 - ``helpers.clipping``      Keras's clipping rules as pure functions, per-layer clipping, AutoClip and AGC (03, 05)
 - ``helpers.descent``       gradient descent on notebook 01's cliff, with and without clipping (03)
 - ``helpers.training``      one instrumented training loop for several settings at once (04, 05)
+- ``helpers.sweeps``        learning-rate sweeps over seeds: each method at its own best learning rate (04, 05)
 - ``helpers.engines``       the trainer's engines: K copies of a model as one batched computation, or in turn
 - ``helpers.lab_trainer``   the cached, last-move-wins runs behind notebook 04's clipping lab
 - ``helpers.plots``         the static figures of training runs over seeds (04, 05)

@@ -4,17 +4,23 @@
 (uid 1000, ``jovyan``) and check the lines that matter: Python from ``binder/runtime.txt``, the whole repository
 copied before ``pip install -r binder/requirements.txt`` runs from its root (so ``-r ../requirements.txt`` and the
 root file's ``-e .`` resolve), then ``binder/postBuild`` as the notebook user. ``postBuild`` itself is run here in a
-temporary HOME, pre-seeded offline like the build emulation in ``benchmarks/binder_build.sh``.
+temporary HOME, pre-seeded offline like the build emulation in ``benchmarks/binder_build.sh``, and a JupyterLab
+server started with that HOME shows the session's configuration: a closed notebook's kernel is shut down.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -112,10 +118,11 @@ def test_post_build_script_is_strict_bash():
     assert os.access(script, os.X_OK)
 
 
-def test_post_build_prefetches_into_the_users_keras_cache(tmp_path):
-    """Run postBuild as the build does (HOME = the notebook user's, no KERAS_HOME), seeded offline from the test
-    session's cache when it holds the four files."""
-    home = tmp_path / "jovyan"
+@pytest.fixture(scope="module")
+def binder_home(tmp_path_factory) -> Path:
+    """The notebook user's HOME after postBuild ran as the build runs it (HOME = that folder, no KERAS_HOME nor
+    JUPYTER_CONFIG_DIR), seeded offline from the test session's cache when it holds the four files."""
+    home = tmp_path_factory.mktemp("binder") / "jovyan"
     cache = home / ".keras" / "datasets" / "fashion-mnist"
     cache.mkdir(parents=True)
     seeded = os.environ.get("CLIPPING_TESTS_KERAS_HOME")
@@ -123,13 +130,24 @@ def test_post_build_prefetches_into_the_users_keras_cache(tmp_path):
     if len(files) == 4:  # else (nothing cached anywhere) postBuild downloads, as on Binder
         for source in files:
             shutil.copyfile(source, cache / source.name)
-    env = {key: value for key, value in os.environ.items() if key not in {"KERAS_HOME", "JUPYTER_CONFIG_DIR"}}
-    env.update(HOME=str(home), PATH=_venv_path())
     result = subprocess.run(
-        [str(BINDER / "postBuild")], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        [str(BINDER / "postBuild")], cwd=home.parent, env=_session_env(home), capture_output=True, text=True,
+        timeout=300,
     )
     assert result.returncode == 0, f"{result.stdout}{result.stderr}\ncache: {sorted(p.name for p in cache.iterdir())}"
-    assert "postBuild: Fashion-MNIST cached in " + str(cache) in result.stdout
+    (home / "postBuild.log").write_text(result.stdout)
+    return home
+
+
+def _session_env(home: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in {"KERAS_HOME", "JUPYTER_CONFIG_DIR"}}
+    env.update(HOME=str(home), PATH=_venv_path())
+    return env
+
+
+def test_post_build_prefetches_into_the_users_keras_cache(binder_home):
+    cache = binder_home / ".keras" / "datasets" / "fashion-mnist"
+    assert "postBuild: Fashion-MNIST cached in " + str(cache) in (binder_home / "postBuild.log").read_text()
     for name in (
         "train-images-idx3-ubyte.gz",
         "train-labels-idx1-ubyte.gz",
@@ -137,5 +155,97 @@ def test_post_build_prefetches_into_the_users_keras_cache(tmp_path):
         "t10k-labels-idx1-ubyte.gz",
     ):
         assert (cache / name).stat().st_size > 0
-    config = json.loads((home / ".jupyter" / "jupyter_server_config.json").read_text())
+
+
+def test_post_build_installs_the_session_configuration(binder_home):
+    """The two configuration files of binder/ land in the user's Jupyter config directory, unchanged."""
+    server = binder_home / ".jupyter" / "jupyter_server_config.json"
+    overrides = binder_home / ".jupyter" / "labconfig" / "default_setting_overrides.json"
+    assert server.read_text() == (BINDER / "jupyter_server_config.json").read_text()
+    assert overrides.read_text() == (BINDER / "default_setting_overrides.json").read_text()
+    config = json.loads(server.read_text())
     assert config["ServerApp"]["default_url"] == "/lab/tree/notebooks"
+    assert config["LabApp"]["default_url"] == "/lab/tree/notebooks"
+    culling = config["MappingKernelManager"]
+    assert culling["cull_connected"] is False and culling["cull_busy"] is False, "never cull an open or busy kernel"
+    assert 60 <= culling["cull_idle_timeout"] <= 600 and 0 < culling["cull_interval"] <= culling["cull_idle_timeout"]
+    assert json.loads(overrides.read_text()) == {"@jupyterlab/notebook-extension:tracker": {"kernelShutdown": True}}
+    assert f"shut down after {culling['cull_idle_timeout']} idle seconds" in (binder_home / "postBuild.log").read_text()
+
+
+def test_the_sessions_jupyterlab_reads_it(binder_home):
+    """What the session's server itself reports: the culling values (``--show-config``), and closing a notebook's
+    tab shuts its kernel down by default (the notebook tracker's schema as the settings API serves it); a kernel
+    that no tab ever connected to is culled (here with the timeout shortened on the command line)."""
+    env = _session_env(binder_home)
+    shown = subprocess.run(
+        [sys.executable, "-m", "jupyterlab", "--show-config"], cwd=binder_home, env=env, capture_output=True,
+        text=True, timeout=120,
+    ).stdout
+    culling = json.loads((BINDER / "jupyter_server_config.json").read_text())["MappingKernelManager"]
+    for key, value in culling.items():
+        assert f".{key} = {value}" in shown, f"MappingKernelManager.{key} is not {value} in:\n{shown}"
+    short = ("--MappingKernelManager.cull_idle_timeout=2", "--MappingKernelManager.cull_interval=1")
+    with _lab(binder_home, *short) as api:
+        tracker = api("GET", "/lab/api/settings/@jupyterlab/notebook-extension:tracker")
+        assert tracker["schema"]["properties"]["kernelShutdown"]["default"] is True
+        kernel = api("POST", "/api/kernels", {"name": "python3"})
+        deadline = time.monotonic() + 60
+        while any(k["id"] == kernel["id"] for k in api("GET", "/api/kernels")):
+            assert time.monotonic() < deadline, "a kernel without any connection was not culled"
+            time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def _lab(home: Path, *options: str):
+    """A JupyterLab server as the session starts it (HOME = ``home``) on 127.0.0.1 with a token; yields a
+    ``api(method, route, body=None)`` function for its REST API."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = secrets.token_hex(16)
+    env = _session_env(home) | {"JUPYTER_RUNTIME_DIR": str(home / "runtime")}
+    command = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={home}",
+        "--ServerApp.allow_root=True", *options,
+    ]  # fmt: skip
+    log = home / "jupyterlab.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(command, cwd=home, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    def api(method: str, route: str, body: dict | None = None):
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}{route}", method=method, data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read()
+        return json.loads(text) if text else None
+
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert server.poll() is None, f"JupyterLab exited:\n{log.read_text()[-3000:]}"
+            try:
+                api("GET", "/api/status")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, f"JupyterLab did not answer:\n{log.read_text()[-3000:]}"
+                time.sleep(0.3)
+        yield api
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def test_the_readme_gives_the_configured_culling_delay():
+    culling = json.loads((BINDER / "jupyter_server_config.json").read_text())["MappingKernelManager"]
+    minutes = culling["cull_idle_timeout"] / 60
+    section = (ROOT / "README.md").read_text().split("## Run it on Binder", 1)[1].split("\n## ", 1)[0]
+    assert f"shut down after {minutes:g} idle minutes" in " ".join(section.split())
+    assert "kernelShutdown" in section and "Close and Shut Down Notebook" in " ".join(section.split())
