@@ -2,7 +2,7 @@
 
 1. Every notebook executed headless in its own fresh kernel, with full-size Fashion-MNIST (``notebook_memory.py``'s
    measurement, data made offline from ``../shared`` or the Keras cache): wall time and peak kernel memory; limits
-   60 s and 900 MB. Then notebooks 04 and 05 run at the same time in one JupyterLab server: the peak of the server
+   60 s and 1,150 MB. Then notebooks 04 and 05 run at the same time in one JupyterLab server: the peak of the server
    plus both kernels; limit 2000 MB (Binder's memory).
 2. The trainer ratios of notebook 04 (``trainer_speed.py``): instrumented loop vs ``model.fit``, 8 settings vs 1 fit.
 3. One uncached update of notebook 04's lab against one ``model.fit`` run (``lab_update.py``).

@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from notebook_outputs import cell_texts
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 MASKS = [
@@ -20,29 +21,15 @@ MASKS = [
 ]
 
 
-def _folded_answer(output) -> bool:
-    """A solution's output from helpers.answers.folded (its text/plain holds the printed answer)."""
-    return output["output_type"] == "display_data" and output["data"].get("text/html", "").startswith("<details>")
-
-
 def printed_text(path: Path) -> list[str]:
     notebook = nbformat.read(path, as_version=4)
     resources = {"metadata": {"path": str(path.parent)}}
     NotebookClient(notebook, timeout=300, kernel_name="python3", resources=resources).execute()
     texts = []
-    for index, cell in enumerate(notebook.cells):
-        # A cell's stdout can arrive in differently split chunks: join them before comparing.
-        text = "".join(
-            output["text"] if output["output_type"] == "stream" else output["data"].get("text/plain", "")
-            for output in cell.get("outputs", [])
-            if (output["output_type"] == "stream" and output["name"] == "stdout")
-            or output["output_type"] == "execute_result"
-            or _folded_answer(output)
-        )
+    for index, text in cell_texts(notebook):
         for pattern, mask in MASKS:
             text = pattern.sub(mask, text)
-        if text:
-            texts.append(f"[cell {index}] {text}")
+        texts.append(f"[cell {index}] {text}")
     return texts
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
