@@ -161,7 +161,8 @@ def check(outputs: str) -> list[str]:
     late = _all(outputs, r"^seeds with a step > 10× the median after the start-up: (\d+) of (\d+)")
     replays = _all(outputs, rf"^\s+(\d)\s+(\d+)\s+({NUMBER})\s+({NUMBER})%\s+({NUMBER}) → ({NUMBER}) \| ({NUMBER})")
     rose = _all(outputs, r"^the SGD step raised the held-out loss in (\d+) of (\d+) seeds")
-    if baseline and seeds and late and replays and rose:
+    drift = _all(outputs, rf"^retrained vs logged held-out loss before the step: largest gap ({NUMBER})")
+    if baseline and seeds and late and replays and rose and drift:
         base = float(baseline[0][1])
         claim(abs(base - 1 / 6) < 0.05, "§6", "predicting 1 scores about 1/6", "scores ... 2/12 = 1/6", base)
         early = [int(s) for m in seeds for s in m[3].split(",") if s.strip()]
@@ -187,6 +188,13 @@ def check(outputs: str) -> list[str]:
             "every seed's lowest held-out loss is below half the baseline",
             "the held-out loss falls well below the baseline",
             f"{lows} vs {base}",
+        )
+        claim(
+            float(drift[0][1]) < 1e-4,
+            "§6",
+            "the retrained weights reproduce the logged held-out loss before the step (gap < 1e-4)",
+            "retrain the seed up to it (same seed, same batches: the same weights)",
+            drift[0][1],
         )
         ends = {m[1]: float(m[7]) for m in seeds}
         steps = {m[1]: (float(m[3]), float(m[5]), float(m[6])) for m in replays}  # ratio, before, after

@@ -123,6 +123,15 @@ def check(outputs: str) -> list[str]:
         f"{broken_rules}",
     )
 
+    by_tf = _all(outputs, r"^tf.clip_by_global_norm: every entry NaN: (True|False)")
+    claim(
+        bool(by_tf) and by_tf[0][1] == "True",
+        "§2",
+        "tf.clip_by_global_norm also turns every entry NaN",
+        "global clipping turns everything into NaN, exactly as tf.clip_by_global_norm does",
+        by_tf[0][0] if by_tf else "-",
+    )
+
     # §3: the cliff: both runs cross the wall; unclipped ends above its start, clipped below and descending
     start = _all(outputs, rf"^start \(w, b\) = .*, loss ({NUMBER})")
     wall = _all(outputs, rf"^‖∇L‖ where update (\d+) starts: ({NUMBER}) \(threshold c = ({NUMBER})\)")
