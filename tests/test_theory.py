@@ -52,7 +52,7 @@ def test_preactivations_drive_the_jacobian_norms():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_input_scale_decides_for_tanh_above_one_over_gamma(seed):
-    # lambda_1 = 1.5 > 1/gamma = 1: small inputs keep tanh' near 1 (growth), large ones saturate it (vanishing)
+    # lambda_1 = 1.5 > 1/gamma = 1: with small inputs the product grows, large inputs saturate tanh (vanishing)
     matrix = theory.matrix_with_spectral_radius(1.5, 32)
     small = theory.recurrent_jacobian_norms(matrix, 100, "tanh", input_scale=0.1, seed=seed)[-1]
     large = theory.recurrent_jacobian_norms(matrix, 100, "tanh", input_scale=1.0, seed=seed)[-1]
@@ -60,6 +60,19 @@ def test_the_input_scale_decides_for_tanh_above_one_over_gamma(seed):
     tanh_prime = theory.ACTIVATIONS["tanh"][1]
     means = [tanh_prime(theory.recurrent_preactivations(matrix, 100, "tanh", s, seed)).mean() for s in (0.1, 1.0)]
     assert means[0] > means[1]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_tanh_above_one_saturates_by_itself(seed):
+    # lambda_1 = 1.5: the origin is unstable, so even tiny inputs grow until tanh saturates (notebook 01, §2)
+    matrix = theory.matrix_with_spectral_radius(1.5, 32)
+    a = theory.recurrent_preactivations(matrix, 100, "tanh", input_scale=1e-3, seed=seed)
+    first = int(np.argmax(np.abs(np.tanh(a)).max(axis=1) > 0.9))
+    assert 0 < first < 50  # no unit near saturation at step 1, some well before step 50
+    assert theory.ACTIVATIONS["tanh"][1](a[50:]).mean() < 0.8  # far from the linear tanh' = 1
+    norms = theory.recurrent_jacobian_norms(matrix, 100, "tanh", input_scale=1e-3, seed=seed)
+    linear = theory.recurrent_jacobian_norms(matrix, 100, "linear")
+    assert 1.0 < norms[-1] < 1e-6 * linear[-1]  # grows, but nowhere near 1.5^100
 
 
 def test_cliff_gradient_matches_finite_differences():

@@ -78,7 +78,8 @@ def test_cliff_descent_follows_every_control():
     expected = descent.descend_cliff((5.5, -2.0), 0.5, 40, threshold=1.0)
     np.testing.assert_allclose(safe.points, expected.points)
     assert free.step_sizes.max() > 100 * safe.step_sizes.max()  # the catapult
-    assert "OUTSIDE" in widget.message.value
+    assert "the unclipped run ends OUTSIDE" in widget.message.value  # says which run leaves the plot
+    assert "the clipped run ends OUTSIDE" not in widget.message.value
     np.testing.assert_allclose(widget.limit_line.get_ydata(), 0.5)
 
     previous = widget.clipped_line.get_xydata().copy()
@@ -97,6 +98,17 @@ def test_cliff_descent_follows_every_control():
     np.testing.assert_allclose(widget.free_line.get_xydata()[0], [4.0, -1.0])
     assert len(widget.free_steps.get_ydata()) == 40
     assert widget.updates == 5
+
+
+def test_cliff_message_names_each_run_that_leaves_the_plot():
+    widget = CliffDescent(start=(5.5, -2.0), learning_rate=1.5, threshold=5.0, steps=40)
+    widget.update()
+    for name in ("unclipped", "clipped"):  # eta*c = 7.5 throws the clipped run out of the window too
+        w, b = widget.runs[name].points[-1]
+        assert f"the {name} run ends OUTSIDE the plot at (w, b) = ({w:.3g}, {b:.3g})" in widget.message.value
+    widget.controls["threshold"].value = 1.0
+    assert "the clipped run ends OUTSIDE" not in widget.message.value
+    assert "the unclipped run ends OUTSIDE" in widget.message.value
 
 
 def test_step_axis_follows_the_data_and_text_is_readable():

@@ -175,9 +175,11 @@ class CliffDescent(LivePlot):
         shown = np.concatenate([free.step_sizes, clipped.step_sizes, [learning_rate * threshold]])
         self.ax_steps.set_ylim(*log_limits(shown))
         (w_low, w_high), (b_low, b_high) = self.window
-        end = free.points[-1]
-        outside = not (w_low <= end[0] <= w_high and b_low <= end[1] <= b_high)
-        where = f"; it ends OUTSIDE the plot at (w, b) = ({end[0]:.3g}, {end[1]:.3g})" if outside else ""
+        where = "".join(
+            f"; the {name} run ends OUTSIDE the plot at (w, b) = ({w:.3g}, {b:.3g})"
+            for name, (w, b) in (("unclipped", free.points[-1]), ("clipped", clipped.points[-1]))
+            if not (w_low <= w <= w_high and b_low <= b <= b_high)
+        )
         self.ax.set_title(f"final loss: unclipped {free.losses[-1]:.3g}, clipped {clipped.losses[-1]:.3g}", fontsize=9)
         self.ax_steps.set_title(
             f"longest step: unclipped {free.step_sizes.max():.3g}, clipped {clipped.step_sizes.max():.3g}",
