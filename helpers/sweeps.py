@@ -82,8 +82,10 @@ class Sweep:
         from a coarse grid over few seeds are not more precise than that)."""
         (low, high), (low0, high0) = self.good_range(label, margin), self.good_range(reference, margin)
         width, width0 = high / low, high0 / low0
-        return (f"range ×{width:.1f} vs ×{width0:.1f}: {_words(width / width0, 'wider', 'narrower')}; highest lr "
-                f"{high:.2g} vs {high0:.2g}: {_words(high / high0, 'higher', 'lower')}")
+        return (
+            f"range ×{width:.1f} vs ×{width0:.1f}: {_words(width / width0, 'wider', 'narrower')}; highest lr "
+            f"{high:.2g} vs {high0:.2g}: {_words(high / high0, 'higher', 'lower')}"
+        )
 
     def held_out(self, x, y, **kwargs) -> dict:
         """``{(label, lr): accuracy per seed}`` on ``x, y`` (``helpers.training.held_out_accuracy``, NaN where
