@@ -226,6 +226,6 @@ def plot_lr_sweep(sweep, held_out: dict | None = None, chance=None, figsize=(11.
         for ax, level in zip(axes, chance):
             ax.axhline(level, color="0.3", ls=":", lw=1)
     axes[0].legend(fontsize=9)
-    figure.suptitle(f"mean over {n} seeds (line), lowest to highest seed (band); ringed: each method's best "
+    figure.suptitle(f"mean over {n} seeds (line), lowest to highest seed (band);\nringed: each method's best "
                     "learning rate; x: a run diverged", fontsize=10)  # fmt: skip
     return figure
