@@ -737,10 +737,11 @@ def evaluate(history: History, x, y, model: Callable | None = None, batch_size: 
     return loss, accuracy
 
 
-def held_out_accuracy(runs, x, y, model: Callable | None = None, batch_size: int = 2000) -> np.ndarray:
+def held_out_accuracy(runs, x, y, model: Callable | None = None, batch_size: int = 8192) -> np.ndarray:
     """The accuracy on images ``x`` (uint8 pixels are scaled) and labels ``y`` of each run's final weights (NaN
-    where the run diverged): ``evaluate``'s accuracy for many runs as one batched computation. ``runs``: a
-    ``SeedRuns`` (result per setting and seed) or a sequence of ``History`` (one result each)."""
+    where the run diverged): ``evaluate``'s accuracy for many runs as one batched computation, ``batch_size``
+    (runs x images) at a time, which bounds its memory. ``runs``: a ``SeedRuns`` (result per setting and seed) or
+    a sequence of ``History`` (one result each)."""
     if isinstance(runs, SeedRuns):
         flat = held_out_accuracy([h for row in runs.histories for h in row], x, y, model, batch_size)
         return flat.reshape(len(runs.settings), len(runs.seeds))
@@ -752,10 +753,10 @@ def held_out_accuracy(runs, x, y, model: Callable | None = None, batch_size: int
     engine = _prepare(article_lstm if model is None else model, "auto")
     x, y = checks.labelled_data(x, y, classes=engine.outputs, x_shape=(None, 28, 28))
     weights = [tf.constant(np.stack(ws)) for ws in zip(*[h.weights for h in runs])]
-    correct = np.zeros(len(runs))
-    for i in range(0, len(x), batch_size):
-        images = scale_images(x[i : i + batch_size]).astype(np.float32, copy=False)
-        _, _, accuracy = engine.probabilities_and_loss(weights, images, y[i : i + batch_size])
+    correct, step = np.zeros(len(runs)), max(1, batch_size // len(runs))
+    for i in range(0, len(x), step):
+        images = scale_images(x[i : i + step]).astype(np.float32, copy=False)
+        _, _, accuracy = engine.probabilities_and_loss(weights, images, y[i : i + step])
         correct += accuracy.numpy().astype(np.float64) * len(images)
     return np.where([h.diverged for h in runs], np.nan, correct / len(x))
 
