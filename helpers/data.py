@@ -5,61 +5,34 @@
 - The article's ``tf.data`` pipeline, ``repeat().shuffle(5000).batch(32).prefetch(AUTOTUNE)`` (notebook 04); its
   order of examples, ``batch_order``, is also ``helpers.training``'s.
 - ``adding_problem``: Hochreiter & Schmidhuber's adding problem, "sum" variant (notebooks 02 and 05).
+
+Where Keras keeps the files, and what to tell a learner whose copy is missing or damaged: ``helpers.data_cache``.
 """
 
 from __future__ import annotations
 
-import gzip
 import os
-import zlib
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from helpers import checks
+from helpers.data_cache import (
+    FASHION_MNIST_FILES,
+    DatasetUnavailableError,
+    configured_cache_dir,
+    explain_failure,
+    has_all_files,
+    keras_cache_dir,
+    missing_in_folder_message,
+    read_idx_files,
+    writable,
+)
 
-#: The four files Keras's loader reads, in its cache sub-folder ``datasets/fashion-mnist``.
-FASHION_MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-                       "t10k-labels-idx1-ubyte.gz")  # fmt: skip
 #: Class names, in label order (Zalando's Fashion-MNIST README).
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                          "Ankle boot")  # fmt: skip
-
-
-class DatasetUnavailableError(RuntimeError):
-    """Fashion-MNIST's files are missing and cannot be downloaded, damaged, or do not belong together."""
-
-
-def _configured_cache_dir() -> Path:
-    """``<keras home>/datasets/fashion-mnist`` where the keras home is the one Keras read at import (``KERAS_HOME``,
-    default ``~/.keras``), before Keras's fallback to ``/tmp/.keras`` for a folder it cannot write."""
-    try:
-        from keras.src.backend.config import keras_home  # the loader's own (private) accessor
-
-        home = keras_home()
-    except ImportError:  # pragma: no cover - a Keras without it: same rule, read now
-        home = os.environ.get("KERAS_HOME") or os.path.join("~", ".keras")
-    return Path(os.path.expanduser(home)) / "datasets" / "fashion-mnist"
-
-
-def _has_all_files(folder: Path) -> bool:
-    return all((folder / name).is_file() for name in FASHION_MNIST_FILES)
-
-
-def _writable(folder: Path) -> bool:
-    """Keras's test (``keras.utils.get_file``): can the keras home, two levels above ``folder``, be written?"""
-    return os.access(folder.parent.parent, os.W_OK)
-
-
-def keras_cache_dir() -> Path:
-    """The folder Fashion-MNIST is really read from: ``<keras home>/datasets/fashion-mnist`` (``KERAS_HOME`` as
-    Keras read it at import) if it holds the four files, even read-only, or can be written; else Keras's fallback
-    under ``/tmp/.keras``."""
-    folder = _configured_cache_dir()
-    if _has_all_files(folder) or _writable(folder):
-        return folder
-    return Path("/tmp") / ".keras" / "datasets" / "fashion-mnist"
 
 
 def load_fashion_mnist(
@@ -83,15 +56,16 @@ def load_fashion_mnist(
             raise TypeError(f"folder must be a path (str or pathlib.Path) or None, got {type(folder).__name__}")
         folder = Path(folder).expanduser()
         if not folder.is_dir():
-            raise ValueError(f"folder must be an existing folder holding {', '.join(FASHION_MNIST_FILES)}; "
-                             f"{folder} is not a folder")
+            raise ValueError(
+                f"folder must be an existing folder holding {', '.join(FASHION_MNIST_FILES)}; {folder} is not a folder"
+            )
         missing = [name for name in FASHION_MNIST_FILES if not (folder / name).is_file()]
         if missing:
-            raise DatasetUnavailableError(_missing_in_folder_message(folder, missing))
-        return _checked(_read_idx_files, folder, scaled)
-    cache = _configured_cache_dir()
-    if _has_all_files(cache) and not _writable(cache):  # Keras's loader would look in /tmp/.keras instead
-        return _checked(_read_idx_files, cache, scaled)
+            raise DatasetUnavailableError(missing_in_folder_message(folder, missing))
+        return _checked(read_idx_files, folder, scaled)
+    cache = configured_cache_dir()
+    if has_all_files(cache) and not writable(cache):  # Keras's loader would look in /tmp/.keras instead
+        return _checked(read_idx_files, cache, scaled)
     return _checked(_keras_loader, cache, scaled)
 
 
@@ -101,31 +75,14 @@ def _keras_loader(folder: Path):
     return keras.datasets.fashion_mnist.load_data()
 
 
-def _read_idx_files(folder: Path):
-    """What ``keras.datasets.fashion_mnist.load_data()`` returns, read from ``folder`` with the same code (uint8)."""
-    def read(name: str, offset: int) -> np.ndarray:
-        with gzip.open(folder / name, "rb") as handle:
-            return np.frombuffer(handle.read(), np.uint8, offset=offset)
-
-    splits = []
-    for split in ("train", "t10k"):
-        labels = read(f"{split}-labels-idx1-ubyte.gz", 8)
-        splits.append((read(f"{split}-images-idx3-ubyte.gz", 16).reshape(len(labels), 28, 28), labels))
-    return tuple(splits)
-
-
 def _checked(loader, folder: Path, scaled: bool):
     """``loader(folder)``'s arrays, scaled if asked, labels int64; any failure a ``DatasetUnavailableError``."""
     try:
         (x_train, y_train), (x_test, y_test) = loader(folder)
     except Exception as error:  # Keras wraps urllib's errors in a bare Exception; gzip/numpy raise others
-        if loader is _keras_loader:
-            folder = keras_cache_dir()
-        corrupt = corrupt_cache_files(folder)
-        mismatched = {} if corrupt else mismatched_files(folder)
-        message = (_corrupt_message(corrupt) if corrupt else _mismatch_message(mismatched) if mismatched
-                   else _unavailable_message(error))  # fmt: skip
-        raise DatasetUnavailableError(message) from None
+        raise DatasetUnavailableError(
+            explain_failure(error, keras_cache_dir() if loader is _keras_loader else folder)
+        ) from None
     scale = scale_images if scaled else np.asarray
     return (scale(x_train), y_train.astype(np.int64)), (scale(x_test), y_test.astype(np.int64))
 
@@ -141,107 +98,6 @@ def scale_images(images: np.ndarray) -> np.ndarray:
     scaled = images.astype(np.float32)
     scaled /= np.float32(255.0)
     return scaled
-
-
-#: The first 4 bytes of an IDX file (big-endian): 2049 for labels, 2051 for images (LeCun's MNIST format).
-_IDX_MAGIC = {"labels": 2049, "images": 2051}
-
-
-def corrupt_cache_files(folder: str | os.PathLike | None = None) -> dict[str, str]:
-    """``{path: reason}`` for the files in ``folder`` (default ``keras_cache_dir()``) that are not gzipped IDX."""
-    folder = keras_cache_dir() if folder is None else Path(folder)
-    bad = {}
-    for name in FASHION_MNIST_FILES:
-        path = folder / name
-        if not path.is_file():
-            continue
-        try:
-            with gzip.open(path, "rb") as handle:
-                payload = handle.read()
-        except (OSError, EOFError, zlib.error) as error:
-            bad[str(path)] = f"not a readable gzip file ({error})"
-            continue
-        kind = "images" if "images" in name else "labels"
-        header = 16 if kind == "images" else 8
-        magic, count = (int.from_bytes(payload[i : i + 4], "big") for i in (0, 4)) if len(payload) >= 8 else (0, 0)
-        expected = header + count * (28 * 28 if kind == "images" else 1)
-        if magic != _IDX_MAGIC[kind] or len(payload) != expected:
-            bad[str(path)] = f"not a complete IDX {kind} file ({len(payload)} bytes after unpacking)"
-    return bad
-
-
-def mismatched_files(folder: str | os.PathLike | None = None) -> dict[str, int]:
-    """``{path: count}`` for both files of each split whose images and labels counts differ (``{}`` if a file is
-    missing)."""
-    folder = keras_cache_dir() if folder is None else Path(folder)
-    counts = {}
-    for name in FASHION_MNIST_FILES:
-        try:
-            with gzip.open(folder / name, "rb") as handle:
-                counts[name] = int.from_bytes(handle.read(8)[4:8], "big")
-        except (OSError, EOFError, zlib.error):
-            return {}
-    bad = {}
-    for split in ("train", "t10k"):
-        images, labels = f"{split}-images-idx3-ubyte.gz", f"{split}-labels-idx1-ubyte.gz"
-        if counts[images] != counts[labels]:
-            bad[str(folder / images)] = counts[images]
-            bad[str(folder / labels)] = counts[labels]
-    return bad
-
-
-def _corrupt_message(corrupt: dict[str, str]) -> str:
-    files = "\n".join(f"  {path}: {reason}" for path, reason in corrupt.items())
-    return (
-        f"Fashion-MNIST could not be loaded: a cached file is corrupt (an interrupted download?).\n{files}\n"
-        "Fix: delete the file(s) named above and run again with internet access, so Keras downloads them anew, "
-        "or replace them with good copies (https://github.com/zalandoresearch/fashion-mnist)."
-    )
-
-
-def _mismatch_message(mismatched: dict[str, int]) -> str:
-    files = "\n".join(f"  {path}: {count:,} {'images' if 'images' in path else 'labels'}"
-                      for path, count in mismatched.items())
-    return (
-        "Fashion-MNIST could not be loaded: each file is valid, but the images and labels files below do not belong "
-        f"together (their counts differ; one was probably copied from another split or another download).\n{files}\n"
-        "Fix: copy all four files again from one source, keeping their names "
-        f"({', '.join(FASHION_MNIST_FILES)}), or delete them and run again with internet access, so Keras downloads "
-        "a matching set."
-    )
-
-
-def _missing_in_folder_message(folder: Path, missing: list[str]) -> str:
-    return (
-        f"Fashion-MNIST could not be loaded from {folder}: it does not hold {', '.join(missing)}.\n"
-        f"Fix: copy the four files {', '.join(FASHION_MNIST_FILES)} into that folder (from a machine where "
-        "`keras.datasets.fashion_mnist.load_data()` ran: they are in ~/.keras/datasets/fashion-mnist; or from "
-        "https://github.com/zalandoresearch/fashion-mnist), or call load_fashion_mnist() without folder to use "
-        "Keras's cache and its download."
-    )
-
-
-def _unavailable_message(error: Exception) -> str:
-    folder = keras_cache_dir()
-    present = [name for name in FASHION_MNIST_FILES if (folder / name).is_file()]
-    missing = [name for name in FASHION_MNIST_FILES if name not in present]
-    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    configured = _configured_cache_dir()
-    read_only = (f"  Note:            {configured.parent.parent} is not writable, so Keras uses {folder} instead.\n"
-                 if configured != folder else "")  # fmt: skip
-    return (
-        "Fashion-MNIST could not be loaded: it is not (completely) in the Keras cache and downloading it failed.\n"
-        f"  Expected folder: {folder}\n"
-        f"{read_only}"
-        f"  Missing files:   {', '.join(missing) if missing else 'none (a cached file may be corrupt: delete it)'}\n"
-        f"  Download error:  {reason}\n"
-        "Fix: connect to the internet once and run\n"
-        '    python -c "import keras; keras.datasets.fashion_mnist.load_data()"\n'
-        "which caches the files for offline use, or copy the four files\n"
-        f"    {', '.join(FASHION_MNIST_FILES)}\n"
-        "(from https://github.com/zalandoresearch/fashion-mnist) into that folder, or set KERAS_HOME to a folder "
-        "that holds datasets/fashion-mnist/ with them."
-    )
 
 
 def _article_batches(examples, batch_size: int, shuffle_buffer: int, seed: int):

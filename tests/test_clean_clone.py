@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import data
+from helpers import data_cache
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "notebooks/01_what_exploding_gradients_are.ipynb"
@@ -48,8 +48,8 @@ def test_readme_pytest_passes_in_a_clean_clone_with_only_the_users_keras_cache(t
     home = tmp_path / "home"
     cache = home / ".keras" / "datasets" / "fashion-mnist"
     cache.mkdir(parents=True)
-    for name in data.FASHION_MNIST_FILES:  # the session's data, as the user's own cache would hold it
-        shutil.copyfile(data.keras_cache_dir() / name, cache / name)
+    for name in data_cache.FASHION_MNIST_FILES:  # the session's data, as the user's own cache would hold it
+        shutil.copyfile(data_cache.keras_cache_dir() / name, cache / name)
     (home / ".keras" / "keras.json").write_text('{"floatx": "float32", "epsilon": 1e-07, "backend": "tensorflow"}')
     before = snapshot(home / ".keras")
 

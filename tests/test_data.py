@@ -1,7 +1,7 @@
 """helpers.data: the real Keras loader through KERAS_HOME, a read-only folder read without writing, the clear offline,
 corrupt and mismatched-files errors, the article's pipeline.
 
-The source of the test data is ``data.keras_cache_dir()`` (conftest.py's temporary KERAS_HOME): nothing here needs
+The source of the test data is ``data_cache.keras_cache_dir()`` (conftest.py's temporary KERAS_HOME): nothing here needs
 KERAS_HOME to be set by the user or ``../shared`` to exist.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import data
+from helpers import data, data_cache
 
 
 def test_fashion_mnist_is_scaled_sequences_of_rows():
@@ -44,7 +44,7 @@ def run_python(code: str, keras_home) -> subprocess.CompletedProcess:
 
 
 def test_cache_dir_follows_keras_home(tmp_path):
-    result = run_python("from helpers import data; print(data.keras_cache_dir())", tmp_path)
+    result = run_python("from helpers import data_cache; print(data_cache.keras_cache_dir())", tmp_path)
     assert result.stdout.strip() == str(tmp_path / "datasets" / "fashion-mnist"), result.stderr
 
 
@@ -53,9 +53,9 @@ def test_no_network_and_no_cache_gives_one_clear_error(tmp_path):
     assert result.returncode != 0
     error = result.stderr
     assert error.count("Traceback") == 1 and "urllib" not in error.split("DatasetUnavailableError")[0]
-    message = error[error.index("helpers.data.DatasetUnavailableError") :]
+    message = error[error.index("helpers.data_cache.DatasetUnavailableError") :]
     assert str(tmp_path / "datasets" / "fashion-mnist") in message
-    for name in data.FASHION_MNIST_FILES:
+    for name in data_cache.FASHION_MNIST_FILES:
         assert name in message
     assert "keras.datasets.fashion_mnist.load_data()" in message and "KERAS_HOME" in message
     assert "network disabled by the test" in message  # the reason, in one line
@@ -64,8 +64,8 @@ def test_no_network_and_no_cache_gives_one_clear_error(tmp_path):
 def copy_dataset(target: Path) -> Path:
     """The four files of the session's cache copied (content only, writable) into ``target``."""
     target.mkdir(parents=True, exist_ok=True)
-    for name in data.FASHION_MNIST_FILES:
-        shutil.copyfile(data.keras_cache_dir() / name, target / name)
+    for name in data_cache.FASHION_MNIST_FILES:
+        shutil.copyfile(data_cache.keras_cache_dir() / name, target / name)
     return target
 
 
@@ -87,7 +87,7 @@ def make_writable(folder: Path) -> None:  # so that tmp_path can be cleaned up b
 def test_folder_argument_reads_a_read_only_folder_without_writing(tmp_path):
     folder = copy_dataset(tmp_path / "classroom")
     make_read_only(folder)
-    keras_home = data.keras_cache_dir().parent.parent
+    keras_home = data_cache.keras_cache_dir().parent.parent
     before, keras_before = snapshot(folder), snapshot(keras_home)
     try:
         (x_train, y_train), (x_test, y_test) = data.load_fashion_mnist(folder=folder)
@@ -132,11 +132,11 @@ def snapshot():
 
 
 before = snapshot()  # after Keras's import, which may write keras.json (it cannot, unless root)
-from helpers import data
+from helpers import data, data_cache
 
 (x_train, y_train), (x_test, y_test) = data.load_fashion_mnist()
 print(json.dumps({"unchanged": snapshot() == before, "downloader_calls": len(calls),
-                  "folder": str(data.keras_cache_dir()), "shapes": [x_train.shape, x_test.shape],
+                  "folder": str(data_cache.keras_cache_dir()), "shapes": [x_train.shape, x_test.shape],
                   "dtypes": [str(x_train.dtype), str(y_train.dtype)]}))
 """
 
@@ -163,7 +163,7 @@ def test_read_only_keras_home_with_the_files_loads_without_writing(tmp_path):
 def test_files_that_do_not_belong_together_are_named_with_the_real_fix(tmp_path, how):
     folder = copy_dataset(tmp_path / "datasets" / "fashion-mnist")
     shutil.copyfile(folder / "train-labels-idx1-ubyte.gz", folder / "t10k-labels-idx1-ubyte.gz")  # a valid file
-    assert not data.corrupt_cache_files(folder)
+    assert not data_cache.corrupt_cache_files(folder)
     if how == "folder":
         with pytest.raises(data.DatasetUnavailableError) as caught:
             data.load_fashion_mnist(folder=folder)
@@ -171,7 +171,7 @@ def test_files_that_do_not_belong_together_are_named_with_the_real_fix(tmp_path,
     else:
         result = run_python(NO_NETWORK + "from helpers import data\ndata.load_fashion_mnist()\n", tmp_path)
         assert result.returncode != 0 and result.stderr.count("Traceback") == 1
-        message = result.stderr[result.stderr.index("helpers.data.DatasetUnavailableError") :]
+        message = result.stderr[result.stderr.index("helpers.data_cache.DatasetUnavailableError") :]
     (x_train, _), (x_test, _) = data.load_fashion_mnist()
     assert str(folder / "t10k-labels-idx1-ubyte.gz") in message and str(folder / "t10k-images-idx3-ubyte.gz") in message
     assert f"{len(x_train):,} labels" in message and f"{len(x_test):,} images" in message
@@ -222,7 +222,7 @@ def test_corrupt_cached_file_is_named_with_the_fix(tmp_path, damage):
     broken.write_bytes(content[: len(content) // 2] if damage == "truncate" else b"not a gzip file at all")
     result = run_python(NO_NETWORK + "from helpers import data\ndata.load_fashion_mnist()\n", tmp_path)
     assert result.returncode != 0
-    message = result.stderr[result.stderr.index("helpers.data.DatasetUnavailableError") :]
+    message = result.stderr[result.stderr.index("helpers.data_cache.DatasetUnavailableError") :]
     assert "corrupt" in message and str(broken) in message and "delete" in message
     assert "t10k-images" not in message  # only the damaged file is named
 
