@@ -6,6 +6,7 @@ One concern per module:
 - ``helpers.session``       the session's memory where a container limits it (every notebook's setup cell)
 - ``helpers.checks``        the argument checks every public helper uses (clear ``ValueError``/``TypeError``)
 - ``helpers.data``          Fashion-MNIST (the real Keras loader), the article's tf.data pipeline, the adding problem
+- ``helpers.data_cache``    where Keras keeps Fashion-MNIST; what is wrong with a copy that does not load
 - ``helpers.theory``        the small models of notebook 01: scalar/matrix recurrences, the cliff
 - ``helpers.models``        the article's LSTM and recurrent models with a chosen spectral radius (02, 04)
 - ``helpers.gradients``     ‖∂L/∂h_t‖ at every time step, per-layer and global weight-gradient norms (02)
