@@ -10,8 +10,8 @@ here, in a subprocess: ``python tests/distributed_cases.py <case>``. Cases:
 - ``accumulation_mirrored``: whether Keras's ``gradient_accumulation_steps`` trains under ``MirroredStrategy``.
 - ``worker``: one worker of a ``MultiWorkerMirroredStrategy`` (reads ``TF_CONFIG``; arg: output file).
 - ``mixed_mirrored``: ``mixed_float16`` with dynamic loss scaling, on one device and on 3 replicas, where the loss
-  overflows float16 on the last replica only in the first steps (``mixed_batches``): Keras's
-  ``LossScaleOptimizer`` and ``fit_clipping.LossScaleOptimizer``.
+  overflows float16 on the last replica only in the first steps (``mixed_batches``); arg: ``keras`` (Keras's
+  ``LossScaleOptimizer``) or ``ours`` (``fit_clipping.LossScaleOptimizer``).
 - ``mixed_worker``: the same data, one worker of two (args: ``keras`` or ``ours``, output file).
 """
 
@@ -258,16 +258,16 @@ def mixed_fit(strategy, scaler, inner, clip=None):
     return result
 
 
-def case_mixed_mirrored():
+def case_mixed_mirrored(scaler: str):
+    """``mixed_fit`` with ``scaler`` ("keras" or "ours") on one device and on 3 replicas."""
     one, three = two_cpus(3)
+    clip = MIXED_THRESHOLD
     runs = {
-        "keras_one": (one, "keras", "plain"),
-        "keras_three": (three, "keras", "plain"),
-        "keras_clipping_three": (three, "keras", "clipping", MIXED_THRESHOLD),
-        "ours_three": (three, "ours", "clipping"),
-        "ours_clipping_one": (one, "ours", "clipping", MIXED_THRESHOLD),
-        "ours_clipping_three": (three, "ours", "clipping", MIXED_THRESHOLD),
-    }
+        "keras": {"one": (one, "keras", "plain"), "three": (three, "keras", "plain"),
+                  "clipping_three": (three, "keras", "clipping", clip)},
+        "ours": {"one": (one, "ours", "clipping"), "three": (three, "ours", "clipping"),
+                 "clipping_one": (one, "ours", "clipping", clip), "clipping_three": (three, "ours", "clipping", clip)},
+    }[scaler]  # fmt: skip
     return {name: mixed_fit(*args) for name, args in runs.items()}
 
 

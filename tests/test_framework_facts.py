@@ -93,19 +93,19 @@ def test_the_hooks_clipping_optimizer_overrides_exist():
 
 @pytest.fixture(scope="module")
 def mixed():
-    return run_case("mixed_mirrored")
+    return run_case("mixed_mirrored", "keras")
 
 
 def test_keras_loss_scale_optimizer_applies_another_replicas_overflow(mixed):
     """mixed_float16, the loss overflowing float16 on the last of 3 replicas' shares in the first steps."""
     initial = distributed_cases.INITIAL_SCALE
-    one, three = mixed["keras_one"], mixed["keras_three"]
+    one, three = mixed["one"], mixed["three"]
     assert all(one["finite"]) and one["scales"][0] == initial / 2  # one device: step skipped, scale halved
     assert 0 < one["iterations"] < distributed_cases.MIXED_STEPS
     assert three["replicas_equal"] and three["scales"][0] == initial  # 3 replicas: step applied, scale kept
     assert not any(three["finite"])  # NaN weights from the first step on, plain SGD inside
     assert three["scales"][-1] < 1e-3 * initial  # then every gradient is NaN: the scale collapses
-    clipping = mixed["keras_clipping_three"]  # our clipping optimizer inside Keras's: the same, inf/NaN logged
+    clipping = mixed["clipping_three"]  # our clipping optimizer inside Keras's: the same, inf/NaN logged
     assert not any(clipping["finite"]) and not np.isfinite(clipping["norms"][0])
 
 
