@@ -4,17 +4,21 @@
 ``mode`` (any of ``helpers.training.rules()``) the gradient that is actually applied, and records each update's
 pre-clip global norm and whether the rule changed the gradient. It clips:
 
-- after the loss scale is divided out: wrap it, ``keras.optimizers.LossScaleOptimizer(clipping_optimizer(...))``;
-- after gradient accumulation (``gradient_accumulation_steps=k``: Keras averages the ``k`` micro-batch gradients,
-  then calls the update, where the rule runs);
 - after the replicas' gradients are summed (``MirroredStrategy``, ``MultiWorkerMirroredStrategy``), where Keras's
-  own ``clipnorm``/``global_clipnorm`` clip each replica's partial gradient *before* the all-reduce.
+  own ``clipnorm``/``global_clipnorm`` clip each replica's partial gradient *before* the all-reduce;
+- after the loss scale is divided out: wrap it in this module's ``LossScaleOptimizer`` (Keras's arguments), which
+  decides "inf/NaN: skip the step, halve the scale" on the summed gradient, the same on every replica (Keras 3.15's
+  own decides from the first replica's partial gradient: right on one device only);
+- after gradient accumulation (``gradient_accumulation_steps=k``: Keras averages the ``k`` micro-batch gradients,
+  then calls the update, where the rule runs).
 
 How: it overrides the one method that receives the final gradient, TensorFlow-Keras's private
-``_backend_update_step`` (Keras 3.15, pinned by ``tests/test_framework_facts.py``), to all-reduce, clip, record
-and update. ``NormLog`` is the callback that reads the record; ``read_scalars`` reads its TensorBoard files back::
+``_backend_update_step`` (Keras 3.15, pinned by ``tests/test_framework_facts.py``), to all-reduce, (decide and
+unscale,) clip, record and update. ``NormLog`` is the callback that reads the record; ``read_scalars`` reads its
+TensorBoard files back::
 
-    model.compile(optimizer=clipping_optimizer(keras.optimizers.Adam(1e-3), "global_norm", 1.0), loss=...)
+    inner = clipping_optimizer(keras.optimizers.Adam(1e-3), "global_norm", 1.0)
+    model.compile(optimizer=inner, loss=...)  # mixed_float16: optimizer=LossScaleOptimizer(inner)
     log = NormLog("logs/run1")
     model.fit(x, y, callbacks=[log])
     log.grad_norm, log.clipped_fraction
@@ -110,7 +114,7 @@ def clipping_optimizer(optimizer, mode: str, threshold: float | None = None, mod
 
     Args:
         optimizer: a Keras optimizer that does not clip itself (else it would clip twice) and is not a
-            ``LossScaleOptimizer`` (wrap the result in one instead).
+            ``LossScaleOptimizer`` (wrap the result in this module's instead).
         mode, threshold: a mode of ``helpers.training.rules()`` and its threshold (``None`` for ``"none"``).
         model: the Keras model, needed for ``"agc"`` (its last layer is left unclipped, as in the paper).
     """
@@ -119,7 +123,7 @@ def clipping_optimizer(optimizer, mode: str, threshold: float | None = None, mod
     if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         raise TypeError(
             "optimizer must not be a LossScaleOptimizer: wrap the result instead, "
-            "LossScaleOptimizer(clipping_optimizer(inner, ...)), so that clipping sees unscaled gradients"
+            "fit_clipping.LossScaleOptimizer(clipping_optimizer(inner, ...)), so that clipping sees unscaled gradients"
         )
     if isinstance(optimizer, _ClipAfterAggregation):
         raise TypeError("optimizer clips already (it came from clipping_optimizer): pass the plain optimizer")
