@@ -110,7 +110,8 @@ _CLASSES: dict = {}
 
 def clipping_optimizer(optimizer, mode: str, threshold: float | None = None, model=None):
     """A copy of ``optimizer`` (same class and config, fresh state) that clips and records (module docstring):
-    ``.pre_clip_norm``, ``.was_clipped`` and ``.clip_updates`` hold the last update's record.
+    ``.pre_clip_norm``, ``.was_clipped``, ``.was_skipped`` (loss scaling) and ``.clip_updates`` hold the last
+    update's record.
 
     Args:
         optimizer: a Keras optimizer that does not clip itself (else it would clip twice) and is not a
@@ -147,13 +148,13 @@ def clipping_optimizer(optimizer, mode: str, threshold: float | None = None, mod
 
 
 class LossScaleOptimizer(keras.optimizers.LossScaleOptimizer):
-    """Keras's dynamic loss scaling (same arguments, same arithmetic: on one device the same updates step for step)
-    around a ``clipping_optimizer``, right on several replicas too: the decision "a gradient is inf/NaN: skip this
-    step and halve the scale" is taken on the all-reduced gradient, so it is the same on every replica and any
-    replica's overflow skips the step everywhere; then unscale, clip, update. (Keras 3.15's own
-    ``LossScaleOptimizer``, under a ``MirroredStrategy``, keeps only the first replica's finite-check and applies
-    another replica's inf: ``tests/test_framework_facts.py``.) Under ``mixed_float16`` pass it to ``compile``
-    yourself; ``compile`` wraps any other optimizer in Keras's.
+    """Keras's dynamic loss scaling (same arguments, same rule) around a ``clipping_optimizer``, right on several
+    replicas too: the decision "a gradient is inf/NaN: skip this step and halve the scale" is taken on the
+    all-reduced gradient, so it is the same on every replica and any replica's overflow skips the step everywhere;
+    then unscale, clip, update. On one device: Keras's skips, scales and updates step for step. (Keras 3.15's own
+    keeps the first replica's finite-check under ``MirroredStrategy`` and applies another replica's inf; under
+    ``MultiWorkerMirroredStrategy`` two workers that disagree deadlock: ``tests/test_framework_facts.py``.) Under
+    ``mixed_float16`` pass it to ``compile`` yourself: ``compile`` wraps any other optimizer in Keras's.
 
     With ``gradient_accumulation_steps`` the decision is taken once per update, on the averaged gradient (Keras's
     decides per micro-batch).
@@ -165,7 +166,7 @@ class LossScaleOptimizer(keras.optimizers.LossScaleOptimizer):
                 "inner_optimizer must come from clipping_optimizer(...) (mode='none' for no clipping), got "
                 f"{type(inner_optimizer).__name__}"
             )
-        if inner_optimizer._loss_scale is not None:
+        if inner_optimizer._loss_scale is not None and inner_optimizer._loss_scale() is not None:
             raise TypeError("inner_optimizer is already inside a LossScaleOptimizer: make a new clipping_optimizer")
         initial_scale = checks.positive("initial_scale", initial_scale)
         dynamic_growth_steps = checks.positive_int("dynamic_growth_steps", dynamic_growth_steps)

@@ -7,6 +7,7 @@ read back, and bad input; ``fit_clipping.LossScaleOptimizer`` against Keras's on
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 
 import distributed_cases
@@ -310,6 +311,9 @@ def test_loss_scale_optimizer_bad_input():
         fit_clipping.LossScaleOptimizer(inner, initial_scale=0.0)
     with pytest.raises(ValueError, match="dynamic_growth_steps"):
         fit_clipping.LossScaleOptimizer(inner, dynamic_growth_steps=0)
-    fit_clipping.LossScaleOptimizer(inner)
+    first = fit_clipping.LossScaleOptimizer(inner)
     with pytest.raises(TypeError, match="already"):
         fit_clipping.LossScaleOptimizer(inner)
+    del first  # a wrapper that is gone does not hold its inner optimizer
+    gc.collect()
+    fit_clipping.LossScaleOptimizer(inner)
