@@ -87,8 +87,12 @@ class _ClipAfterAggregation:
             self.clip_state.assign(tf.where(finite, tf.cast(new_state, tf.float32), state))
         # 5. update: TFOptimizer._backend_update_step without its all-reduce (the gradients are summed already)
         tf.__internal__.distribute.interim.maybe_merge_call(
-            self._update_unless_skipped, self._distribution_strategy, finite, list(zip(clipped, variables)),
-            learning_rate, scaler,
+            self._update_unless_skipped,
+            self._distribution_strategy,
+            finite,
+            list(zip(clipped, variables)),
+            learning_rate,
+            scaler,
         )
 
     def _update_unless_skipped(self, distribution, finite, grads_and_vars, learning_rate, scaler):

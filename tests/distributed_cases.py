@@ -250,11 +250,21 @@ def mixed_fit(strategy, scaler, inner, clip=None):
     plain = models.article_lstm()  # float32, to measure the final weights' loss
     plain.set_weights(model.get_weights())
     loss = keras.losses.sparse_categorical_crossentropy(ys.reshape(-1), plain(xs.reshape(-1, 28, 28)))
-    result = {"scales": scales, "finite": finite, "replicas_equal": same, "loss": float(np.mean(loss)),
-              "weights": [w.tolist() for w in model.get_weights()], "iterations": int(optimizer.iterations.numpy())}
+    result = {
+        "scales": scales,
+        "finite": finite,
+        "replicas_equal": same,
+        "loss": float(np.mean(loss)),
+        "weights": [w.tolist() for w in model.get_weights()],
+        "iterations": int(optimizer.iterations.numpy()),
+    }
     if log is not None:
-        result.update(norms=[float(n) for n in log.grad_norm], skipped=log.skipped.tolist(),
-                      clipped=log.clipped.tolist(), log_scales=log.loss_scale.tolist())
+        result.update(
+            norms=[float(n) for n in log.grad_norm],
+            skipped=log.skipped.tolist(),
+            clipped=log.clipped.tolist(),
+            log_scales=log.loss_scale.tolist(),
+        )
     return result
 
 
