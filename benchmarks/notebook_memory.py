@@ -30,7 +30,8 @@ offline by repeating the images of ``../shared/datasets/fashion-mnist`` (or of t
 is); ``--data cache`` uses whatever KERAS_HOME (or a temporary copy of the shared subset) holds. ``~/.keras`` is never
 written.
 
-Usage: python benchmarks/notebook_memory.py [--data full|cache] [--cells] [--keep-executed DIR] [NOTEBOOK ...]   (default: notebooks/*.ipynb)
+Usage: python benchmarks/notebook_memory.py [--data full|cache] [--cells] [--keep-executed DIR] [NOTEBOOK ...]
+       (default: notebooks/*.ipynb)
        python benchmarks/notebook_memory.py [--data full|cache] --together [A B]   (default: notebooks 04 and 05)
 """
 

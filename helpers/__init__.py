@@ -17,7 +17,7 @@ One concern per module:
 - ``helpers.engines``       the trainer's engines: K copies of a model as one batched computation, or in turn
 - ``helpers.lab_trainer``   the cached, last-move-wins runs behind notebook 04's clipping lab
 - ``helpers.plots``         the static figures of training runs over seeds (04, 05)
-- ``helpers.fit_clipping``  clipping for ``model.fit`` after aggregation, its log, loss scaling that skips alike on replicas (06)
+- ``helpers.fit_clipping``  clipping for ``model.fit`` after aggregation, its log, multi-replica loss scaling (06)
 - ``helpers.answers``       worked answers that stay folded after *Run All*
 - ``helpers.widgets``       figures that update in place, wired to controls (one submodule per notebook)
 
