@@ -4,7 +4,8 @@ at least two typical wrong answers with the message meant for them; the stored c
 
 Every notebook with checked exercises runs top to bottom in one kernel (as nbval runs it); right after an exercise's
 last solution cell, a probe cell calls ``helpers.exercises.feedback`` on expressions over the solution's variables,
-or on values read from what the solution printed or wrote. This costs one more run of each notebook.
+or on values read from what the solution printed or wrote, and ``exercises.correct`` (which, like ``check``, reads
+the calling cell's globals) on the solution's value. This costs one more run of each notebook.
 """
 
 from __future__ import annotations
@@ -146,6 +147,7 @@ PROBES = {
 PROBE_CELL = """import json as _json
 from helpers import exercises as _exercises
 _probe = [[_e, *_exercises.feedback({exercise!r}, eval(_e), globals()).__dict__.values()] for _e in {expressions!r}]
+_probe.append(_exercises.correct({exercise!r}, eval({expressions!r}[0])))  # reads this cell's globals, as check does
 print("PROBE" + _json.dumps(_probe))"""
 
 
@@ -199,7 +201,9 @@ def test_checks_accept_each_solution_and_name_typical_mistakes(path):
                 notebook.cells.pop()
                 printed = _text(probe)
                 assert printed.startswith("PROBE"), f"{exercise}: the probe failed: {probe.outputs}"
-                results[exercise] = (json.loads(printed[len("PROBE") :]), wrongs)
+                *judged, read_globals = json.loads(printed[len("PROBE") :])
+                assert read_globals, f"{exercise}: correct(), reading the cell's globals, rejects the solution's value"
+                results[exercise] = (judged, wrongs)
     assert all(text.startswith("Write your answer first") for text in stored), stored
     assert set(results) == {i for i in exercises.EXERCISES if i[:2] == path.name[:2]}
     for exercise, ((right, *rejected), wrongs) in results.items():
