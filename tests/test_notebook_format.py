@@ -4,9 +4,11 @@ Checked for each notebook: no outputs or execution counts; slide metadata on eve
 jupyterlab-slideshow understands (``""`` for "continue the slide": it never shows a cell marked ``"-"``); the title
 cell a "slide", every heading starting a slide or sub-slide (one idea per slide); code lines at most 88 characters
 (and ruff's config for ``notebooks/`` says 88 too); the sections Overview (numbered goals), Prerequisites (a table),
-Setup, Summary, Exercises, References in that order; every exercise followed right away by its solution, and every
-solution cell in the one convention of ``notes/COMMON.md`` (tag ``solution``, source and outputs hidden, skipped in
-the slides, first line exactly ``# Solution to exercise N`` or ``**Solution to exercise N**``); the setup sets
+Setup, Summary, Exercises, References in that order; every exercise followed right away by its check cell, if it has
+one, then its solution; every solution cell in the one convention of ``notes/COMMON.md`` (tag ``solution``, source
+and outputs hidden, skipped in the slides, first line exactly ``# Solution to exercise N`` or ``**Solution to exercise
+N**``); every check cell in its own (tag ``check``, visible, skipped in the slides, ``answer = None`` stored and
+``exercises.check("NN.N", answer)`` naming this notebook and exercise); the setup sets
 ``TF_CPP_MIN_LOG_LEVEL=2`` and ``TF_ENABLE_ONEDNN_OPTS=0`` before TensorFlow or Keras is imported, then checks
 versions and seeds.
 """
@@ -39,6 +41,7 @@ ENV_SET = {
 }
 SOLUTION_FIRST_LINE = {"code": r"# Solution to exercise (\d+)", "markdown": r"\*\*Solution to exercise (\d+)\*\*"}
 EXERCISE = re.compile(r"^(?:#{2,4}\s+Exercise\s+(\d+)\b|\s{0,3}(\d+)\.\s)", re.MULTILINE | re.IGNORECASE)
+CHECK_CALL = re.compile(r"""^exercises\.check\(\s*"(\d\d)\.(\d+)"\s*,\s*answer\s*\)""", re.MULTILINE)
 
 
 def _ids(paths):
@@ -112,6 +115,37 @@ def _solution_problems(cell) -> list[str]:
         wanted = "# Solution to exercise N" if cell.cell_type == "code" else "**Solution to exercise N**"
         problems.append(f"first line {_first_line(cell)[:60]!r} is not exactly {wanted!r}")
     return problems
+
+
+def _is_check(cell) -> bool:
+    """Tagged as a check, or calling one (so an untagged check cell is caught, not ignored)."""
+    return "check" in cell.metadata.get("tags", []) or bool(
+        cell.cell_type == "code" and CHECK_CALL.search(cell.source)
+    )
+
+
+def _check_problems(cell, notebook_number: str) -> list[str]:
+    """What a check cell gets wrong against the convention (empty when it follows it)."""
+    problems = []
+    if cell.cell_type != "code":
+        problems.append(f"it is a {cell.cell_type} cell, not code")
+    if "check" not in cell.metadata.get("tags", []):
+        problems.append('no "check" tag')
+    if _slide_type(cell) != "skip":
+        problems.append(f"slide_type is {_slide_type(cell)!r}, not 'skip'")
+    if any(cell.metadata.get("jupyter", {}).get(key) for key in ("source_hidden", "outputs_hidden")):
+        problems.append("hidden: the learner writes the answer there")
+    if not re.search(r"^answer = None\b", cell.source, re.MULTILINE):
+        problems.append("it does not store answer = None")
+    calls = CHECK_CALL.findall(cell.source)
+    if len(calls) != 1 or calls[0][0] != notebook_number:
+        problems.append(f'it must call exercises.check("{notebook_number}.N", answer) once, calls {calls}')
+    return problems
+
+
+def _check_number(cell) -> int | None:
+    calls = CHECK_CALL.findall(cell.source)
+    return int(calls[0][1]) if len(calls) == 1 else None
 
 
 def _solution_number(cell) -> int | None:
@@ -195,9 +229,17 @@ def test_every_solution_cell_follows_the_convention(nb):
     assert not wrong, f"solution cells break the convention (notes/COMMON.md) as {{cell: problems}}: {wrong}"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_every_check_cell_follows_the_convention(path):
+    nb, number = nbformat.read(path, as_version=4), path.name[:2]
+    wrong = {i: problems for i, c in enumerate(nb.cells) if _is_check(c) and (problems := _check_problems(c, number))}
+    assert not wrong, f"check cells break the convention as {{cell: problems}}: {wrong}"
+
+
 def test_every_exercise_has_its_solution_right_after(nb):
     """Each exercise is stated in its own markdown cell ("### Exercise N" or "N. ..."), and the cells right after
-    it are the solution(s) to exercise N; exercises are numbered 1, 2, ... and no solution sits anywhere else."""
+    it are its check cell for exercise N, if it has one, then the solution(s) to exercise N; exercises are numbered
+    1, 2, ... and no check or solution sits anywhere else."""
     cells = _section(nb, "Exercises")
     exercises = []  # (cell index, exercise number)
     for index, cell in cells:
@@ -209,8 +251,13 @@ def test_every_exercise_has_its_solution_right_after(nb):
     assert exercises, "the Exercises section states no exercise ('### Exercise N' or 'N. ...')"
     numbers = [n for _, n in exercises]
     assert numbers == list(range(1, len(numbers) + 1)), f"exercises numbered {numbers}, not 1..{len(numbers)}"
-    placed = set()
+    placed, checked = set(), set()
     for index, number in exercises:
+        if index + 1 < len(nb.cells) and _is_check(nb.cells[index + 1]):
+            got = _check_number(nb.cells[index + 1])
+            assert got == number, f"exercise {number} (cell {index}) is followed by the check of exercise {got}"
+            checked.add(index + 1)
+            index += 1
         following = []
         for after in range(index + 1, len(nb.cells)):
             if not _is_solution(nb.cells[after]):
@@ -222,6 +269,8 @@ def test_every_exercise_has_its_solution_right_after(nb):
         placed.update(following)
     elsewhere = [i for i, c in enumerate(nb.cells) if _is_solution(c) and i not in placed]
     assert not elsewhere, f"solution cells {elsewhere} do not sit right after their exercise"
+    stray = [i for i, c in enumerate(nb.cells) if _is_check(c) and i not in checked]
+    assert not stray, f"check cells {stray} do not sit right after their exercise"
 
 
 def test_setup_quiets_tensorflow_before_importing_it(nb):
