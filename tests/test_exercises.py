@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from helpers import exercises
+from helpers.exercises import notebook06
 from helpers.exercises.core import Exercise, NotReady, Part, judge
 from helpers.student_copy import CHECK_LINE
 
@@ -30,7 +31,9 @@ CHECK_CALL = re.compile(r'exercises\.check\("(\d\d\.\d+)", answer\)')
 
 def _typed(part: Part):
     """A value of the right type for ``part`` (not necessarily right)."""
-    return {"number": 1.0, "fraction": 0.5, "count": 1, "yes/no": True}.get(part.kind) or next(iter(part.choices))
+    return {"number": 1.0, "fraction": 0.5, "count": 1, "yes/no": True, "list": [1.0, 2.0]}.get(part.kind) or next(
+        iter(part.choices)
+    )
 
 
 def _typed_answer(exercise: Exercise):
@@ -268,23 +271,6 @@ def test_every_variable_a_check_reads_is_defined_by_the_lesson_before_its_check_
     assert not missing, f"{exercise} reads {missing}, which no lesson cell before its check cell defines"
 
 
-def _per_replica_lengths(namespace) -> dict:
-    """Notebook 06's exercise 2 as a list check: R partial gradients of length 2c along R orthogonal directions,
-    clipped at c per replica (Keras under MirroredStrategy) or after the sum; lengths in units of c."""
-    import tensorflow as tf
-
-    from helpers import clipping
-
-    replicas = (1, 2, 4, 8)
-    per_replica, after_sum = [], []
-    for r in replicas:
-        parts = [tf.constant(2.0 * np.eye(r, dtype=np.float32)[i]) for i in range(r)]
-        clipped = tf.add_n([clipping.clip_by_global_norm([p], 1.0)[0][0] for p in parts])
-        per_replica.append(float(tf.norm(clipped)))
-        after_sum.append(float(tf.norm(clipping.clip_by_global_norm([tf.add_n(parts)], 1.0)[0][0])))
-    return {"per_replica": per_replica, "after_sum": after_sum, "unclipped": [2 * np.sqrt(r) for r in replicas]}
-
-
 def test_a_list_answer_is_compared_entry_by_entry():
     """The "list" kind, on the shape notebook 06's exercise 2 will need (lengths for R = 1, 2, 4, 8)."""
     replicas = Part(
@@ -300,7 +286,7 @@ def test_a_list_answer_is_compared_entry_by_entry():
             ("unclipped", "that is the unclipped sum, 2c·√R: each replica clips its part first."),
         ),
     )
-    toy = Exercise("99.2", parts=(replicas,), compute=_per_replica_lengths)
+    toy = Exercise("99.2", parts=(replicas,), compute=notebook06.per_replica_lengths)
     assert judge(toy, [1, 1.414, 2, 2.83], {}).message == "Correct (to within 1 % each)."
     assert judge(toy, np.sqrt([1, 2, 4, 8]), {}).correct
     assert "(×√R)" in judge(toy, [1, 1, 1, 1], {}).message

@@ -43,6 +43,12 @@ def _separable(text, prefix):
             for v in verdicts), len(verdicts))  # fmt: skip
 
 
+def _lengths(text):
+    """06.2: the printed update lengths (per replica, after the sum) for R = 1, 2, 4, 8, as two lists."""
+    rows = re.findall(r"R = \d+: per replica ([\d.]+)·c, after the sum ([\d.]+)·c", text)
+    return [float(a) for a, _ in rows], [float(b) for _, b in rows]
+
+
 # exercise -> text of its solution (markdown and printed output) -> (the solution's value, [(wrong, words)]),
 # each an expression evaluated in the notebook's kernel.
 PROBES = {
@@ -137,6 +143,20 @@ PROBES = {
             ('(top.split("/", 1)[1], int(np.sum(unit_ratios[top] > 0.01)))', "(b) that is the count at"),
             ('("softmax/bias", int(np.sum(unit_ratios[top] > 0.1)))', "(a) AGC skips the final layer"),
         ],
+    ),
+    "06.1": lambda text: (
+        "(effective, count)",
+        [
+            ("(C * 2.0**15, count)", "(a) that is c·S"),
+            ("(effective, len(norms) - count)", "(b) that counts the steps it"),
+        ],
+    ),
+    "06.2": lambda text: (
+        repr(_lengths(text)),
+        [
+            (repr(_lengths(text)[::-1]), "(a) that is clipping after the sum"),
+            (repr((_lengths(text)[0],) * 2), "(b) that is per-replica clipping"),
+        ],  # fmt: skip
     ),
     "05.4": lambda text: (
         "last / first",

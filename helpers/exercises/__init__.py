@@ -20,12 +20,12 @@ import difflib
 import sys
 from collections.abc import Mapping
 
-from helpers.exercises import notebook01, notebook02, notebook03, notebook04, notebook05
+from helpers.exercises import notebook01, notebook02, notebook03, notebook04, notebook05, notebook06
 from helpers.exercises.core import Exercise, Feedback, judge
 
 __all__ = ["EXERCISES", "check", "correct", "feedback", "hint"]
 
-_MODULES = (notebook01, notebook02, notebook03, notebook04, notebook05)
+_MODULES = (notebook01, notebook02, notebook03, notebook04, notebook05, notebook06)
 #: Every checked exercise by id ("03.2": notebook 03, exercise 2).
 EXERCISES: dict[str, Exercise] = {e.id: e for module in _MODULES for e in module.EXERCISES}
 
