@@ -148,7 +148,7 @@ PROBES = {
         "(effective, count)",
         [
             ("(C * 2.0**15, count)", "(a) that is c·S"),
-            ("(effective, len(norms) - count)", "(b) that counts the steps it"),
+            ("(effective, int(np.sum(norms > C)))", "(b) that counts the steps above c;"),
         ],
     ),
     "06.2": lambda text: (
