@@ -376,12 +376,19 @@ def _chunk_function(engine, rule_list, loss):
     return run
 
 
+def _family(mode: str) -> str:
+    """``"fixed"`` for the modes of ``helpers.clipping.clip`` (``clipping.MODES``), else ``"adaptive"``: a block holds
+    settings of one family and runs its family's compiled function, which holds that family's rules only (and
+    ``"none"``), so a model compiles at most twice and a notebook without adaptive rules compiles the smaller one."""
+    return "fixed" if mode in clipping.MODES else "adaptive"
+
+
 def _blocks(settings: list[Setting], data_seeds: list[int]) -> list[list[int]]:
-    """Indices of ``settings`` in blocks of at most ``BLOCK`` sharing a data seed (any modes together: every block
-    runs the one compiled function of its engine, which holds every rule)."""
-    groups: dict[int, list[int]] = {}
-    for i, seed in enumerate(data_seeds):
-        groups.setdefault(seed, []).append(i)
+    """Indices of ``settings`` in blocks of at most ``BLOCK`` sharing a data seed and a ``_family``, so a setting's
+    compiled function depends only on its own mode."""
+    groups: dict[tuple, list[int]] = {}
+    for i, (setting, seed) in enumerate(zip(settings, data_seeds)):
+        groups.setdefault((_family(setting.mode), seed), []).append(i)
     return [members[j : j + BLOCK] for members in groups.values() for j in range(0, len(members), BLOCK)]
 
 
@@ -391,7 +398,8 @@ class _Block:
 
     def __init__(self, settings, members, data_seed, engine, model_fn, loss):
         block = [settings[i] for i in members + [members[0]] * (BLOCK - len(members))]
-        names = list(rules())  # every rule: one compiled function per engine, whatever the modes
+        fixed = _family(block[0].mode) == "fixed"  # each family's function holds only its rules: less to compile
+        names = [name for name in rules() if name == "none" or (name in clipping.MODES) == fixed]
         rule_list = [rules()[name] for name in names]
         self.members, self.data_seed, self.running = members, data_seed, True
         self.function = _chunk_function(engine, rule_list, loss)
