@@ -18,7 +18,8 @@ from matplotlib.figure import Figure
 from test_widgets_static import _widget_classes
 
 import helpers
-from helpers import data, figures
+from helpers import data, figures, plots, sweeps
+from helpers.training import History, SeedRuns, Setting
 from helpers.widgets import STATIC_ENV, LivePlot
 from helpers.widgets.clipping import CliffDescent, ClippingGeometry
 from helpers.widgets.lab import ClippingLab
@@ -146,3 +147,44 @@ def test_static_image_carries_the_widgets_description(name, monkeypatch, request
     assert alt == image["text/plain"] == widget.describe() == figures.check_alt(alt)
     for text in expected:
         assert text in alt, (text, alt)
+
+
+# ------------------------------------------------------------------ helpers.plots: styles and descriptions (04, 05)
+
+
+def _run(losses, diverged_at=None, setting=None) -> History:
+    loss = np.asarray(losses, np.float32)
+    zeros = np.zeros_like(loss)
+    return History(setting or Setting(), loss, zeros, zeros + 1, zeros.astype(bool), diverged_at, len(loss),
+                   len(loss), 0.0, ())  # fmt: skip
+
+
+def test_seed_runs_curves_differ_without_colour_and_their_description_has_the_final_losses():
+    settings = (Setting("none"), Setting("global_norm", 1.0))
+    histories = [[_run(np.full(60, 2.0)), _run(np.full(60, 1.0))],
+                 [_run(np.full(60, 0.5)), _run([0.5] * 10 + [np.inf], diverged_at=10)]]  # fmt: skip
+    runs = SeedRuns(settings, (0, 1), histories)
+    figure = plots.plot_seed_runs(runs, labels=["none", "clipped"], window=5)
+    lines = [line for line in figure.axes[0].get_lines() if line.get_label() in ("none", "clipped (1/2 diverged, ×)")]
+    assert len({(line.get_linestyle(), line.get_marker()) for line in lines}) == 2
+    alt = plots.describe_seed_runs(runs, labels=["none", "clipped"], window=5)
+    assert figures.check_alt(alt) == alt
+    assert "over 60 steps" in alt and "mean over 2 seeds" in alt and "running means over 5 steps" in alt
+    assert "none 1.5" in alt and "clipped 0.5 (1 of 2 seeds diverged)" in alt
+    with pytest.raises(ValueError, match="labels must be a list with one entry per run"):
+        plots.describe_seed_runs(runs, labels=["one"])
+    with pytest.raises(TypeError, match="runs must be the SeedRuns"):
+        plots.describe_seed_runs([histories])
+
+
+def test_lr_sweep_description_names_each_methods_best():
+    rates = (0.1, 1.0)
+    curves = {"a": (2.0, 1.0), "b": (0.5, 3.0)}
+    runs = {(k, lr): (_run(np.full(50, v)),) for k, vs in curves.items() for lr, v in zip(rates, vs)}
+    sweep = sweeps.Sweep({k: Setting() for k in curves}, rates, runs)
+    alt = plots.describe_lr_sweep(sweep)
+    assert figures.check_alt(alt) == alt
+    assert "a at learning rate 1, final loss 1" in alt and "b at learning rate 0.1, final loss 0.5" in alt
+    assert "(0.1 to 1, log)" in alt and "0 runs diverged" in alt and "held-out" not in alt
+    accuracy = {key: np.array([0.5]) for key in sweep.runs}
+    assert "held-out accuracy 0.5" in plots.describe_lr_sweep(sweep, accuracy)
