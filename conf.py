@@ -111,7 +111,11 @@ nb_ipywidgets_js = {}  # widgets render as static images (HELPERS_STATIC_WIDGETS
 # -- HTML -----------------------------------------------------------------------------------------------------------
 html_theme = "sphinx_book_theme"
 html_title = project
-html_static_path: list[str] = []
+# Accessibility fixes found by axe-core (tests/test_book.py): a CSS rule for dark mode, and the sidebar's title link
+# inside a landmark (a template that replaces the theme's navbar-logo.html).
+html_static_path = ["_static"]
+html_css_files = ["a11y.css"]
+templates_path = ["_templates"]
 html_copy_source = True  # _sources/notebooks/*.ipynb: the download button's "original notebook"
 html_theme_options = {
     "repository_url": REPOSITORY_URL,
