@@ -255,6 +255,9 @@ NO_ANIMATION = "*, *::before, *::after { animation: none !important; transition:
 JS_FIGURES = """() => [...document.querySelectorAll('.cell_output img')].map(img => ({
     src: img.getAttribute('src'), alt: img.getAttribute('alt')}))"""
 PATH_LIKE = re.compile(r"\.(png|jpe?g|gif|svg)\b|_images/|^[\w./-]+$")
+#: Notebook pages whose figures do not carry alt texts yet (06 is being rewritten; the lead applies helpers.show to
+#: its figures after that lands). The test fails once such a page passes, so that it leaves this set.
+ALT_TEXT_PENDING = {"06_clipping_in_real_training_setups"}
 
 
 def _alt_problem(alt: str | None, src: str) -> str | None:
@@ -295,16 +298,21 @@ def test_book_pages_pass_axe_and_describe_their_figures(site, browser):
             _open(page, site + path, [], [])
             page.add_style_tag(content=NO_ANIMATION)
             page.evaluate(JS_OPEN_DETAILS)
-            violations = axe.run(page).response["violations"]
-            summary.append(f"{path} ({scheme}): {_axe_summary(violations)}")
+            result = axe.run(page).response
+            violations, review = result["violations"], sorted(r["id"] for r in result["incomplete"])
+            summary.append(f"{path} ({scheme}): {_axe_summary(violations)}; needs review: {review or 'nothing'}")
             for v in violations:
                 if v["impact"] in AXE_BLOCKING:
                     targets = [" ".join(node["target"]) for node in v["nodes"][:5]]
                     problems.append(f"{path} ({scheme}): {v['id']} ({v['impact']}): {v['help']}; at {targets}")
             if scheme == "light" and path.startswith("notebooks/"):
                 figures = page.evaluate(JS_FIGURES)
-                problems += [f"{path}: figure {f['src']}: {why}" for f in figures
-                             if (why := _alt_problem(f["alt"], f["src"]))]  # fmt: skip
+                missing = [f"{path}: figure {f['src']}: {why}" for f in figures
+                           if (why := _alt_problem(f["alt"], f["src"]))]  # fmt: skip
+                if Path(path).stem not in ALT_TEXT_PENDING:
+                    problems += missing
+                elif not missing:
+                    problems.append(f"{path}: every figure is described now: remove it from ALT_TEXT_PENDING")
         context.close()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     (SCREENSHOTS / "book-axe.txt").write_text("\n".join(summary) + "\n", encoding="utf-8")
