@@ -46,10 +46,12 @@ MARKERS_PER_CURVE = 8
 
 
 def _style(index: int, steps: int) -> dict:
-    """The ``plot`` keywords of curve ``index`` of ``steps`` points: its colour, line style and sparse markers."""
+    """The ``plot`` keywords of curve ``index`` of ``steps`` points: its colour, line style and sparse markers, each
+    curve's markers shifted along it (curves that coincide still show every curve's markers)."""
     line, marker = STYLES[index % len(STYLES)]
+    every = max(1, steps // MARKERS_PER_CURVE)
     return {"color": f"C{index}", "ls": line, "marker": marker, "ms": 4,
-            "markevery": max(1, steps // MARKERS_PER_CURVE)}  # fmt: skip
+            "markevery": (index % len(STYLES) * every // len(STYLES), every)}  # fmt: skip
 
 
 def smoothed_curve(history: History, name: str, window: int = 50) -> np.ndarray:
