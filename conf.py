@@ -5,6 +5,8 @@ errors). Every notebook is executed at build time. When ``../shared/datasets/fas
 and ``KERAS_HOME`` is unset, the kernels read a temporary copy of it (as the tests' conftest.py does), so the build
 runs offline; elsewhere Keras downloads the dataset as usual. ``HELPERS_STATIC_WIDGETS=1`` makes every interactive
 figure (``helpers.widgets.LivePlot``) print its initial state as an image plus one line saying where it is interactive.
+Every figure's ``<img>`` gets as alt text the description its PNG carries (``helpers.show(fig, alt=...)``,
+``LivePlot.describe``; see ``helpers.figures``), instead of Sphinx's default, the image's file path.
 Nothing is fetched from the network while building or reading the book: the theme comes from its pip package and
 MathJax from ``sphinx-mathjax-offline``'s files; no ipywidgets JavaScript is loaded.
 
@@ -23,6 +25,9 @@ import tempfile
 from pathlib import Path
 
 import yaml
+from docutils import nodes
+
+from helpers.figures import alt_text
 
 ROOT = Path(__file__).resolve().parent
 CITATION = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
@@ -106,7 +111,11 @@ nb_ipywidgets_js = {}  # widgets render as static images (HELPERS_STATIC_WIDGETS
 # -- HTML -----------------------------------------------------------------------------------------------------------
 html_theme = "sphinx_book_theme"
 html_title = project
-html_static_path: list[str] = []
+# Accessibility fixes found by axe-core (tests/test_book.py): a CSS rule for dark mode, and the sidebar's title link
+# inside a landmark (a template that replaces the theme's navbar-logo.html).
+html_static_path = ["_static"]
+html_css_files = ["a11y.css"]
+templates_path = ["_templates"]
 html_copy_source = True  # _sources/notebooks/*.ipynb: the download button's "original notebook"
 html_theme_options = {
     "repository_url": REPOSITORY_URL,
@@ -158,6 +167,18 @@ def _on_include_read(app, relative_path, parent_docname: str, content: list[str]
     content[0] = re.sub(r"\[!\[Binder\]\([^)]*\)\]\(([^)]*)\)", r"[Launch on Binder](\1)", content[0])
 
 
+def _alt_from_png(app, doctree) -> None:
+    """Each notebook figure's ``<img>`` alt text: the description its PNG carries (``helpers.show``, the widgets'
+    static images; ``helpers.figures``). Without it Sphinx would write the image's file path."""
+    for node in doctree.findall(nodes.image):
+        path = Path(app.env.relfn2path(node["uri"], app.env.docname)[1])
+        if "alt" not in node and path.suffix == ".png" and path.is_file():
+            alt = alt_text(path.read_bytes())
+            if alt:
+                node["alt"] = alt
+
+
 def setup(app):
     app.connect("source-read", _on_source_read)
     app.connect("include-read", _on_include_read)
+    app.connect("doctree-read", _alt_from_png, priority=400)  # before Sphinx's image collector rewrites the uri

@@ -17,14 +17,19 @@ One concern per module:
 - ``helpers.engines``       the trainer's engines: K copies of a model as one batched computation, or in turn
 - ``helpers.lab_trainer``   the cached, last-move-wins runs behind notebook 04's clipping lab
 - ``helpers.plots``         the static figures of training runs over seeds (04, 05)
+- ``helpers.figures``       ``helpers.show(fig, alt=...)``: a figure with its description (every notebook); the palette
 - ``helpers.fit_clipping``  clipping for ``model.fit`` after aggregation, its log, multi-replica loss scaling (06)
 - ``helpers.answers``       worked answers that stay folded after *Run All*
+- ``helpers.exercises``     the exercises' checks and hints, computed from each notebook's own state (01-06)
+- ``helpers.student_copy``  a copy of the notebooks without the solutions, for teachers
 - ``helpers.widgets``       figures that update in place, wired to controls (one submodule per notebook)
 
 Importing ``helpers`` does not import TensorFlow and sets no environment variable: TensorFlow reads
-``TF_CPP_MIN_LOG_LEVEL`` and ``TF_ENABLE_ONEDNN_OPTS`` when first imported, so every setup cell sets them first.
+``TF_CPP_MIN_LOG_LEVEL`` and ``TF_ENABLE_ONEDNN_OPTS`` when first imported, so every setup cell sets them first. It
+makes ``helpers.figures.PALETTE`` (safe for colour-vision deficiencies) matplotlib's colour cycle.
 """
 
+from helpers.figures import show
 from helpers.setup import check_versions, seed_everything
 
-__all__ = ["check_versions", "seed_everything"]
+__all__ = ["check_versions", "seed_everything", "show"]

@@ -1,6 +1,8 @@
-"""Figures of training runs (notebooks 04 and 05) and the curves notebook 04's lab draws.
+"""Figures of training runs (notebooks 04 and 05), their descriptions (alt texts for ``helpers.show``) and the curves
+notebook 04's lab draws.
 
-A diverged run (NaN/inf loss or gradient) stopped there: it is marked ``x`` at that step and its curves end.
+A diverged run (NaN/inf loss or gradient) stopped there: it is marked ``x`` at that step and its curves end. Curves
+differ by line style and marker (``STYLES``) as well as by colour.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ __all__ = [
     "PANELS",
     "PANEL_LABELS",
     "STYLES",
+    "describe_lr_sweep",
+    "describe_seed_runs",
     "plot_histories",
     "plot_lr_sweep",
     "plot_seed_runs",
@@ -35,6 +39,19 @@ PANEL_LABELS = {
     "grad_norm": r"pre-clip global norm $\|g\|$",
     "clipped": "fraction of steps clipped",
 }
+#: Line style and marker per curve, so that curves differ without colour too.
+STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1, 1, 1)), "v"))
+#: Markers per curve at most, spread along it (a marker at every step would hide the line).
+MARKERS_PER_CURVE = 8
+
+
+def _style(index: int, steps: int) -> dict:
+    """The ``plot`` keywords of curve ``index`` of ``steps`` points: its colour, line style and sparse markers, each
+    curve's markers shifted along it (curves that coincide still show every curve's markers)."""
+    line, marker = STYLES[index % len(STYLES)]
+    every = max(1, steps // MARKERS_PER_CURVE)
+    return {"color": f"C{index}", "ls": line, "marker": marker, "ms": 4,
+            "markevery": (index % len(STYLES) * every // len(STYLES), every)}  # fmt: skip
 
 
 def smoothed_curve(history: History, name: str, window: int = 50) -> np.ndarray:
@@ -91,12 +108,18 @@ def stop_point(history: History, curve: np.ndarray, fallback=(1.0,)) -> tuple[fl
     return float(history.diverged_at), float(values[-1])
 
 
-def _figure(panels: int, labels, default: list, figsize) -> tuple[Figure, list, list]:
-    """``(figure, axes, labels)``: the first ``panels`` of ``PANELS``, labelled (the norm on a log axis), and
-    ``labels`` checked (``default`` if ``None``)."""
+def _labels(labels, default: list) -> list:
+    """``labels`` checked: one per entry of ``default`` (``default`` if ``None``)."""
     labels = default if labels is None else labels
     if isinstance(labels, str) or len(labels) != len(default):
         raise ValueError(f"labels must be a list with one entry per run ({len(default)}), got {labels!r}")
+    return list(labels)
+
+
+def _figure(panels: int, labels, default: list, figsize) -> tuple[Figure, list, list]:
+    """``(figure, axes, labels)``: the first ``panels`` of ``PANELS``, labelled (the norm on a log axis), and
+    ``labels`` checked (``_labels``)."""
+    labels = _labels(labels, default)
     figure = Figure(figsize=figsize, layout="constrained")
     axes = figure.subplots(1, panels)
     for ax, name in zip(axes, PANELS):
@@ -128,7 +151,7 @@ def plot_seed_runs(runs: SeedRuns, labels=None, window: int = 50, figsize=(12.0,
         for ax, name in zip(axes, PANELS):
             mean, low, high = seed_band(histories, name, window)
             steps = np.arange(len(mean))
-            (line,) = ax.plot(steps, mean, color=f"C{color}", lw=1.4, label=text)
+            (line,) = ax.plot(steps, mean, lw=1.4, label=text, **_style(color, len(mean)))
             ax.fill_between(steps, low, high, color=f"C{color}", alpha=0.2, lw=0)
             for h in diverged:
                 point = stop_point(h, smoothed_curve(h, name, window), fallback=high)
@@ -140,6 +163,23 @@ def plot_seed_runs(runs: SeedRuns, labels=None, window: int = 50, figsize=(12.0,
     )
     figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), fontsize=9)
     return figure
+
+
+def describe_seed_runs(runs: SeedRuns, labels=None, window: int = 50) -> str:
+    """The alt text of ``plot_seed_runs(runs, labels, window)``: what it draws, and each setting's final loss (mean
+    over the seeds that did not diverge) and diverged seeds."""
+    if not isinstance(runs, SeedRuns):
+        raise TypeError(f"runs must be the SeedRuns of helpers.training.train_seeds, got {type(runs).__name__}")
+    labels = _labels(labels, [s.label for s in runs.settings])
+    n, steps = len(runs.seeds), max(h.steps for row in runs.histories for h in row)
+    ends = []
+    for label, losses, diverged in zip(labels, runs.final_losses(window), runs.diverged()):
+        finite = losses[np.isfinite(losses)]
+        end = f"{label} {finite.mean():.3g}" if finite.size else f"{label} –"
+        ends.append(end + (f" ({diverged.sum()} of {n} seeds diverged)" if diverged.any() else ""))
+    return (f"Training loss, batch accuracy and pre-clip gradient norm (log) over {steps} steps, one line per "
+            f"setting (mean over {n} seeds of running means over {window} steps, band: lowest to highest seed). "
+            f"Final loss, mean over the seeds: {'; '.join(ends)}.")  # fmt: skip
 
 
 def plot_histories(histories, window: int = 50, labels=None, figsize=(12.0, 3.5)) -> Figure:
@@ -168,7 +208,7 @@ def plot_histories(histories, window: int = 50, labels=None, figsize=(12.0, 3.5)
             else:
                 curve = smoothed_curve(history, name, window)
             lw = 0.6 if name == "grad_norm" else 1.2
-            (line,) = ax.plot(np.arange(history.steps), curve, color=f"C{color}", lw=lw, label=label)
+            (line,) = ax.plot(np.arange(history.steps), curve, lw=lw, label=label, **_style(color, len(curve)))
             point = stop_point(history, curve)
             if point is not None:
                 ax.plot(*point, "x", color=f"C{color}", ms=10, mew=2.5)
@@ -181,9 +221,6 @@ def plot_histories(histories, window: int = 50, labels=None, figsize=(12.0, 3.5)
     figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), fontsize=8)
     return figure
 
-
-#: Line style and marker per curve, so that curves differ without colour too.
-STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1, 1, 1)), "v"))
 
 
 def plot_lr_sweep(sweep, held_out: dict | None = None, chance=None, figsize=(11.0, 3.8)) -> Figure:
@@ -229,3 +266,22 @@ def plot_lr_sweep(sweep, held_out: dict | None = None, chance=None, figsize=(11.
     figure.suptitle(f"mean over {n} seeds (line), lowest to highest seed (band);\nringed: each method's best "
                     "learning rate; x: a run diverged", fontsize=10)  # fmt: skip
     return figure
+
+
+def describe_lr_sweep(sweep, held_out: dict | None = None) -> str:
+    """The alt text of ``plot_lr_sweep(sweep, held_out)``: what it draws, and each method's best learning rate with
+    its mean final loss (and held-out accuracy) there."""
+    rates = sweep.learning_rates
+    n = min(len(v) for v in sweep.runs.values())
+    bests = []
+    for label in sweep.methods:
+        best = sweep.best(label)
+        text = f"{label} at learning rate {best:g}, final loss {np.mean(sweep.final_losses(label, best)[:n]):.3g}"
+        if held_out is not None:
+            text += f", held-out accuracy {np.nanmean(held_out[(label, best)][:n]):.3g}"
+        bests.append(text)
+    diverged = sum(h.diverged for runs in sweep.runs.values() for h in runs[:n])
+    panels = " and held-out accuracy" if held_out is not None else ""
+    return (f"Final training loss (log){panels} against the learning rate ({min(rates):g} to {max(rates):g}, log), "
+            f"one line per method, mean over {n} seeds with a band from the lowest to the highest seed; "
+            f"{diverged} runs diverged. Best of each: {'; '.join(bests)}.")  # fmt: skip

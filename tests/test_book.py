@@ -8,6 +8,12 @@ For the index and every notebook page: no response >= 400, every image decodes, 
 error output or widget repr, solutions folded, a Binder launch link and a notebook download link, and every relative
 link (with its #fragment) resolves. Screenshots: ``tests/screenshots/book-index.png``, ``book-04.png`` and
 ``book-04-widget.png`` (gitignored).
+
+Accessibility: axe-core (shipped inside the pinned ``axe-playwright-python`` wheel, so nothing is fetched) audits every
+page in light and in dark mode with every ``<details>`` (folded solutions, hidden cells) open: no violation of impact
+"serious" or "critical" (colour contrast, link and image names, heading order, landmarks, the ``lang`` attribute...);
+the rest is written per page to ``tests/screenshots/book-axe.txt``. Every figure of a notebook page (an ``<img>`` in a
+cell's output) has an alt text that describes it: at least a sentence, not a file path.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from helpers.figures import MIN_WORDS
 
 pytestmark = pytest.mark.browser
 
@@ -234,4 +242,79 @@ def test_book_pages_in_chromium(site, browser):
             if static_widget.count():  # the lab as the book shows it: its image and the line under it
                 static_widget.screenshot(path=str(SCREENSHOTS / "book-04-widget.png"))
     context.close()
+    assert not problems, "\n".join(problems)
+
+
+# ------------------------------------------------------------------------------------------------- accessibility
+
+#: Impacts that fail the audit (axe-core's scale: minor, moderate, serious, critical).
+AXE_BLOCKING = ("serious", "critical")
+JS_OPEN_DETAILS = "() => document.querySelectorAll('details').forEach(d => { d.open = true; })"
+#: Opened details fade in (myst-nb's CSS): audit their final colours, not a frame of the animation.
+NO_ANIMATION = "*, *::before, *::after { animation: none !important; transition: none !important; }"
+JS_FIGURES = """() => [...document.querySelectorAll('.cell_output img')].map(img => ({
+    src: img.getAttribute('src'), alt: img.getAttribute('alt')}))"""
+PATH_LIKE = re.compile(r"\.(png|jpe?g|gif|svg)\b|_images/|^[\w./-]+$")
+#: Notebook pages whose figures do not carry alt texts yet (06 is being rewritten; the lead applies helpers.show to
+#: its figures after that lands). The test fails once such a page passes, so that it leaves this set.
+ALT_TEXT_PENDING = {"06_clipping_in_real_training_setups"}
+
+
+def _alt_problem(alt: str | None, src: str) -> str | None:
+    """Why ``alt`` does not describe a figure (``None`` if it does): missing, a path, or shorter than a sentence."""
+    if not alt or not alt.strip():
+        return "no alt text"
+    if alt == src or PATH_LIKE.search(alt):
+        return f"alt text is a path: {alt!r}"
+    if len(alt.split()) < MIN_WORDS or not alt.rstrip().endswith((".", "!", "?")):
+        return f"alt text is not a sentence: {alt!r}"
+    return None
+
+
+def test_alt_problem_tells_a_description_from_a_path():
+    assert _alt_problem("A line falls from 10 to 0.1 over 50 steps: the gradient vanishes.", "x.png") is None
+    assert "path" in _alt_problem("../_images/e9cb99.png", "../_images/e9cb99.png")
+    assert "not a sentence" in _alt_problem("loss curve", "x.png")
+    assert _alt_problem(None, "x.png") == "no alt text"
+
+
+def _axe_summary(violations: list[dict]) -> str:
+    return ", ".join(f"{v['id']} ({v['impact']}, {len(v['nodes'])})" for v in violations) or "no violations"
+
+
+def test_book_pages_pass_axe_and_describe_their_figures(site, browser):
+    try:
+        from axe_playwright_python.sync_playwright import Axe
+    except ImportError:
+        _unavailable("axe-playwright-python is not installed (pip install -r requirements-dev.txt)")
+    axe = Axe()
+    problems, summary = [], []
+    pages = ["index.html"] + [f"notebooks/{nb.stem}.html" for nb in NOTEBOOKS]
+    for scheme in ("light", "dark"):
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme=scheme)
+        page = context.new_page()
+        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(site) else r.abort())
+        for path in pages:
+            _open(page, site + path, [], [])
+            page.add_style_tag(content=NO_ANIMATION)
+            page.evaluate(JS_OPEN_DETAILS)
+            result = axe.run(page).response
+            violations, review = result["violations"], sorted(r["id"] for r in result["incomplete"])
+            summary.append(f"{path} ({scheme}): {_axe_summary(violations)}; needs review: {review or 'nothing'}")
+            for v in violations:
+                if v["impact"] in AXE_BLOCKING:
+                    targets = [" ".join(node["target"]) for node in v["nodes"][:5]]
+                    problems.append(f"{path} ({scheme}): {v['id']} ({v['impact']}): {v['help']}; at {targets}")
+            if scheme == "light" and path.startswith("notebooks/"):
+                figures = page.evaluate(JS_FIGURES)
+                missing = [f"{path}: figure {f['src']}: {why}" for f in figures
+                           if (why := _alt_problem(f["alt"], f["src"]))]  # fmt: skip
+                if Path(path).stem not in ALT_TEXT_PENDING:
+                    problems += missing
+                elif not missing:
+                    problems.append(f"{path}: every figure is described now: remove it from ALT_TEXT_PENDING")
+        context.close()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / "book-axe.txt").write_text("\n".join(summary) + "\n", encoding="utf-8")
+    print("\n".join(summary))
     assert not problems, "\n".join(problems)

@@ -16,9 +16,11 @@ import threading
 import ipywidgets as W
 import numpy as np
 import PIL.Image
-from IPython.display import Image, display
+from IPython.display import display
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from helpers import figures
 
 __all__ = ["LivePlot", "drawing_order", "float_slider", "int_slider", "log_slider"]
 
@@ -95,6 +97,10 @@ class LivePlot:
     def draw(self, **values) -> None:  # pragma: no cover - every subclass implements it
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """The figure as drawn, in one or two sentences with its numbers: the alt text of its static image."""
+        raise NotImplementedError(f"{type(self).__name__} must say what its figure shows (describe)")
+
     def update(self) -> None:
         """Redraw the figure for the controls' current values and show it in place."""
         self.draw(**self.values())
@@ -145,13 +151,15 @@ class LivePlot:
         display(self.widget)
 
     def show_static(self) -> None:
-        """Show the initial state for a page without a kernel (``STATIC_ENV``): the figure and where the controls
-        work."""
+        """Show the initial state for a page without a kernel (``STATIC_ENV``): the figure, described by
+        ``describe()`` (its alt text in the book), and where the controls work."""
         self.draw(**self.values())
         names = ", ".join(control.description or name for name, control in self.controls.items())
         line = (f"Interactive figure, shown here in its initial state: open this notebook in JupyterLab or on Binder "
                 f"to change {names}.")
-        display(Image(data=self.png(), format="png"))
+        alt = self.describe()
+        png = base64.b64encode(figures.with_alt(self.png(), alt)).decode("ascii")
+        display({"image/png": png, "text/plain": alt}, raw=True)
         note = f'<p class="static-widget-note"><em>{html.escape(line)}</em></p>'
         if self.message.value:  # the widget's status line, e.g. "diverged at step ..."
             note = f"<p>{self.message.value}</p>{note}"

@@ -97,6 +97,15 @@ class ClippingGeometry(LivePlot):
         self.ax_angle.set_ylim(-2, max(50.0, turns.max() * 1.1))
         self.ax_angle.set_title(f"value clipping turns this gradient by {turn:.1f}°; norm clipping by 0°", fontsize=9)
 
+    def describe(self) -> str:
+        angle, c = self.values()["angle"], self.values()["threshold"]
+        lengths = self.result["lengths"]
+        return (f"Left: a 2-D gradient of length {lengths['raw']:.2f} at angle {angle:.0f}°, its norm-clipped version "
+                f"(length {lengths['norm']:.2f}, same direction, limit: the dashed circle of radius c = {c:.2f}) and "
+                f"its value-clipped version (length {lengths['value']:.2f}, limit: the dotted box). Right: the angle "
+                f"value clipping turns a gradient of this length by, for every direction: "
+                f"{self.result['angle_change']:.1f}° for this one; norm clipping turns none.")  # fmt: skip
+
 
 class CliffDescent(LivePlot):
     """Gradient descent on the cliff (``descent.descend_cliff``), unclipped and norm-clipped: both trajectories
@@ -188,3 +197,12 @@ class CliffDescent(LivePlot):
         hidden = f" {zero} updates of length 0 are not drawn on the log axis." if zero else ""
         shortened = int(clipped.clipped.sum())
         self.message.value = f"{shortened} of {self.steps} clipped updates were shortened{where}.{hidden}"
+
+    def describe(self) -> str:
+        learning_rate, c, w, b = (self.values()[n] for n in ("learning_rate", "threshold", "start_w", "start_b"))
+        free, clipped = self.runs["unclipped"], self.runs["clipped"]
+        return (f"Left: the cliff's loss surface over w and b with {self.steps} steps of gradient descent from "
+                f"(w, b) = ({w:.2f}, {b:.2f}) at learning rate {learning_rate:.3g}, unclipped (red) and norm-clipped "
+                f"at c = {c:.2f} (white); final loss {free.losses[-1]:.3g} unclipped, {clipped.losses[-1]:.3g} "
+                f"clipped. Right: the length of every update (log): longest {free.step_sizes.max():.3g} unclipped, "
+                f"{clipped.step_sizes.max():.3g} clipped, at most ηc = {learning_rate * c:.3g}.")  # fmt: skip

@@ -235,6 +235,13 @@ class ClippingLab(LivePlot):
             text += f"\nno clipping: {stats(references)}; lower than no clipping in {wins} of {len(histories)} seeds"
         return text
 
+    def describe(self) -> str:
+        text = self.title.get_text().replace("\n", "; ")
+        return (f"Four panels over {self.steps} training steps, running means over {self.window} steps: training loss, "
+                f"batch accuracy, pre-clip gradient norm (log) and fraction of steps clipped, for this setting (red "
+                f"line: mean over the seeds, band: min to max) and without clipping at the same learning rate "
+                f"(grey). {text}.")  # fmt: skip
+
 
 def _range(name: str, value) -> tuple[float, float]:
     if not (isinstance(value, tuple | list) and len(value) == 2):

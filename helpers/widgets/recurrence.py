@@ -48,6 +48,12 @@ class ScalarRecurrence(LivePlot):
         self.ax.set_ylim(*log_limits(np.concatenate([values, *references])))
         self.ax.set_title(rf"after $T$ = {steps} steps the factor is $|w|^T$ = {values[-1]:.3g}")
 
+    def describe(self) -> str:
+        w, steps = (self.values()[name] for name in ("w", "steps"))
+        return (f"Log-scale plot of the factor |w|^t by which a gradient shrinks or grows t steps back, for "
+                f"w = {w:.2f} (solid line) and for w = 0.9 and 1.1 (dotted): after T = {steps} steps it is "
+                f"{self.line.get_ydata()[-1]:.3g}.")  # fmt: skip
+
 
 class MatrixRecurrence(LivePlot):
     """``‖∂h_k/∂h_0‖₂`` of ``h_t = σ(W h_{t-1} + x_t)``, ``W = ρ·Q``, against the linear ``ρ^k``.
@@ -96,3 +102,11 @@ class MatrixRecurrence(LivePlot):
         self.ax.set_title(
             rf"{activation}, $\rho$ = {rho:.2f}{inputs}: $\|\partial h_T/\partial h_0\|$ = {measured[-1]:.3g}"
         )
+
+    def describe(self) -> str:
+        rho, activation, steps, scale = (self.values()[n] for n in ("rho", "activation", "steps", "input_scale"))
+        inputs = "" if activation == "linear" else f", input scale {scale:.3g}"
+        return (f"Log-scale plot of the gradient norm ‖∂h_k/∂h_0‖ over k = 0 to {steps} steps for a {activation} "
+                f"recurrence with spectral radius ρ = {rho:.2f}{inputs} (solid line) against the linear prediction "
+                f"ρ^k (dashed): after {steps} steps it is {self.line.get_ydata()[-1]:.3g}, the prediction "
+                f"{rho**steps:.3g}.")  # fmt: skip

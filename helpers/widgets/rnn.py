@@ -136,3 +136,12 @@ class GradientNormsPlot(LivePlot):
         if result.cell is not None:
             text += f"; cell state ‖∂L/∂c_1‖ / ‖∂L/∂c_T‖ = {result.cell[0] / result.cell[-1]:.3g}"
         return text
+
+    def describe(self) -> str:
+        rho, length, cell, activation = (self.values()[n] for n in ("rho", "length", "cell", "activation"))
+        lines = "circles" + (", the LSTM's cell state ‖∂L/∂c_t‖ as squares" if self.result.cell is not None else "")
+        lines += ", the prediction ρ^(T−t)·‖∂L/∂h_T‖ dashed" if self.prediction is not None else ""
+        summary = self._summary(self.result, rho, length, self.prediction is not None)
+        summary = summary.replace("<b>", "").replace("</b>", "").rstrip(".")
+        return (f"Log-scale plot of the measured gradient norm ‖∂L/∂h_t‖ at every time step t = 1 to {length} of a "
+                f"{activation} {cell} layer with ρ = {rho:.2f} ({lines}). {summary}.")  # fmt: skip

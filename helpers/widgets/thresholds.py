@@ -188,6 +188,15 @@ class ThresholdExplorer(LivePlot):
                                 fontsize=11)  # fmt: skip
         self.result = {"rule": rule, "threshold": c, "clipped": clipped, "fraction": fraction}
 
+    def describe(self) -> str:
+        values = self.values()
+        rule, n, k = values["rule"], self.norms.size, self.result["clipped"].size
+        rule_text = DESCRIBE[rule].format(values[PARAMETER[rule]])
+        return (f"Left: histogram of the {n} recorded pre-clip gradient norms (log axis) with the threshold "
+                f"c = {self.result['threshold']:.3g} ({rule_text}) as a vertical line, the bars above it "
+                f"red; right: the norm at every step, the steps above c marked. {k} of {n} steps "
+                f"({self.result['fraction']:.1%}) would be clipped.")  # fmt: skip
+
 
 def _parameters(rule: str, multiple: float, percentile: float, factor: float) -> tuple[float, float, float]:
     """The three parameters, checked against their ``LIMITS`` (and ``rule`` against ``RULES``)."""
