@@ -255,9 +255,9 @@ NO_ANIMATION = "*, *::before, *::after { animation: none !important; transition:
 JS_FIGURES = """() => [...document.querySelectorAll('.cell_output img')].map(img => ({
     src: img.getAttribute('src'), alt: img.getAttribute('alt')}))"""
 PATH_LIKE = re.compile(r"\.(png|jpe?g|gif|svg)\b|_images/|^[\w./-]+$")
-#: Notebook pages whose figures do not carry alt texts yet (06 is being rewritten; the lead applies helpers.show to
-#: its figures after that lands). The test fails once such a page passes, so that it leaves this set.
-ALT_TEXT_PENDING = {"06_clipping_in_real_training_setups"}
+#: Notebook pages whose figures may not carry alt texts yet (none: every figure is described). The test fails once
+#: such a page passes, so that it leaves this set.
+ALT_TEXT_PENDING: set[str] = set()
 
 
 def _alt_problem(alt: str | None, src: str) -> str | None:
