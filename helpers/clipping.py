@@ -4,7 +4,7 @@ The words, as the whole package uses them:
 
 - **mode**: a rule's name: ``"none"``, ``"value"``, ``"norm"``, ``"global_norm"`` (``MODES``, the modes of ``clip``),
   ``"autoclip"``, ``"agc"``;
-- **rule**: what implements a mode (``clip``'s branches, ``AutoClip``, ``agc``, ``helpers.training.ClipRule``);
+- **rule**: what implements a mode (``clip``'s branches, ``AutoClip``, ``agc``; for a training loop, ``ClipRule``);
 - **threshold**: a rule's one positive parameter: the bound ``c`` for value/norm/global_norm, the percentile ``p``
   for AutoClip, the factor ``λ`` for AGC.
 
@@ -38,7 +38,8 @@ Adaptive rules (notebook 05):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
@@ -457,3 +458,116 @@ class AutoClip:
         self.norms.assign(tf.zeros_like(self.norms))
         self.count.assign(0)
         self.last_threshold.assign(float("nan"))
+
+
+# Rules for a training loop: what helpers.training and helpers.fit_clipping run, one mode each.
+
+
+@dataclass(frozen=True)
+class ClipRule:
+    """The rule of mode ``name``. ``clip(grads, threshold, weights, state, context) -> (clipped, was_clipped,
+    new_state)`` sees **one** setting (traceable in ``tf.vectorized_map`` and XLA): ``grads``, ``weights`` (before
+    the update) in ``model.trainable_variables`` order, a float32 ``threshold``, ``state`` (``state_size`` floats
+    kept from step to step, zeros at first) and ``context`` (``{"final_layer": the last layer's variables}``).
+    ``check(threshold)`` raises ``ValueError`` for a bad one; ``label`` formats it, e.g. ``"AGC λ={threshold:g}"``.
+    """
+
+    name: str
+    clip: Callable
+    needs_threshold: bool = True
+    state_size: int = 0
+    check: Callable | None = None
+    label: str | None = None
+
+
+def _fixed_rule(mode: str) -> ClipRule:
+    """A mode of ``helpers.clip`` (``MODES``) as a rule, labelled with ``LABELS``."""
+    clipped_if = {
+        "none": lambda grads, c: tf.constant(False),
+        "value": lambda grads, c: tf.reduce_any(tf.stack([tf.reduce_max(tf.abs(g)) > c for g in grads])),
+        "norm": lambda grads, c: tf.reduce_any(tensor_norms(list(grads)) > c),
+        "global_norm": lambda grads, c: global_norm(list(grads)) > c,
+    }[mode]
+
+    def apply(grads, threshold, weights, state, context):
+        clipped, _ = clip(list(grads), mode, None if mode == "none" else threshold)
+        return clipped, clipped_if(grads, threshold), state
+
+    label = LABELS[mode] + ("" if mode == "none" else " ≤ {threshold:g}")
+    return ClipRule(mode, apply, needs_threshold=mode != "none", label=label)
+
+
+def autoclip_rule(capacity: int = 2000) -> ClipRule:
+    """AutoClip (Seetharaman et al. 2020): ``helpers.autoclip_step`` over the last ``capacity`` norms."""
+    capacity = checks.positive_int("capacity", capacity)
+
+    def apply(grads, p, weights, state, context):
+        norm = global_norm(list(grads))
+        history, count, threshold = autoclip_step(state[1:], state[0], norm, p)
+        clipped, _ = clip_by_global_norm(list(grads), threshold)
+        return clipped, norm > threshold, tf.concat([count[None], history], axis=0)
+
+    return ClipRule("autoclip", apply, state_size=1 + capacity, check=check_percentile,
+                    label="AutoClip p={threshold:g}")  # fmt: skip
+
+
+def agc_rule(eps: float = 1e-3) -> ClipRule:
+    """Adaptive gradient clipping (Brock et al. 2021): ``helpers.agc``, the final layer left unclipped."""
+    eps = checks.positive("eps", eps)
+
+    def apply(grads, factor, weights, state, context):
+        clipped, _ = agc(list(grads), list(weights), factor, eps, skip=context["final_layer"])
+        changed = tf.reduce_any(tf.stack([tf.reduce_any(a != g) for a, g in zip(clipped, grads)]))
+        return clipped, changed, state
+
+    return ClipRule("agc", apply, label="AGC λ={threshold:g}")
+
+
+_RULES: dict[str, ClipRule] = {}
+#: The threshold a compiled rule is handed for a mode that takes none (``"none"``): any number would do, it is unused.
+NO_THRESHOLD = 1.0
+
+
+def threshold_value(threshold) -> float:
+    """``threshold`` as the number a compiled rule is handed: ``NO_THRESHOLD`` for ``None``."""
+    return NO_THRESHOLD if threshold is None else float(threshold)
+
+
+def rules() -> dict[str, ClipRule]:
+    """The clipping rules by mode, those of ``register_rule`` included."""
+    if not _RULES:
+        _RULES.update({mode: _fixed_rule(mode) for mode in MODES})
+        _RULES.update(autoclip=autoclip_rule(), agc=agc_rule())
+    return dict(_RULES)
+
+
+def register_rule(rule: ClipRule) -> None:
+    """Make a clipping rule available as ``Setting(mode=rule.name, ...)`` (replacing one of the same name). The
+    trainer keys its compiled functions by the rule objects themselves, so a replaced rule is never run from a
+    function traced with the old one."""
+    if not isinstance(rule, ClipRule):
+        raise TypeError(f"rule must be a ClipRule, got {type(rule).__name__}")
+    checks.positive_int("rule.state_size", rule.state_size, minimum=0)
+    rules()
+    _RULES[rule.name] = rule
+
+
+def check_threshold(mode: str, threshold) -> float | None:
+    """``threshold`` for ``mode`` (one of ``rules()``) checked: ``None`` for ``"none"``, else a positive number finite
+    in float32 (the gradients' dtype) that the rule accepts (e.g. a percentile in (0, 100] for AutoClip)."""
+    checks.one_of("mode", mode, tuple(rules()))
+    rule = rules()[mode]
+    if not rule.needs_threshold:
+        if threshold is not None:
+            raise ValueError(f"threshold must be None when mode={mode!r}, got {threshold!r}")
+        return None
+    if threshold is None:
+        raise ValueError(f"threshold is required for mode={mode!r}: a positive finite number")
+    threshold = checks.positive("threshold", threshold)
+    largest = float(np.finfo(np.float32).max)
+    if threshold > largest:
+        raise ValueError(f"threshold must be finite in float32, the gradients' dtype (at most {largest:.3g}), "
+                         f"got {threshold:g}")  # fmt: skip
+    if rule.check is not None:
+        rule.check(threshold)
+    return threshold

@@ -6,7 +6,7 @@ weight stacked along a first axis of K, differentiable with respect to the stack
 - ``KerasEngine``: any Keras model through ``model.stateless_call``, one copy after the other (slower).
 
 Both have ``probabilities_and_loss(weights, x, y, loss)``, ``outputs`` (output units), ``context`` (for a
-``helpers.training.ClipRule``) and ``key`` (what the trainer caches compiled functions by).
+``helpers.clipping.ClipRule``) and ``key`` (what the trainer caches compiled functions by).
 """
 
 from __future__ import annotations

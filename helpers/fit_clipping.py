@@ -1,7 +1,7 @@
 """Clipping for ``model.fit``, in the right place, with its log (notebook 06): take-home tools for any Keras model.
 
 ``clipping_optimizer(optimizer, mode, threshold)`` copies a Keras optimizer so that it clips with the rule of
-``mode`` (any of ``helpers.training.rules()``) the gradient that is actually applied, and records each update's
+``mode`` (any of ``helpers.clipping.rules()``) the gradient that is actually applied, and records each update's
 pre-clip global norm and whether the rule changed the gradient. It clips:
 
 - after the replicas' gradients are summed (``MirroredStrategy``, ``MultiWorkerMirroredStrategy``), where Keras's
@@ -35,7 +35,7 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 from tensorflow.core.util import event_pb2
 
-from helpers import checks, clipping, training
+from helpers import checks, clipping
 
 #: Marks a summary as a TensorBoard scalar, as ``tf.summary.scalar`` does (writing needs no ``tensorboard`` package).
 _SCALAR_METADATA = summary_pb2.SummaryMetadata(
@@ -45,7 +45,7 @@ _SCALAR_METADATA = summary_pb2.SummaryMetadata(
 
 class _ClipAfterAggregation:
     """Mixin for a Keras optimizer class: all-reduce, (loss scaling: decide, unscale), clip, record, update.
-    ``clipping_optimizer`` sets ``_clip_rule`` (a ``helpers.training.ClipRule``), ``_clip_threshold`` and
+    ``clipping_optimizer`` sets ``_clip_rule`` (a ``helpers.clipping.ClipRule``), ``_clip_threshold`` and
     ``_clip_context``; a ``LossScaleOptimizer`` of this module sets ``_loss_scale`` (a weak reference to itself)."""
 
     _loss_scale = None
@@ -120,7 +120,7 @@ def clipping_optimizer(optimizer, mode: str, threshold: float | None = None, mod
     Args:
         optimizer: a Keras optimizer that does not clip itself (else it would clip twice) and is not a
             ``LossScaleOptimizer`` (wrap the result in this module's instead).
-        mode, threshold: a mode of ``helpers.training.rules()`` and its threshold (``None`` for ``"none"``).
+        mode, threshold: a mode of ``helpers.clipping.rules()`` and its threshold (``None`` for ``"none"``).
         model: the Keras model, needed for ``"agc"`` (its last layer is left unclipped, as in the paper).
     """
     if not isinstance(optimizer, keras.optimizers.Optimizer):
@@ -138,15 +138,15 @@ def clipping_optimizer(optimizer, mode: str, threshold: float | None = None, mod
                 f"optimizer has {name}={getattr(optimizer, name)!r}: Keras would clip too (per replica, before "
                 "aggregation); leave it unset and give the rule to clipping_optimizer"
             )
-    setting = training.Setting(mode, threshold)  # checks mode and threshold as the trainer does
+    threshold = clipping.check_threshold(mode, threshold)  # as the trainer checks them
     if model is None and mode == "agc":
         raise ValueError("mode='agc' needs model= (AGC leaves the model's last layer unclipped)")
     base = type(optimizer)
     if base not in _CLASSES:
         _CLASSES[base] = type(f"Clipping{base.__name__}", (_ClipAfterAggregation, base), {})
     new = _CLASSES[base].from_config(optimizer.get_config())
-    new._clip_rule = training.rules()[mode]
-    new._clip_threshold = 1.0 if setting.threshold is None else float(setting.threshold)
+    new._clip_rule = clipping.rules()[mode]
+    new._clip_threshold = clipping.threshold_value(threshold)
     new._clip_context = {"final_layer": () if model is None else tuple(clipping.last_layer(model))}
     return new
 

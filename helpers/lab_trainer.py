@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 
-from helpers import training
+from helpers import clipping, training
 from helpers.training import History, SeedRuns, Setting
 
 __all__ = ["LabTrainer"]
@@ -63,7 +63,8 @@ class LabTrainer:
 
     def key(self, setting: Setting) -> Setting:
         """The cache key of ``setting``: rounded as in ``setting()``, its seed kept."""
-        return self.setting(setting.mode, setting.threshold or 1.0, setting.learning_rate, setting.seed)
+        threshold = clipping.threshold_value(setting.threshold)
+        return self.setting(setting.mode, threshold, setting.learning_rate, setting.seed)
 
     def reference(self, setting: Setting) -> Setting:
         """The unclipped setting at ``setting``'s learning rate."""

@@ -67,90 +67,10 @@ THREADS = max(1, int(os.environ.get("HELPERS_TRAIN_THREADS", os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
-class ClipRule:
-    """The rule of mode ``name``. ``clip(grads, threshold, weights, state, context) -> (clipped, was_clipped,
-    new_state)`` sees **one** setting (traceable in ``tf.vectorized_map`` and XLA): ``grads``, ``weights`` (before
-    the update) in ``model.trainable_variables`` order, a float32 ``threshold``, ``state`` (``state_size`` floats
-    kept from step to step, zeros at first) and ``context`` (``{"final_layer": the last layer's variables}``).
-    ``check(threshold)`` raises ``ValueError`` for a bad one; ``label`` formats it, e.g. ``"AGC λ={threshold:g}"``.
-    """
-
-    name: str
-    clip: Callable
-    needs_threshold: bool = True
-    state_size: int = 0
-    check: Callable | None = None
-    label: str | None = None
-
-
-def _fixed_rule(mode: str) -> ClipRule:
-    """A mode of ``helpers.clipping.clip`` (``clipping.MODES``) as a rule, labelled with ``clipping.LABELS``."""
-    clipped_if = {
-        "none": lambda grads, c: tf.constant(False),
-        "value": lambda grads, c: tf.reduce_any(tf.stack([tf.reduce_max(tf.abs(g)) > c for g in grads])),
-        "norm": lambda grads, c: tf.reduce_any(clipping.tensor_norms(list(grads)) > c),
-        "global_norm": lambda grads, c: clipping.global_norm(list(grads)) > c,
-    }[mode]
-
-    def apply(grads, threshold, weights, state, context):
-        clipped, _ = clipping.clip(list(grads), mode, None if mode == "none" else threshold)
-        return clipped, clipped_if(grads, threshold), state
-
-    label = clipping.LABELS[mode] + ("" if mode == "none" else " ≤ {threshold:g}")
-    return ClipRule(mode, apply, needs_threshold=mode != "none", label=label)
-
-
-def autoclip_rule(capacity: int = 2000) -> ClipRule:
-    """AutoClip (Seetharaman et al. 2020): ``helpers.clipping.autoclip_step`` over the last ``capacity`` norms."""
-    capacity = checks.positive_int("capacity", capacity)
-
-    def apply(grads, p, weights, state, context):
-        norm = clipping.global_norm(list(grads))
-        history, count, threshold = clipping.autoclip_step(state[1:], state[0], norm, p)
-        clipped, _ = clipping.clip_by_global_norm(list(grads), threshold)
-        return clipped, norm > threshold, tf.concat([count[None], history], axis=0)
-
-    return ClipRule("autoclip", apply, state_size=1 + capacity, check=clipping.check_percentile,
-                    label="AutoClip p={threshold:g}")  # fmt: skip
-
-
-def agc_rule(eps: float = 1e-3) -> ClipRule:
-    """Adaptive gradient clipping (Brock et al. 2021): ``helpers.clipping.agc``, the final layer left unclipped."""
-    eps = checks.positive("eps", eps)
-
-    def apply(grads, factor, weights, state, context):
-        clipped, _ = clipping.agc(list(grads), list(weights), factor, eps, skip=context["final_layer"])
-        changed = tf.reduce_any(tf.stack([tf.reduce_any(a != g) for a, g in zip(clipped, grads)]))
-        return clipped, changed, state
-
-    return ClipRule("agc", apply, label="AGC λ={threshold:g}")
-
-
-_RULES: dict[str, ClipRule] = {}
-
-
-def rules() -> dict[str, ClipRule]:
-    """The clipping rules by mode, those of ``register_rule`` included."""
-    if not _RULES:
-        _RULES.update({mode: _fixed_rule(mode) for mode in clipping.MODES})
-        _RULES.update(autoclip=autoclip_rule(), agc=agc_rule())
-    return dict(_RULES)
-
-
-def register_rule(rule: ClipRule) -> None:
-    """Make a clipping rule available as ``Setting(mode=rule.name, ...)`` (replacing one of the same name)."""
-    if not isinstance(rule, ClipRule):
-        raise TypeError(f"rule must be a ClipRule, got {type(rule).__name__}")
-    checks.positive_int("rule.state_size", rule.state_size, minimum=0)
-    rules()
-    _RULES[rule.name] = rule
-    _CHUNK_FUNCTIONS.clear()  # compiled functions hold the rules they were traced with
-
-
-@dataclass(frozen=True)
 class Setting:
-    """One training configuration (hashable, compared by value): a mode of ``rules()`` and its threshold (``None``
-    for ``"none"``), the optimizer (``momentum`` in [0, 1) for SGD only) and the seed of the initial weights."""
+    """One training configuration (hashable, compared by value): a mode of ``helpers.clipping.rules()`` and its
+    threshold (``None`` for ``"none"``), the optimizer (``momentum`` in [0, 1) for SGD only) and the seed of the
+    initial weights."""
 
     mode: str = "none"
     threshold: float | None = None
@@ -160,16 +80,7 @@ class Setting:
     seed: int = 0
 
     def __post_init__(self):
-        checks.one_of("mode", self.mode, tuple(rules()))
-        rule = rules()[self.mode]
-        if rule.needs_threshold:
-            if self.threshold is None:
-                raise ValueError(f"threshold is required for mode={self.mode!r}: a positive finite number")
-            object.__setattr__(self, "threshold", checks.positive("threshold", self.threshold))
-            if rule.check is not None:
-                rule.check(self.threshold)
-        elif self.threshold is not None:
-            raise ValueError(f"threshold must be None when mode={self.mode!r}, got {self.threshold!r}")
+        object.__setattr__(self, "threshold", clipping.check_threshold(self.mode, self.threshold))
         object.__setattr__(self, "learning_rate", checks.positive("learning_rate", self.learning_rate))
         checks.one_of("optimizer", self.optimizer, OPTIMIZERS)
         momentum = checks.finite("momentum", self.momentum)
@@ -180,16 +91,14 @@ class Setting:
         object.__setattr__(self, "momentum", momentum)
         object.__setattr__(self, "seed", checks.positive_int("seed", self.seed, minimum=0))
         largest = float(np.finfo(np.float32).max)
-        for name in ("threshold", "learning_rate"):
-            value = getattr(self, name)
-            if value is not None and abs(value) > largest:
-                raise ValueError(f"{name} must be finite in float32, the gradients' dtype (at most {largest:.3g}), "
-                                 f"got {value:g}")  # fmt: skip
+        if self.learning_rate > largest:
+            raise ValueError(f"learning_rate must be finite in float32, the gradients' dtype (at most {largest:.3g}), "
+                             f"got {self.learning_rate:g}")  # fmt: skip
 
     @property
     def label(self) -> str:
         """A short description for legends, e.g. ``"value ≤ 0.5, SGD lr=0.01"``."""
-        rule = rules()[self.mode]
+        rule = clipping.rules()[self.mode]
         clip = (rule.label or rule.name + " {threshold}").format(threshold=self.threshold)
         opt = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop"}[self.optimizer]
         if self.momentum:
@@ -258,7 +167,7 @@ class _Hyper(NamedTuple):
     """A block's per-setting numbers, ``(BLOCK,)`` tensors: changing them never recompiles."""
 
     learning_rate: tf.Tensor  # float32
-    threshold: tf.Tensor  # float32 (1.0 where the mode takes none)
+    threshold: tf.Tensor  # float32 (helpers.clipping.NO_THRESHOLD where the mode takes none)
     momentum: tf.Tensor  # float32 (SGD)
     rule: tf.Tensor  # int32: index into the block's rule list
     optimizer: tf.Tensor  # int32: index into OPTIMIZERS
@@ -399,13 +308,13 @@ class _Block:
     def __init__(self, settings, members, data_seed, engine, model_fn, loss):
         block = [settings[i] for i in members + [members[0]] * (BLOCK - len(members))]
         fixed = _family(block[0].mode) == "fixed"  # each family's function holds only its rules: less to compile
-        names = [name for name in rules() if name == "none" or (name in clipping.MODES) == fixed]
-        rule_list = [rules()[name] for name in names]
+        names = [name for name in clipping.rules() if name == "none" or (name in clipping.MODES) == fixed]
+        rule_list = [clipping.rules()[name] for name in names]
         self.members, self.data_seed, self.running = members, data_seed, True
         self.function = _chunk_function(engine, rule_list, loss)
         self.hyper = _Hyper(
             tf.constant([s.learning_rate for s in block], tf.float32),
-            tf.constant([s.threshold if s.threshold is not None else 1.0 for s in block], tf.float32),
+            tf.constant([clipping.threshold_value(s.threshold) for s in block], tf.float32),
             tf.constant([s.momentum for s in block], tf.float32),
             tf.constant([names.index(s.mode) for s in block], tf.int32),
             tf.constant([OPTIMIZERS.index(s.optimizer) for s in block], tf.int32),

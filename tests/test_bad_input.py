@@ -153,8 +153,8 @@ BAD_CALLS = [
     ("evaluate nan pixels", lambda: training.evaluate(a_history(), nan_images(), np.zeros(2)), ValueError, "x"),
     ("evaluate x and y of different lengths", lambda: training.evaluate(a_history(), images(), np.zeros(3)),
      ValueError, "x and y"),
-    ("autoclip_rule capacity 0", lambda: training.autoclip_rule(0), ValueError, "capacity"),
-    ("agc_rule eps nan", lambda: training.agc_rule(math.nan), ValueError, "eps"),
+    ("autoclip_rule capacity 0", lambda: clipping.autoclip_rule(0), ValueError, "capacity"),
+    ("agc_rule eps nan", lambda: clipping.agc_rule(math.nan), ValueError, "eps"),
     # --- data -----------------------------------------------------------------------------------------------
     ("pipeline x and y differ", lambda: data.fashion_mnist_pipeline(images(), np.zeros(3)), ValueError, "x and y"),
     ("pipeline batch_size 0", lambda: data.fashion_mnist_pipeline(images(), np.zeros(2), batch_size=0), ValueError,

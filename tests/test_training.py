@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import data, models, training
+from helpers import clipping, data, models, training
 from helpers.training import Setting
 
 CHUNK = 20
@@ -265,7 +265,7 @@ def test_a_diverging_setting_does_not_disturb_the_others(train_data):
 def test_a_step_whose_clipped_gradient_is_not_finite_is_not_applied(train_data, monkeypatch):
     """A rule may turn finite gradients into inf (e.g. g·c overflowing in float32): that update is never applied;
     the step is reported as the divergence step."""
-    monkeypatch.setattr(training, "_RULES", training.rules())
+    monkeypatch.setattr(clipping, "_RULES", clipping.rules())
     monkeypatch.setattr(training, "_CHUNK_FUNCTIONS", {})
 
     def overflow_at_step_3(grads, threshold, weights, state, context):
@@ -273,7 +273,7 @@ def test_a_step_whose_clipped_gradient_is_not_finite_is_not_applied(train_data, 
         factor = tf.where(count >= 4.0, tf.constant(np.inf, tf.float32), 1.0)
         return [grads[0] * factor, *grads[1:]], count >= 4.0, count[None]
 
-    training.register_rule(training.ClipRule("overflow", overflow_at_step_3, state_size=1))
+    clipping.register_rule(clipping.ClipRule("overflow", overflow_at_step_3, state_size=1))
     history = run(Setting("overflow", 1.0, learning_rate=0.05), train_data, steps=10)
     plain = run(Setting("none", learning_rate=0.05), train_data, steps=3)
     assert history.diverged_at == 3 and history.steps == 4
@@ -296,12 +296,12 @@ def test_evaluate_uses_the_final_weights_in_a_real_keras_model(fashion):
 
 
 def test_a_registered_rule_plugs_in(train_data, monkeypatch):
-    monkeypatch.setattr(training, "_RULES", training.rules())
+    monkeypatch.setattr(clipping, "_RULES", clipping.rules())
 
     def halve(grads, threshold, weights, state, context):
         return [g * 0.5 for g in grads], tf.constant(True), state
 
-    training.register_rule(training.ClipRule("halve", halve, label="halved"))
+    clipping.register_rule(clipping.ClipRule("halve", halve, label="halved"))
     halved = run(Setting("halve", 1.0, learning_rate=0.1), train_data)
     plain = run(Setting("none", learning_rate=0.05), train_data)
     assert halved.clipped.all() and halved.setting.label.startswith("halved, SGD")
@@ -458,8 +458,8 @@ def test_bad_evaluate_and_register_arguments(fashion):
     with pytest.raises(TypeError, match="history must be a History"):
         training.evaluate("history", x_test, y_test)
     with pytest.raises(TypeError, match="rule must be a ClipRule"):
-        training.register_rule(lambda grads, c: grads)
+        clipping.register_rule(lambda grads, c: grads)
     with pytest.raises(ValueError, match="state_size"):
-        training.register_rule(training.ClipRule("bad", lambda *a: a, state_size=-1))
+        clipping.register_rule(clipping.ClipRule("bad", lambda *a: a, state_size=-1))
     with pytest.raises(ValueError, match="steps must be an integer >= 1"):
         training.draw_batches(train_data, 0)
