@@ -578,18 +578,26 @@ def _run_chunks(blocks: list[_Block], sources: dict, steps: int, size: int, bar,
     done = 0
     workers = min(len(blocks), THREADS)
     pool = ThreadPoolExecutor(workers) if workers > 1 else None
+
+    def draw(seed):
+        chunk_data = next(sources[seed], None)
+        if chunk_data is None:
+            raise ValueError(f"data ran out after {done} steps: training needs {steps} batches, drawn in whole "
+                             f"chunks of {size}; make data() endless (dataset.repeat()) or ask for fewer steps")
+        return chunk_data
+
     try:
         while done < steps:
-            batches = {seed: next(source, None) for seed, source in sources.items()}
-            if any(chunk_data is None for chunk_data in batches.values()):
-                raise ValueError(f"data ran out after {done} steps: training needs {steps} batches, drawn in whole "
-                                 f"chunks of {size}; make data() endless (dataset.repeat()) or ask for fewer steps")
             n = min(size, steps - done)
-            running = [block for block in blocks if block.running]
-            if pool is None or done == 0:  # the first chunk compiles: one XLA compile (~170 MB) at a time
+            running = sorted((block for block in blocks if block.running), key=lambda block: block.data_seed)
+            if pool is None or done == 0:  # the first chunk compiles: one XLA compile (~300 MB) at a time,
+                batches = {}  # with one data seed's batches in memory
                 for block in running:
+                    if block.data_seed not in batches:
+                        batches = {block.data_seed: draw(block.data_seed)}
                     block.advance(batches, n, done)
             else:
+                batches = {seed: draw(seed) for seed in dict.fromkeys(block.data_seed for block in running)}
                 for future in [pool.submit(block.advance, batches, n, done) for block in running]:
                     future.result()
             done += n
