@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from helpers import data, theory
-from helpers.widgets.clipping import ClippingGeometry, CliffDescent
+from helpers.widgets.clipping import CliffDescent, ClippingGeometry
 from helpers.widgets.lab import ClippingLab
 from helpers.widgets.recurrence import MatrixRecurrence, ScalarRecurrence
 from helpers.widgets.rnn import GradientNormsPlot
