@@ -75,7 +75,7 @@ class LivePlot:
         figsize: in inches.
     """
 
-    def __init__(self, controls: dict[str, W.ValueWidget], nrows: int = 1, ncols: int = 1, figsize=(8.0, 3.6)):
+    def __init__(self, controls: dict[str, W.ValueWidget], nrows: int = 1, ncols: int = 1, figsize=(9.0, 3.0)):
         self.controls = dict(controls)
         self.figure = Figure(figsize=figsize, dpi=DPI, layout="constrained")
         self.axes = np.atleast_1d(self.figure.subplots(nrows, ncols)).ravel()

@@ -38,7 +38,7 @@ class ClippingGeometry(LivePlot):
                 "threshold": float_slider("threshold c", threshold, 0.1, 3.0, 0.05),
             },
             ncols=2,
-            figsize=(8.8, 3.9),
+            figsize=(9.6, 3.4),  # 1152 x 408 px: with its controls and the line under it, one 1280x720 slide
         )
         self.ax, self.ax_angle = ax, ax_angle = self.axes
         ax.set(aspect="equal", xlim=(-4.3, 4.3), ylim=(-4.3, 4.3))

@@ -9,7 +9,8 @@
  *   Enter, in the deck and in the notebook, and Escape returns to the slide. In the deck, Tab and Shift+Tab step
  *   through the controls on the slide (not into the code editor) and back to the slide after the last one.
  * - Start: a deck started on the notebook's last cell (where Run All leaves the cursor) opens on the title slide.
- * - Size: each slide is zoomed to the largest size up to MAX_ZOOM at which it still fits the window (see fit()).
+ * - Size: each slide is zoomed to the largest size up to MAX_ZOOM at which it still fits the window, down to MIN_ZOOM
+ *   for a slide a little too tall (see fit()).
  */
 
 const NEXT = 'clipping-presenting:next';
@@ -18,7 +19,8 @@ const KEEP = 'clipping-presenting:keep-slide';
 
 /** JupyterLab's text is 14 px: 18/14 makes it 18 px on every slide that has room. */
 const MAX_ZOOM = 18 / 14;
-const MIN_ZOOM = 1;
+/** A slide a little too tall at the notebook's size is shown down to 0.9 (12.6 px text) rather than cut. */
+const MIN_ZOOM = 0.9;
 const ZOOM_VARIABLE = '--clipping-presenting-zoom';
 
 /** What can hold the keyboard focus in a widget's output. */
@@ -94,7 +96,7 @@ function focusSlide(panel) {
 function fit(panel, grow) {
   const notebook = panel.content.node;
   const root = document.body.style;
-  const current = parseFloat(root.getPropertyValue(ZOOM_VARIABLE)) || MIN_ZOOM;
+  const current = parseFloat(root.getPropertyValue(ZOOM_VARIABLE)) || 1;
   const fits = zoom => {
     root.setProperty(ZOOM_VARIABLE, String(zoom));
     for (const node of [notebook, ...notebook.querySelectorAll('.jp-WindowedPanel-outer')]) {
@@ -121,7 +123,8 @@ function fit(panel, grow) {
   }
   let low = MIN_ZOOM;
   if (!fits(low)) {
-    return; // too tall even at the notebook's own size: left as it is (tests/test_browser.py reports it)
+    root.setProperty(ZOOM_VARIABLE, '1'); // too tall even so: the notebook's own size (tests/test_browser.py reports it)
+    return;
   }
   for (let step = 0; step < 6; step++) {
     const middle = (low + high) / 2;
