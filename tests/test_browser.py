@@ -2,20 +2,31 @@
 
 One JupyterLab server for the module (127.0.0.1, a free port, a random token, throw-away settings, checkpoints and
 runtime files in a temporary directory, the test KERAS_HOME inherited from conftest; autosave off, so the executed
-notebook is never written back). One browser page at 1280x720, a projector's size. For each ``notebooks/0*.ipynb``:
+notebook is never written back). One browser page at 1280x720, a projector's size. For each ``notebooks/0*.ipynb``
+(data-driven: a new notebook joins by being there):
 
 1. open it and prepare it as the README tells a teacher: Run → Run All Cells; no cell may raise;
-2. after Run All, every solution code cell's output is hidden (its ``outputs_hidden`` metadata is honoured): its
-   text is not on the page; no text output shows a widget's repr (``VBox(``, ``HBox(``) instead of the widget;
-3. start the presentation (jupyterlab-slideshow's deck button in the notebook toolbar) and walk it with Space to the
-   end; on every slide: it fits the viewport (the slide container neither taller nor wider than the window, nothing
-   inside it scrolling sideways) and the "Click to add a cell." footer is not shown; on a slide holding a widget,
-   run that cell there (Ctrl+Enter), then move one control of each widget on the slide and see its image change;
-4. every cell not marked ``skip``/``notes`` was on screen at some step (a cell the deck cannot show is a failure).
+2. after Run All: no solution's answer is visible, code (``folded()``) or markdown (``<details>``); no cell's hidden
+   state (``jupyter`` metadata, ``collapsed``) differs from the file, so saving the run would not change it; no text
+   output shows a widget's repr (``VBox(``, ``IntSlider(``) or "Loading widget" instead of the widget;
+3. start the presentation right away (the deck button in the notebook toolbar, no cell clicked): it opens on the
+   title slide; the notebook toolbar shows when the pointer is at the top edge, whole, inside the window;
+4. walk the deck to the end with the slide keys in turn (→, Space, ↓, Page Down) and back to the title with ← and ↑
+   (every press moves, sub-slides included). On every slide: it fits the viewport (no taller or wider than the window,
+   nothing inside scrolling sideways), no "Click to add a cell." footer, no stderr block (a WARNING) and no widget
+   repr; it is not a heading alone, nor a text-only slide whose paragraph points at printed lines "above"; the
+   rendered size of its prose is recorded (tests/screenshots/NN_text_sizes.json);
+5. on a slide holding a widget: run its cell there (Ctrl+Enter; no stderr may appear), then move one control of each
+   figure with the mouse and see its image change; after the first such drag, → moves the deck (not the slider) and
+   ← comes back; after a dropdown picked with the mouse, ↑ moves the deck, Enter opens no markdown cell for editing;
+   and once per notebook: Tab reaches a control, the arrow keys alone change it, and the line under its figure says
+   the new value; Escape gives the keys back to the slide;
+6. every cell not marked ``skip``/``notes`` was on screen at some step.
 
-A screenshot of one slide per notebook (the first widget after its control moved, else the last slide) and of
-every overflowing slide goes to ``tests/screenshots/`` (gitignored). If Chromium or Playwright is missing the test
-fails under CI (``CI`` set) and is skipped elsewhere; if the browser is there but cannot start, the test fails.
+Screenshots in ``tests/screenshots/`` (gitignored): ``NN_first_slide.png`` (right after Run All → start deck), one
+widget slide per notebook after its control moved (``NN.png``), ``NN_after_drag_right.png`` (the slide → showed after
+a slider drag: for 04 the lab), and every overflowing slide. If Chromium or Playwright is missing the test fails under
+CI (``CI`` set) and is skipped elsewhere; if the browser is there but cannot start, the test fails.
 """
 
 from __future__ import annotations
@@ -194,14 +205,19 @@ JS_ERROR_TEXT = """() => {
     }
     return texts;
 }"""
-JS_WIDGET_REPRS = """() => [...document.querySelectorAll('.jp-OutputArea-output')]
-    .filter(node => !node.closest('.jupyter-widgets'))
-    .map(node => node.textContent).filter(text => /\\b[VH]Box\\(/.test(text)).map(text => text.slice(0, 200))"""
-# Solution code cells after Run All: does the model hold output, and is any of its text visible on the page?
+# A widget shown as text: its repr, or the placeholder JupyterLab shows while (or instead of) rendering it.
+JS_WIDGET_REPRS = """(onscreen) => [...document.querySelectorAll(
+        onscreen ? '.jp-deck-mod-onscreen .jp-OutputArea-output' : '.jp-OutputArea-output')]
+    .filter(node => !node.closest('.jupyter-widgets') || /Loading widget/.test(node.textContent))
+    .map(node => node.textContent)
+    .filter(text => /\\b(?:[VH]Box|IntSlider|FloatSlider|FloatLogSlider|Dropdown)\\(|Loading widget/.test(text))
+    .map(text => text.slice(0, 200))"""
+# Solutions after Run All: is any of the answer's text visible on the page? Code cells: the text of what they printed
+# (for folded HTML, without its summary); markdown cells: their source's text after the <summary> line.
 JS_SOLUTIONS = """() => {
     const panel = window.jupyterapp.shell.currentWidget;
     const join = value => (Array.isArray(value) ? value.join('') : value || '');
-    const answer = output => {  // the answer's text; for HTML (a folded <details>) the text without its summary
+    const answer = output => {
         const data = output.data || {};
         if (output.text) return join(output.text);
         if (data['text/html']) {
@@ -222,25 +238,39 @@ JS_SOLUTIONS = """() => {
         }
         return text;
     };
+    const words = text => text.replace(/[$*_`\\\\{}]/g, ' ').split(/\\s+/).filter(w => /^[A-Za-z]{4,}$/.test(w));
     const result = [];
     panel.content.widgets.forEach((cell, index) => {
         const model = cell.model;
-        if (model.type !== 'code' || !(model.getMetadata('tags') || []).includes('solution')) return;
-        const lines = model.outputs.toJSON().map(answer).map(t => t.trim().split('\\n')[0].trim().slice(0, 60))
-            .filter(line => line);
+        if (!(model.getMetadata('tags') || []).includes('solution')) return;
+        let lines;
+        if (model.type === 'code') {
+            lines = model.outputs.toJSON().map(answer).map(t => t.trim().split('\\n')[0].trim().slice(0, 60));
+        } else {
+            const body = model.sharedModel.getSource().split('\\n').slice(1).join(' ');
+            lines = [words(body).slice(0, 6).join(' ')];  // a run of words of the answer's first sentence
+        }
+        lines = lines.filter(line => line);
         const visible = rendered(cell.node);
-        result.push({index, outputs: lines.length, shown: lines.filter(line => visible.includes(line))});
+        const flat = visible.replace(/\\s+/g, ' ');
+        result.push({index, type: model.type, outputs: lines.length,
+                     shown: lines.filter(line => visible.includes(line)
+                                        || (model.type === 'markdown' && words(flat).join(' ').includes(line)))});
     });
     return result;
 }"""
-# The deck's state: the active cell, the cells on screen (and revealed), and the slide's size against the window.
+# Hidden state of every cell as JupyterLab would save it.
+JS_HIDDEN_STATE = """() => window.jupyterapp.shell.currentWidget.content.widgets.map(cell => ({
+    jupyter: cell.model.getMetadata('jupyter') ?? null, collapsed: cell.model.getMetadata('collapsed') ?? null}))"""
+# The deck's state: the active cell, the cells on screen (and revealed), the slide's size against the window, its
+# zoom and prose size, and what it shows that it must not.
 JS_DECK = """() => {
     const panel = window.jupyterapp.shell.currentWidget;
     const notebook = panel.content.node;
     const cells = panel.content.widgets;
     const onscreen = [], visible = [];
     let bottom = 0, right = 0;
-    const sideways = [];
+    const sideways = [], stderr = [], prose = [];
     cells.forEach((cell, index) => {
         if (!cell.node.classList.contains('jp-deck-mod-onscreen')) return;
         onscreen.push(index);
@@ -255,17 +285,31 @@ JS_DECK = """() => {
                 sideways.push(`${node.className || node.tagName}`.slice(0, 60) +
                               ` ${node.scrollWidth} > ${node.clientWidth} px`);
         }
+        for (const node of cell.node.querySelectorAll(
+                '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'))
+            if (node.textContent.trim()) stderr.push(`cell ${index}: ${node.textContent.trim().slice(0, 160)}`);
+        for (const node of cell.node.querySelectorAll('.jp-RenderedMarkdown p, .jp-RenderedMarkdown li'))
+            if (node.getClientRects().length && node.textContent.trim())
+                prose.push(parseFloat(getComputedStyle(node).fontSize) * (node.currentCSSZoom || 1));
     });
     const footer = document.querySelector('.jp-Deck .jp-Notebook-footer');
+    const focused = document.activeElement;
     return {
         active: panel.content.activeCellIndex, onscreen, visible,
         scrollHeight: notebook.scrollHeight, clientHeight: notebook.clientHeight,
         scrollWidth: notebook.scrollWidth, clientWidth: notebook.clientWidth,
-        bottom, right, sideways, width: window.innerWidth, height: window.innerHeight,
+        bottom, right, sideways, stderr, width: window.innerWidth, height: window.innerHeight,
         footer: !!footer && footer.getBoundingClientRect().height > 0 && getComputedStyle(footer).display !== 'none',
+        zoom: parseFloat(document.body.style.getPropertyValue('--clipping-presenting-zoom')) || 1,
+        prose: prose.length ? Math.min(...prose) : null,
+        editing: document.querySelectorAll('.jp-Deck .jp-MarkdownCell:not(.jp-mod-rendered)').length
+                 + (notebook.classList.contains('jp-mod-editMode') ? 1 : 0),
+        focusOnCell: !!focused && focused.classList.contains('jp-Cell'),
+        presenting: document.body.dataset.jpDeckMode === 'presenting',
     };
 }"""
-# Interactive figures in a cell: top-level widget boxes holding an output area (LivePlot's layout).
+# Interactive figures in a cell: top-level widget boxes holding an output area (LivePlot's layout); the line under
+# the figure is the box's last child.
 JS_FIGURES = """(index) => {
     const cell = window.jupyterapp.shell.currentWidget.content.widgets[index];
     const boxes = [...cell.node.querySelectorAll('.jp-OutputArea-output .widget-vbox')]
@@ -275,7 +319,8 @@ JS_FIGURES = """(index) => {
         box.setAttribute('data-test-figure', `${index}-${i}`);
         const output = box.querySelector('.widget-output');
         return {id: `${index}-${i}`, image: !!output.querySelector('img, canvas'),
-                text: output.textContent.trim().slice(0, 200)};
+                text: output.textContent.trim().slice(0, 200),
+                caption: (box.lastElementChild?.textContent || '').trim()};
     });
 }"""
 JS_WIDGET_CELLS = """() => {
@@ -298,6 +343,25 @@ JS_KERNEL_IDLE = """() => {
     return panel.sessionContext.session.kernel.status === 'idle'
         && !document.querySelector('.jp-Notebook-ExecutionIndicator[data-status=busy]');
 }"""
+JS_FOCUS = """() => { const node = document.activeElement;
+    return {control: !!node && !!node.closest('.jp-OutputArea-output') && !node.classList.contains('jp-Cell'),
+            keyboard: !!node && node.matches(':focus-visible'), tag: node ? node.tagName : null,
+            classes: node ? `${node.className}` : '', value: node && node.tagName === 'SELECT' ? node.value : null,
+            last: node && node.tagName === 'SELECT' ? node.selectedIndex === node.options.length - 1 : null,
+            now: node?.getAttribute('aria-valuenow'), max: node?.getAttribute('aria-valuemax')}; }"""
+JS_TOOLBAR = """() => { const bar = document.querySelector('.jp-Deck .jp-NotebookPanel-toolbar');
+    if (!bar) return null; const box = bar.getBoundingClientRect();
+    return {top: box.top, bottom: box.bottom, left: box.left, right: box.right,
+            opacity: parseFloat(getComputedStyle(bar).opacity), scroll: bar.scrollWidth, client: bar.clientWidth}; }"""
+
+#: Walking forward presses these in turn; walking back, these.
+FORWARD_KEYS = ("ArrowRight", "Space", "ArrowDown", "PageDown")
+BACK_KEYS = ("ArrowLeft", "ArrowUp")
+#: A text-only slide must not point at printed output "above" (it would be on another slide).
+POINTS_ABOVE = re.compile(
+    r"\b(?:lines?|tables?|outputs?|numbers|figures?|plots?|columns?|median|printed \w+)\s+above\b", re.IGNORECASE
+)
+HEADING_ONLY = re.compile(r"\s*#{1,6} [^\n]*\s*")
 
 
 def _wait_for_kernel(page, lab: dict, notebook: str) -> str:
@@ -353,24 +417,27 @@ def _start_deck(page, notebook: str) -> None:
     pytest.fail(f"{notebook}: the deck button did not start the presentation")
 
 
-def _next(page, before: dict) -> dict | None:
-    """Press Space (next fragment, sub-slide or slide); the deck's new state, or None at the end."""
-    page.keyboard.press("Space")
+def _settle(page) -> dict:
+    """The deck's state once the slide's fade-in and its zoom are done."""
+    time.sleep(0.35)
+    return page.evaluate(JS_DECK)
+
+
+def _press(page, key: str, before: dict) -> dict | None:
+    """Press a slide key; the deck's new state, or None when it did not move within 3 s (the end)."""
+    page.keyboard.press(key)
     deadline = time.monotonic() + 3
     while time.monotonic() < deadline:
-        time.sleep(0.2)
+        time.sleep(0.1)
         state = page.evaluate(JS_DECK)
-        if state["active"] != before["active"]:
-            time.sleep(0.3)  # the slide's fade-in
-            return page.evaluate(JS_DECK)
+        if state["active"] != before["active"] or state["onscreen"] != before["onscreen"]:
+            return _settle(page)
     return None
 
 
-def _move_control(page, figure) -> tuple[str, str]:
-    """Move one enabled control of the figure as a user does; return a description of the change.
-
-    A slider's handle is dragged a quarter of its track towards the side with room and released; without an
-    enabled slider, a dropdown gets its next option."""
+def _drag_slider(page, figure) -> tuple[str, str] | None:
+    """Drag the handle of the first enabled slider of the figure a quarter of its track towards the side with room
+    and release it, as a user does; (readout before, after), or None without an enabled slider."""
     for slider in figure.locator(".widget-slider").all():
         if slider.locator(".noUi-target[disabled], .noUi-handle[disabled]").count() or "mod-disabled" in (
             slider.get_attribute("class") or ""
@@ -388,12 +455,42 @@ def _move_control(page, figure) -> tuple[str, str]:
         page.mouse.move(x + dx, y, steps=8)
         page.mouse.up()
         return before, readout.inner_text()
-    select = figure.locator(".widget-dropdown select").first
-    options = select.locator("option").all_inner_texts()
+    return None
+
+
+def _pick_dropdown(page, figure) -> tuple[str, str] | None:
+    """Pick the next option of the figure's first enabled dropdown as the mouse does; (before, after) or None.
+
+    A press of the pointer focuses the dropdown, then an option is chosen. (A real click would also open the list,
+    which headless Chromium keeps open and which would then take the keys this test presses next: so the press is
+    dispatched as the pointer event and focus it makes, and the option chosen as a pick from the list does.)"""
+    selects = [s for s in figure.locator(".widget-dropdown select").all() if s.is_enabled()]
+    if not selects:
+        return None
+    select = selects[0]
     before = select.input_value()
-    index = [o.strip() for o in options].index(before.strip()) if before.strip() in options else 0
-    select.select_option(index=(index + 1) % len(options))
+    count = select.locator("option").count()
+    index = select.evaluate("node => node.selectedIndex")
+    select.dispatch_event("pointerdown")
+    select.focus()
+    select.select_option(index=(index + 1) % count)
     return before, select.input_value()
+
+
+def _wait_redraw(page, figure, before_src: str | None) -> None:
+    page.wait_for_function(
+        """([box, src]) => { const img = box.querySelector('.widget-output img');
+            const now = img ? (img.complete && img.getAttribute('src'))
+                : box.querySelector('.widget-output canvas')?.toDataURL();
+            return now && now !== src; }""",
+        arg=[figure.element_handle(), before_src],
+        timeout=REDRAW_TIMEOUT_S * 1000,
+    )
+    page.wait_for_function(JS_KERNEL_IDLE, timeout=REDRAW_TIMEOUT_S * 1000, polling=500)
+
+
+def _caption(page, index: int, figure_id: str) -> str:
+    return next(f["caption"] for f in page.evaluate(JS_FIGURES, index) if f["id"] == figure_id)
 
 
 def _slide_problems(state: dict) -> list[str]:
@@ -407,11 +504,54 @@ def _slide_problems(state: dict) -> list[str]:
     problems += [f"scrolls sideways: {what}" for what in state["sideways"]]
     if state["footer"]:
         problems.append('the "Click to add a cell." footer is shown')
+    problems += [f"stderr on the slide: {text}" for text in state["stderr"]]
+    return problems
+
+
+def _content_problems(notebook, slide: tuple[int, ...]) -> list[str]:
+    """A slide of a heading alone, or of text only whose paragraph points at printed output above it."""
+    cells = [notebook.cells[i] for i in slide]
+    problems = []
+    if len(cells) == 1 and cells[0].cell_type == "markdown" and HEADING_ONLY.fullmatch(cells[0].source):
+        problems.append("a heading alone")
+    if all(cell.cell_type == "markdown" for cell in cells):
+        problems += [f"text only, but points {m[0]!r}" for c in cells for m in POINTS_ABOVE.finditer(c.source)]
     return problems
 
 
 def _first_line(cell) -> str:
     return next((line.strip() for line in cell.source.splitlines() if line.strip()), "")[:60]
+
+
+def _keyboard_change(page, notebook: str, active: int, figure_id: str) -> str | None:
+    """From the slide, Tab to the first control and change it with the arrow keys only; the new caption, or a
+    problem."""
+    page.keyboard.press("Tab")
+    focus = page.evaluate(JS_FOCUS)
+    if not (focus["control"] and focus["keyboard"]):
+        return f"Tab from the slide did not reach a widget control with a visible focus: {focus}"
+    before = _caption(page, active, figure_id)
+    if focus["tag"] == "SELECT":
+        page.keyboard.press("ArrowUp" if focus["last"] else "ArrowDown")
+    else:
+        at_max = focus["now"] is not None and focus["now"] == focus["max"]
+        page.keyboard.press("ArrowLeft" if at_max else "ArrowRight")
+    try:
+        page.wait_for_function(
+            """([index, id, before]) => { const f = window.testFigures(index).find(f => f.id === id);
+                return f && f.caption !== before && !/training …$/.test(f.caption); }""",
+            arg=[active, figure_id, before], timeout=REDRAW_TIMEOUT_S * 1000, polling=250,
+        )
+    except Exception:  # Playwright's TimeoutError: reported below
+        return f"the line under the figure did not change after an arrow key on {focus['classes']!r}: {before!r}"
+    page.wait_for_function(JS_KERNEL_IDLE, timeout=REDRAW_TIMEOUT_S * 1000, polling=500)
+    after = _caption(page, active, figure_id)
+    if " → " not in after or not page.evaluate(JS_FOCUS)["control"]:
+        return f"after the arrow key the line reads {after!r} and the control lost the focus"
+    page.keyboard.press("Escape")
+    if not page.evaluate(JS_DECK)["focusOnCell"]:
+        return "Escape on the control did not give the keys back to the slide"
+    return after
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
@@ -423,12 +563,14 @@ def test_presentation_is_live_and_fits_a_projector(context, lab, path):
         if cell.metadata.get("slideshow", {}).get("slide_type") not in {"skip", "notes"}
     ]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for old in SCREENSHOTS.glob(f"{path.stem}*.png"):
+    for old in SCREENSHOTS.glob(f"{path.stem[:2]}_*.png"):
         old.unlink()
+    prefix = path.stem[:2]
     stored = path.read_bytes()
     page = context.new_page()
     session = None
-    problems: list[str] = []  # collected over the whole walk, so one run reports every slide that does not fit
+    problems: list[str] = []  # collected over the whole walk, so one run reports every slide that fails
+    sizes: dict[str, dict] = {}
     try:
         page.goto(f"{lab['url']}/lab/tree/notebooks/{path.name}?reset")
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
@@ -443,42 +585,56 @@ def test_presentation_is_live_and_fits_a_projector(context, lab, path):
         shown = page.evaluate(JS_ERROR_TEXT)
         assert not shown, f"{path.name}: error output on the page: {shown}"
 
-        # 2. Answers stay hidden after Run All; widgets are widgets, not their repr.
+        # 2. Answers stay folded, the hidden state is the file's, widgets are widgets.
         solutions = page.evaluate(JS_SOLUTIONS)
-        with_output = [s for s in solutions if s["outputs"]]
-        assert with_output, f"{path.name}: no solution code cell printed anything, so hiding cannot be checked"
-        # JupyterLab un-hides a cell's output whenever it runs (CodeCell.execute sets outputHidden = false), so
-        # the metadata alone cannot do it: what counts is that none of the answer's text is visible.
-        leaked = [(s["index"], s["shown"]) for s in with_output if s["shown"]]
+        assert any(s["outputs"] for s in solutions), f"{path.name}: no solution with an answer to check"
+        leaked = [(s["index"], s["shown"]) for s in solutions if s["shown"]]
         if leaked:
-            problems.append(f"solution output visible after Run All as (cell, text): {leaked}")
-        reprs = page.evaluate(JS_WIDGET_REPRS)
-        assert not reprs, f"{path.name}: text outputs show a widget's repr instead of the widget: {reprs}"
-        # Interactive figures (controls above a plot) by cell; a progress bar is a widget too, but not one to move.
-        widget_cells = {}
+            problems.append(f"solution text visible after Run All as (cell, text): {leaked}")
+        for index, (now, cell) in enumerate(zip(page.evaluate(JS_HIDDEN_STATE), notebook.cells)):
+            jupyter, collapsed = cell.metadata.get("jupyter"), cell.metadata.get("collapsed")
+            if now["jupyter"] != jupyter or (now["collapsed"] or None) != (collapsed or None):
+                problems.append(f"cell {index}: Run All changed its hidden state from {jupyter, collapsed} to {now}")
+        reprs = page.evaluate(JS_WIDGET_REPRS, False)
+        assert not reprs, f"{path.name}: outputs show a widget as text instead of the widget: {reprs}"
+        widget_cells = {}  # interactive figures by cell (a progress bar is a widget too, but not one to move)
         for index, _ in page.evaluate(JS_WIDGET_CELLS):
             if figures := page.evaluate(JS_FIGURES, index):
                 widget_cells[index] = len(figures)
 
-        # 3. Present and walk the deck.
+        # 3. Present right away: the title slide first; the toolbar at the top edge, whole.
         page.evaluate(f"() => {{ window.testFigures = {JS_FIGURES}; }}")
-        page.locator(".jp-Notebook .jp-Cell").first.click()
-        page.keyboard.press("Escape")  # command mode: the deck's keys act on the focused notebook
         _start_deck(page, path.name)
-        page.wait_for_timeout(500)
-        state = page.evaluate(JS_DECK)
-        seen, checked_slides, moved = set(), set(), set()
-        screenshot_done = False
-        for _ in range(4 * len(notebook.cells)):
+        state = _settle(page)
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(SCREENSHOTS / f"{prefix}_first_slide.png"))
+        if state["onscreen"][:1] != [0]:
+            problems.append(f"the deck opened on cells {state['onscreen']}, not on the title slide (cell 0)")
+        page.mouse.move(VIEWPORT["width"] / 2, 8)
+        page.wait_for_timeout(400)
+        bar = page.evaluate(JS_TOOLBAR)
+        if not bar or bar["opacity"] < 0.5 or bar["top"] > 2 or bar["right"] > VIEWPORT["width"] or bar["left"] < 0:
+            problems.append(f"the notebook toolbar is not shown whole at the top edge under the pointer: {bar}")
+        page.mouse.move(VIEWPORT["width"] / 2, VIEWPORT["height"] / 2)
+
+        # 4-5. Walk forward with the slide keys in turn; widgets moved on their slides.
+        seen, checked, moved = set(), set(), set()
+        keyboard_done = dropdown_done = drag_done = screenshot_done = False
+        walk = []
+        for step in range(4 * len(notebook.cells)):
             seen.update(state["onscreen"])
             slide = tuple(state["onscreen"])
-            if slide and slide not in checked_slides:
-                checked_slides.add(slide)
+            walk.append(state["active"])
+            if slide and slide not in checked:
+                checked.add(slide)
                 where = f"slide of cells {slide[0]}-{slide[-1]} ({_first_line(notebook.cells[slide[0]])!r})"
-                found = _slide_problems(state)
+                sizes[f"{slide[0]}-{slide[-1]}"] = {"zoom": round(state["zoom"], 3), "prose_px": state["prose"]}
+                found = _slide_problems(state) + _content_problems(notebook, slide)
+                found += [f"widget as text: {t}" for t in page.evaluate(JS_WIDGET_REPRS, True)]
                 if found:
                     problems.append(f"{where}: {'; '.join(found)}")
-                    page.screenshot(path=str(SCREENSHOTS / f"{path.stem}_overflow_cell{slide[0]:02d}.png"))
+                    if any("tall" in f or "wide" in f for f in found):
+                        page.screenshot(path=str(SCREENSHOTS / f"{prefix}_overflow_cell{slide[0]:02d}.png"))
             active = state["active"]
             if active in widget_cells and active in state["visible"] and active not in moved:
                 moved.add(active)
@@ -498,47 +654,95 @@ def test_presentation_is_live_and_fits_a_projector(context, lab, path):
                     f"{path.name} cell {active}: {widget_cells[active]} interactive figures after Run All but "
                     f"{len(figures)} after running it on its slide"
                 )
+                rerun = _settle(page)
+                if rerun["stderr"]:
+                    problems.append(f"cell {active} run on its slide printed to stderr: {rerun['stderr']}")
+                if not keyboard_done:  # the keyboard only: Tab, arrows, Escape
+                    keyboard_done = True
+                    result = _keyboard_change(page, path.name, active, figures[0]["id"])
+                    if result is None or "→" not in result:
+                        problems.append(f"cell {active}, keyboard: {result}")
                 for found in figures:
                     figure = page.locator(f'[data-test-figure="{found["id"]}"]')
                     assert found["image"], f"{path.name} cell {active}: no plot image, only text {found['text']!r}"
                     before = page.evaluate(JS_IMAGE, figure.element_handle())
-                    old_value, new_value = _move_control(page, figure)
-                    assert new_value != old_value, f"{path.name} cell {active}: the control did not move ({old_value})"
-                    page.wait_for_function(
-                        """([box, src]) => { const img = box.querySelector('.widget-output img');
-                            const now = img ? (img.complete && img.getAttribute('src'))
-                                : box.querySelector('.widget-output canvas')?.toDataURL();
-                            return now && now !== src; }""",
-                        arg=[figure.element_handle(), before],
-                        timeout=REDRAW_TIMEOUT_S * 1000,
-                    )
-                    page.wait_for_function(JS_KERNEL_IDLE, timeout=REDRAW_TIMEOUT_S * 1000, polling=500)
+                    change = _drag_slider(page, figure)
+                    dragged = change is not None
+                    if change is None:
+                        change = _pick_dropdown(page, figure)
+                    assert change and change[0] != change[1], f"{path.name} cell {active}: no control moved ({change})"
+                    _wait_redraw(page, figure, before)
                     if not screenshot_done:
-                        page.screenshot(path=str(SCREENSHOTS / f"{path.stem}.png"))
+                        page.screenshot(path=str(SCREENSHOTS / f"{prefix}.png"))
                         screenshot_done = True
-                after = page.evaluate(JS_DECK)  # a redrawn figure can change the slide's size
-                found = _slide_problems(after)
-                if found and slide:
-                    problems.append(f"slide of cells {slide[0]}-{slide[-1]} after its widget moved: {'; '.join(found)}")
-            nxt = _next(page, state)
+                    here = page.evaluate(JS_DECK)
+                    found_now = _slide_problems(here)
+                    if found_now:
+                        problems.append(f"cell {active} after its widget moved: {'; '.join(found_now)}")
+                    if dragged and not drag_done:  # → after a drag moves the deck, not the slider; ← comes back
+                        drag_done = True
+                        value = figure.locator(".widget-readout").all_text_contents()
+                        after = _press(page, "ArrowRight", here)
+                        page.screenshot(path=str(SCREENSHOTS / f"{prefix}_after_drag_right.png"))
+                        if after is None:
+                            problems.append(f"cell {active}: → after a slider drag did not move the deck")
+                        elif figure.locator(".widget-readout").all_text_contents() != value:
+                            problems.append(f"cell {active}: → after a slider drag also moved the slider")
+                        back = _press(page, "ArrowLeft", after or here)
+                        if after is not None and (back is None or back["active"] != here["active"]):
+                            problems.append(f"cell {active}: ← after → did not return to the widget's slide")
+                    picked = _pick_dropdown(page, figure) if not dropdown_done else None
+                    if picked:  # ↑ after a mouse pick moves the deck; Enter opens no markdown for editing
+                        dropdown_done = True
+                        _wait_redraw(page, figure, page.evaluate(JS_IMAGE, figure.element_handle()))
+                        here = page.evaluate(JS_DECK)
+                        select = figure.locator(".widget-dropdown select").first
+                        value = select.input_value()
+                        up = _press(page, "ArrowUp", here)
+                        page.keyboard.press("Enter")
+                        after = _settle(page)
+                        if up is None or select.input_value() != value:
+                            problems.append(f"cell {active}: ↑ after a dropdown pick did not move the deck only")
+                        if after["editing"] or not after["presenting"]:
+                            problems.append(f"cell {active}: Enter after a dropdown pick opened a cell for editing")
+                        if up is not None and _press(page, "ArrowDown", after) is None:
+                            problems.append(f"cell {active}: ↓ did not return after ↑")
+                state = _settle(page)
+            nxt = _press(page, FORWARD_KEYS[step % len(FORWARD_KEYS)], state)
             if nxt is None:
                 break
             state = nxt
         if not screenshot_done:  # a notebook without widgets: its last slide
-            page.screenshot(path=str(SCREENSHOTS / f"{path.stem}.png"))
+            page.screenshot(path=str(SCREENSHOTS / f"{prefix}.png"))
         missing_widgets = sorted(set(widget_cells) - moved)
         assert not missing_widgets, f"{path.name}: widget cells {missing_widgets} were never reached on a slide"
-        shown = page.evaluate(JS_ERROR_TEXT) + page.evaluate(JS_WIDGET_REPRS)
-        assert not shown, f"{path.name}: error output or widget repr after the presentation: {shown}"
+        if widget_cells and not keyboard_done:
+            problems.append("no widget was driven from the keyboard")
+        if len(walk) < 2 or walk[-1] <= walk[0]:
+            problems.append(f"the slide keys did not walk the deck: {walk}")
+
+        # Back to the title with ← and ↑: every press moves (sub-slides included).
+        for step in range(4 * len(notebook.cells)):
+            if state["active"] == 0:
+                break
+            key = BACK_KEYS[step % len(BACK_KEYS)]
+            back = _press(page, key, state)
+            if back is None or back["active"] >= state["active"]:
+                problems.append(f"{key} on the slide of cell {state['active']} did not go back: {back}")
+                break
+            state = back
+        shown = page.evaluate(JS_ERROR_TEXT) + page.evaluate(JS_WIDGET_REPRS, False)
+        assert not shown, f"{path.name}: error output or widget as text after the presentation: {shown}"
         page.keyboard.press("Escape")  # stops the deck
         page.wait_for_function("() => document.body.dataset.jpDeckMode !== 'presenting'", timeout=10_000)
 
-        # 4. Every cell that belongs on a slide was on screen.
+        # 6. Every cell that belongs on a slide was on screen.
         unseen = [(i, _first_line(notebook.cells[i])) for i in shown_kinds if i not in seen]
         if unseen:
             problems.append(f"cells never shown on a slide: {unseen}")
         assert not problems, f"{path.name} at 1280x720:\n" + "\n".join(problems)
     finally:
+        (SCREENSHOTS / f"{prefix}_text_sizes.json").write_text(json.dumps(sizes, indent=1))
         page.evaluate("() => window.jupyterapp.commands.execute('deck:stop')")
         if session is not None:
             _close_sessions(lab, path.name)

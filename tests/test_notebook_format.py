@@ -39,7 +39,14 @@ ENV_SET = {
     )
     for name, value in (("TF_CPP_MIN_LOG_LEVEL", "2"), ("TF_ENABLE_ONEDNN_OPTS", "0"))
 }
-SOLUTION_FIRST_LINE = {"code": r"# Solution to exercise (\d+)", "markdown": r"\*\*Solution to exercise (\d+)\*\*"}
+SOLUTION_FIRST_LINE = {
+    "code": r"# Solution to exercise (\d+)",
+    "markdown": r'<details class="solution"><summary>Solution to exercise (\d+)</summary>',
+}
+#: What JupyterLab leaves alone when the notebook runs: a run drops ``outputs_hidden`` (code) and un-hides every
+#: markdown cell, so code solutions keep only ``source_hidden`` (``folded()`` closes the answer) and markdown ones fold
+#: themselves in ``<details>``.
+SOLUTION_HIDDEN = {"code": {"source_hidden": True}, "markdown": None}
 EXERCISE = re.compile(r"^(?:#{2,4}\s+Exercise\s+(\d+)\b|\s{0,3}(\d+)\.\s)", re.MULTILINE | re.IGNORECASE)
 CHECK_CALL = re.compile(r"""^exercises\.check\(\s*"(\d\d)\.(\d+)"\s*,\s*answer\s*\)""", re.MULTILINE)
 
@@ -104,15 +111,16 @@ def _solution_problems(cell) -> list[str]:
     problems = []
     if "solution" not in cell.metadata.get("tags", []):
         problems.append('no "solution" tag')
-    hidden = cell.metadata.get("jupyter", {})
-    for key in ("source_hidden", "outputs_hidden"):
-        if hidden.get(key) is not True:
-            problems.append(f"jupyter.{key} is not true")
+    hidden = cell.metadata.get("jupyter")
+    if hidden != SOLUTION_HIDDEN.get(cell.cell_type):
+        problems.append(f"jupyter metadata is {hidden}, not {SOLUTION_HIDDEN.get(cell.cell_type)}")
+    if cell.cell_type == "markdown" and not cell.source.rstrip().endswith("</details>"):
+        problems.append("the answer is not folded in <details>")
     if _slide_type(cell) != "skip":
         problems.append(f"slide_type is {_slide_type(cell)!r}, not 'skip'")
     pattern = SOLUTION_FIRST_LINE.get(cell.cell_type)
     if pattern is None or not re.fullmatch(pattern, _first_line(cell)):
-        wanted = "# Solution to exercise N" if cell.cell_type == "code" else "**Solution to exercise N**"
+        wanted = "# Solution to exercise N" if cell.cell_type == "code" else SOLUTION_FIRST_LINE["markdown"]
         problems.append(f"first line {_first_line(cell)[:60]!r} is not exactly {wanted!r}")
     return problems
 

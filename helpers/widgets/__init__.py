@@ -61,7 +61,10 @@ class LivePlot:
     """Controls above a matplotlib ``Figure`` (not registered with pyplot, so never shown twice) that is redrawn
     whenever a control's ``value`` changes.
 
-    Subclasses set up their axes in ``__init__`` (after ``super().__init__``) and implement ``draw(**values)``.
+    Subclasses set up their axes in ``__init__`` (after ``super().__init__``) and implement ``draw(**values)``, and
+    ``summary()``: what the figure shows, in words and numbers computed from what was drawn. ``caption``, the line under
+    the figure, says after every update which control changed to what and that summary (``caption_text``), so the
+    figure's message does not depend on seeing it.
 
     Blitting: a subclass whose updates change only a few artists marks them animated (``drawing_order``) and lists
     them in ``self.animated``; ``png`` then draws the rest once (again when ``background_key()`` changes) and only
@@ -74,16 +77,18 @@ class LivePlot:
         figsize: in inches.
     """
 
-    def __init__(self, controls: dict[str, W.ValueWidget], nrows: int = 1, ncols: int = 1, figsize=(8.0, 3.6)):
+    def __init__(self, controls: dict[str, W.ValueWidget], nrows: int = 1, ncols: int = 1, figsize=(9.0, 3.0)):
         self.controls = dict(controls)
         self.figure = Figure(figsize=figsize, dpi=DPI, layout="constrained")
         self.axes = np.atleast_1d(self.figure.subplots(nrows, ncols)).ravel()
         self.output = W.Output()
         self.message = W.HTML()
+        self.caption = W.HTML(layout=W.Layout(margin="0 0 0 8px"))
+        self.changed: str | None = None  # the name of the control changed last (None before any change)
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
         row = W.HBox(list(self.controls.values()), layout=W.Layout(flex_flow="row wrap"))  # wrap rather than squeeze
-        self.widget = W.VBox([row, self.message, self.output])
+        self.widget = W.VBox([row, self.message, self.output, self.caption])
         self.updates = 0
         self.dpi = DPI
         self.animated: list = []
@@ -101,11 +106,30 @@ class LivePlot:
         """The figure as drawn, in one or two sentences with its numbers: the alt text of its static image."""
         raise NotImplementedError(f"{type(self).__name__} must say what its figure shows (describe)")
 
+    def summary(self) -> str:
+        """What the figure shows now, in words and numbers (each subclass says it from what ``draw`` computed)."""
+        return ""
+
+    def describe_control(self, name: str) -> str:
+        """``"description = value"`` of the control ``name`` as it reads on screen (a dropdown's label, 3 digits)."""
+        control = self.controls[name]
+        value = getattr(control, "label", None) if isinstance(control, W.widgets.widget_selection._Selection) else None
+        if value is None:
+            value = control.value
+            value = f"{value:.3g}" if isinstance(value, float) else str(value)
+        return f"{control.description or name} = {value}"
+
+    def caption_text(self) -> str:
+        """The line under the figure: the control changed last and its new value, then ``summary()``."""
+        summary = self.summary()
+        return f"{self.describe_control(self.changed)} → {summary}" if self.changed is not None else summary
+
     def update(self) -> None:
-        """Redraw the figure for the controls' current values and show it in place."""
+        """Redraw the figure for the controls' current values, show it in place and say what it shows."""
         self.draw(**self.values())
         self.updates += 1
         self.render()
+        self.caption.value = html.escape(self.caption_text())
 
     def background_key(self):
         """What the blitted background depends on (e.g. axis limits): when it changes, ``png`` redraws it."""
@@ -140,8 +164,13 @@ class LivePlot:
         data = {"image/png": base64.b64encode(self.png()).decode("ascii"), "text/plain": f"<{type(self).__name__}>"}
         self.output.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
 
-    def _on_change(self, _change) -> None:
+    def _on_change(self, change) -> None:
+        self.changed = self._name(change)
         self.update()
+
+    def _name(self, change) -> str | None:
+        """The name of the control a traitlets ``change`` comes from."""
+        return next((name for name, control in self.controls.items() if control is change["owner"]), None)
 
     def _ipython_display_(self) -> None:
         if os.environ.get(STATIC_ENV) == "1":

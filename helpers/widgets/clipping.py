@@ -38,7 +38,7 @@ class ClippingGeometry(LivePlot):
                 "threshold": float_slider("threshold c", threshold, 0.1, 3.0, 0.05),
             },
             ncols=2,
-            figsize=(8.8, 3.9),
+            figsize=(9.6, 3.4),  # 1152 x 408 px: with its controls and the line under it, one 1280x720 slide
         )
         self.ax, self.ax_angle = ax, ax_angle = self.axes
         ax.set(aspect="equal", xlim=(-4.3, 4.3), ylim=(-4.3, 4.3))
@@ -96,6 +96,13 @@ class ClippingGeometry(LivePlot):
         self.angle_marker.set_data([angle], [turn])
         self.ax_angle.set_ylim(-2, max(50.0, turns.max() * 1.1))
         self.ax_angle.set_title(f"value clipping turns this gradient by {turn:.1f}°; norm clipping by 0°", fontsize=9)
+        self.result["threshold"] = c
+
+    def summary(self) -> str:
+        lengths, c = self.result["lengths"], self.result["threshold"]
+        return (f"‖g‖ = {lengths['raw']:.2f}, c = {c:.2f}: norm clipping keeps the direction at length "
+                f"{lengths['norm']:.2f}; value clipping gives length {lengths['value']:.2f} and turns g by "
+                f"{self.result['angle_change']:.1f}°")  # fmt: skip
 
     def describe(self) -> str:
         angle, c = self.values()["angle"], self.values()["threshold"]
@@ -147,7 +154,7 @@ class CliffDescent(LivePlot):
             figsize=(8.8, 3.7),
         )
         controls = list(self.controls.values())
-        self.widget = W.VBox([W.HBox(controls[:2]), W.HBox(controls[2:]), self.message, self.output])
+        self.widget = W.VBox([W.HBox(controls[:2]), W.HBox(controls[2:]), self.message, self.output, self.caption])
         self.window = ((w_low, w_high), (b_low, b_high))
         self.ax, self.ax_steps = ax, ax_steps = self.axes
         w_grid, b_grid = np.meshgrid(np.linspace(w_low, w_high, 241), np.linspace(b_low, b_high, 241))
@@ -171,6 +178,7 @@ class CliffDescent(LivePlot):
         free = descent.descend_cliff(start, learning_rate, self.steps)
         clipped = descent.descend_cliff(start, learning_rate, self.steps, threshold=threshold)
         self.runs = {"unclipped": free, "clipped": clipped}
+        self.drawn = {"learning_rate": learning_rate, "threshold": threshold}
         self.free_line.set_data(free.points[:, 0], free.points[:, 1])
         self.clipped_line.set_data(clipped.points[:, 0], clipped.points[:, 1])
         self.start_marker.set_data([start_w], [start_b])
@@ -206,3 +214,10 @@ class CliffDescent(LivePlot):
                 f"at c = {c:.2f} (white); final loss {free.losses[-1]:.3g} unclipped, {clipped.losses[-1]:.3g} "
                 f"clipped. Right: the length of every update (log): longest {free.step_sizes.max():.3g} unclipped, "
                 f"{clipped.step_sizes.max():.3g} clipped, at most ηc = {learning_rate * c:.3g}.")  # fmt: skip
+
+    def summary(self) -> str:
+        free, clipped = self.runs["unclipped"], self.runs["clipped"]
+        return (f"η = {self.drawn['learning_rate']:.3g}, c = {self.drawn['threshold']:.3g}: longest step unclipped "
+                f"{free.step_sizes.max():.3g}, clipped {clipped.step_sizes.max():.3g}; final loss unclipped "
+                f"{free.losses[-1]:.3g}, clipped {clipped.losses[-1]:.3g}; {int(clipped.clipped.sum())} of "
+                f"{self.steps} clipped updates were shortened")  # fmt: skip

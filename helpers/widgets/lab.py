@@ -74,7 +74,8 @@ class ClippingLab(LivePlot):
         super().__init__(controls, nrows=2, ncols=2, figsize=FIGSIZE)
         self.progress = W.IntProgress(value=0, min=0, max=self.steps, description="training",
                                       layout=W.Layout(width="320px"))  # fmt: skip
-        self.widget = W.VBox([W.HBox(list(self.controls.values())), W.HBox([self.progress, self.message]), self.output])
+        self.widget = W.VBox([W.HBox(list(self.controls.values())), W.HBox([self.progress, self.message]), self.output,
+                              self.caption])  # fmt: skip
         self._build_artists()
 
     def train_group(self, setting: Setting, cancelled=lambda: False) -> bool:
@@ -99,7 +100,8 @@ class ClippingLab(LivePlot):
         self._trained_text = f"trained {text} in {time.perf_counter() - started:.1f} s"
         return True
 
-    def _on_change(self, _change) -> None:
+    def _on_change(self, change) -> None:
+        self.changed = self._name(change)
         values = self.values()
         self.controls["threshold"].disabled = values["mode"] == "none"
         setting = self.setting(**values)
@@ -108,6 +110,7 @@ class ClippingLab(LivePlot):
             self.update()
             return
         self.message.value = "training …"
+        self.caption.value = f"{self.describe_control(self.changed)} → training …" if self.changed else "training …"
         self.trainer.request(self.train_group, self.update, self._failed)
 
     def _failed(self, error: Exception) -> None:
@@ -168,6 +171,7 @@ class ClippingLab(LivePlot):
             if norm_rule:
                 self.threshold_line.set_ydata([setting.threshold, setting.threshold])
             self.title.set_text(self._title(setting, histories, references))
+            self.drawn_text = self._title(setting, histories, references).replace("\n", "; ")
             limits = _limits(drawn, setting.threshold if norm_rule else None)
             for name, (low, high) in zip(PANELS, limits):
                 self.panel[name].set_xlim(0, self.steps)
@@ -183,6 +187,9 @@ class ClippingLab(LivePlot):
                                   f"gradient (at step {steps}) and were stopped there (marked ×).")  # fmt: skip
         else:
             self.message.value = self._trained_text if fresh else "from the cache"
+
+    def summary(self) -> str:
+        return self.drawn_text
 
     def _draw_curves(self, drawn: dict, diverged: list[History]) -> None:
         """Set the lines and bands of ``drawn`` (``seed_band`` by ``("line" or "reference", panel)``) and mark the

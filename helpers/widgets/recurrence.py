@@ -47,6 +47,12 @@ class ScalarRecurrence(LivePlot):
         self.ax.set_xlim(0, steps)
         self.ax.set_ylim(*log_limits(np.concatenate([values, *references])))
         self.ax.set_title(rf"after $T$ = {steps} steps the factor is $|w|^T$ = {values[-1]:.3g}")
+        self.result = {"w": w, "steps": steps, "factor": float(values[-1])}
+
+    def summary(self) -> str:
+        w, steps, factor = self.result["w"], self.result["steps"], self.result["factor"]
+        trend = "grows" if factor > 1 else "shrinks" if factor < 1 else "keeps its size"
+        return f"after T = {steps} steps the factor |w|^T = {factor:.3g}: the gradient {trend} (×{abs(w):.2f} per step)"
 
     def describe(self) -> str:
         w, steps = (self.values()[name] for name in ("w", "steps"))
@@ -98,6 +104,8 @@ class MatrixRecurrence(LivePlot):
         self.line.set_data(k, measured)
         self.ax.set_xlim(0, steps)
         self.ax.set_ylim(*log_limits(np.concatenate([measured, predicted])))
+        self.result = {"activation": activation, "rho": rho, "steps": steps, "measured": float(measured[-1]),
+                       "predicted": float(predicted[-1])}  # fmt: skip
         inputs = "" if activation == "linear" else f", s = {input_scale:.3g}"
         self.ax.set_title(
             rf"{activation}, $\rho$ = {rho:.2f}{inputs}: $\|\partial h_T/\partial h_0\|$ = {measured[-1]:.3g}"
@@ -110,3 +118,10 @@ class MatrixRecurrence(LivePlot):
                 f"recurrence with spectral radius ρ = {rho:.2f}{inputs} (solid line) against the linear prediction "
                 f"ρ^k (dashed): after {steps} steps it is {self.line.get_ydata()[-1]:.3g}, the prediction "
                 f"{rho**steps:.3g}.")  # fmt: skip
+
+    def summary(self) -> str:
+        result = self.result
+        trend = "grows" if result["measured"] > 1 else "shrinks"
+        return (f"{result['activation']}, ρ = {result['rho']:.2f}: after T = {result['steps']} steps "
+                f"‖∂h_T/∂h_0‖ = {result['measured']:.3g} (it {trend}); the linear prediction ρ^T = "
+                f"{result['predicted']:.3g}")  # fmt: skip

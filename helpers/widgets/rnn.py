@@ -1,7 +1,9 @@
 """Notebook 02's interactive figure: the gradient norm that reaches each time step of a real Keras recurrent layer.
 
-Speed: one float64 model per (cell type, activation), built when first shown and kept; moving ρ only re-assigns its
-recurrent kernel and one compiled measurement per model serves every T (``benchmarks/widget_update_rnn.py``).
+Speed: one float64 model per (cell type, activation), built when first shown and kept for the session (shared by every
+instance, so re-running the widget's cell compiles nothing again and TensorFlow has no retracing to warn about); moving
+ρ only re-assigns its recurrent kernel and one compiled measurement per model serves every T
+(``benchmarks/widget_update_rnn.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from helpers.widgets import LivePlot, float_slider, int_slider
 from helpers.widgets.recurrence import log_limits
 
 __all__ = ["GradientNormsPlot"]
+
+#: The models of every ``GradientNormsPlot``, by (units, cell, activation, seed): each set's weights before a draw.
+_MODELS: dict[tuple[int, str, str, int], object] = {}
 
 
 class GradientNormsPlot(LivePlot):
@@ -57,13 +62,9 @@ class GradientNormsPlot(LivePlot):
             "rho": float_slider("spectral radius ρ", rho, 0.5, 1.5, 0.05),
             "length": int_slider("length T", length, 2, max_length, 1),
             "cell": W.Dropdown(options=list(RECURRENT_CELLS), value=cell, description="cell"),
-            "activation": W.ToggleButtons(
-                options=list(RECURRENT_ACTIVATIONS), value=activation, description="activation",
-                style={"button_width": "70px", "description_width": "initial"},
-            ),
+            "activation": W.Dropdown(options=list(RECURRENT_ACTIVATIONS), value=activation, description="activation"),
         }
         super().__init__(controls, figsize=(8.5, 3.6))
-        self._models: dict[tuple[str, str], object] = {}
         self._data: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         ax = self.axes[0]
         ax.set(yscale="log", xlabel=r"time step $t$ (the loss is computed after step $T$)",
@@ -81,16 +82,14 @@ class GradientNormsPlot(LivePlot):
         self.prediction: np.ndarray | None = None
 
     def model(self, cell: str, activation: str):
-        """The float64 model for ``(cell, activation)``, built once and kept."""
-        key = (
-            checks.one_of("cell", cell, RECURRENT_CELLS),
-            checks.one_of("activation", activation, RECURRENT_ACTIVATIONS),
-        )
-        if key not in self._models:
-            self._models[key] = recurrent_model(
-                cell, self.units, 1.0, activation, features=2, seed=self.seed, dtype="float64"
-            )
-        return self._models[key]
+        """The float64 model for ``(cell, activation)``, built once per session and kept (``_MODELS``)."""
+        checks.one_of("cell", cell, RECURRENT_CELLS)
+        checks.one_of("activation", activation, RECURRENT_ACTIVATIONS)
+        key = (self.units, cell, activation, self.seed)
+        if key not in _MODELS:
+            _MODELS[key] = recurrent_model(cell, self.units, 1.0, activation, features=2, seed=self.seed,
+                                           dtype="float64")  # fmt: skip
+        return _MODELS[key]
 
     def data(self, length: int) -> tuple[np.ndarray, np.ndarray]:
         """The adding-problem batch of length ``length`` (float64), made once per length."""
@@ -120,6 +119,20 @@ class GradientNormsPlot(LivePlot):
         ax.set_xlim(0.5, length + 0.5)
         ax.set_title(rf"{cell}, {activation}, $\rho$ = {rho:.2f}, $T$ = {length}", fontsize="medium")
         self.message.value = self._summary(result, rho, length, linear)
+        self.drawn = {"cell": cell, "activation": activation, "rho": rho, "length": length}
+
+    def summary(self) -> str:
+        hidden, drawn = self.result.hidden, self.drawn
+        setting = f"{drawn['cell']}, {drawn['activation']}, ρ = {drawn['rho']:.2f}"
+        if not np.all(np.isfinite(hidden)):
+            return f"{setting}: the gradient overflows float64 on its way back over T = {drawn['length']} steps"
+        ratio = hidden[0] / hidden[-1]
+        trend = "grows" if ratio > 1 else "shrinks"
+        text = (f"{setting}: the gradient that reaches step 1 is {ratio:.3g} × the one at step T = {drawn['length']} "
+                f"(it {trend} on the way back)")  # fmt: skip
+        if self.prediction is not None:
+            text += f"; the prediction ρ^(T−1) = {drawn['rho'] ** (drawn['length'] - 1):.3g}"
+        return text
 
     def _summary(self, result: StepGradientNorms, rho: float, length: int, linear: bool) -> str:
         hidden = result.hidden

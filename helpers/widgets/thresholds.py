@@ -186,7 +186,12 @@ class ThresholdExplorer(LivePlot):
         self.ax_hist.set_title(f"threshold c = {described} = {c:.3g}", fontsize=11)  # no mathtext: no re-parse
         self.ax_trace.set_title(f"{clipped.size} of {self.norms.size} steps ({fraction:.1%}) would be clipped",
                                 fontsize=11)  # fmt: skip
-        self.result = {"rule": rule, "threshold": c, "clipped": clipped, "fraction": fraction}
+        self.result = {"rule": rule, "threshold": c, "clipped": clipped, "fraction": fraction, "described": described}
+
+    def summary(self) -> str:
+        result = self.result
+        return (f"c = {result['described']} = {result['threshold']:.3g} would clip {result['clipped'].size} of "
+                f"{self.norms.size} steps ({result['fraction']:.1%}) of the recorded run")  # fmt: skip
 
     def describe(self) -> str:
         values = self.values()
