@@ -48,12 +48,12 @@ class ClippingGeometry(LivePlot):
         ax.set_ylabel(r"$\partial L/\partial \theta_2$ (gradient component 2)")
         (self.circle,) = ax.plot([], [], "--", color=COLORS["norm"], lw=1, label=r"$\|v\| = c$ (norm limit)")
         (self.box,) = ax.plot([], [], ":", color=COLORS["value"], lw=1.2, label=r"$|v_i| \leq c$ (value limit)")
-        self.vectors = {
-            name: ax.plot([], [], "-o", markevery=[1], color=COLORS[name], lw=lw, label=label)[0]
-            for name, lw, label in (
-                ("raw", 3.0, r"raw gradient $g$"),
-                ("norm", 2.2, "norm-clipped (clipnorm)"),
-                ("value", 2.2, "value-clipped (clipvalue)"),
+        self.vectors = {  # told apart by line style and arrowhead marker as well as colour
+            name: ax.plot([], [], style, markevery=[1], ms=8, color=COLORS[name], lw=lw, label=label)[0]
+            for name, style, lw, label in (
+                ("raw", "-o", 3.0, r"raw gradient $g$"),
+                ("norm", "--s", 2.2, "norm-clipped (clipnorm)"),
+                ("value", ":^", 2.2, "value-clipped (clipvalue)"),
             )
         }
         ax.legend(loc="lower left", fontsize=8)
@@ -163,12 +163,12 @@ class CliffDescent(LivePlot):
         self.figure.colorbar(image, ax=ax, label=r"loss $(\sigma(x_{50}) - 0.7)^2$")
         ax.set(xlim=(w_low, w_high), ylim=(b_low, b_high), xlabel=r"recurrent weight $w$", ylabel=r"bias $b$")
         (self.free_line,) = ax.plot([], [], "o-", color="C3", ms=3, lw=1.5, label="unclipped")
-        (self.clipped_line,) = ax.plot([], [], "o-", color="w", mec="k", mew=0.6, ms=4, lw=1.5, label="norm-clipped")
+        (self.clipped_line,) = ax.plot([], [], "s--", color="w", mec="k", mew=0.6, ms=4, lw=1.5, label="norm-clipped")
         (self.start_marker,) = ax.plot([], [], "*", color="orange", ms=14, label="start")
         ax.legend(loc="lower left", fontsize=8)
         ax_steps.set(yscale="log", xlabel=r"update $k$", ylabel=r"step length $\|\theta_{k+1} - \theta_k\|$ (log)")
         (self.free_steps,) = ax_steps.plot([], [], "o-", color="C3", ms=3, label="unclipped")
-        (self.clipped_steps,) = ax_steps.plot([], [], "o-", color="C2", ms=3, label="norm-clipped")
+        (self.clipped_steps,) = ax_steps.plot([], [], "s--", color="C2", ms=3, label="norm-clipped")
         (self.limit_line,) = ax_steps.plot([], [], ":", color="k", label=r"$\eta c$ (longest clipped step)")
         ax_steps.legend(loc="upper left", fontsize=8)
         self.runs: dict[str, descent.Trajectory] = {}

@@ -130,7 +130,7 @@ class ClippingLab(LivePlot):
             ax.tick_params(labelsize=FONTSIZE)
             ax.set_xlabel("training step", fontsize=FONTSIZE)
             ax.set_ylabel(YLABELS[name], fontsize=FONTSIZE)
-            (self.reference_line[name],) = ax.plot([], [], color=GREY, lw=1.3, label="no clipping, same lr")
+            (self.reference_line[name],) = ax.plot([], [], "--", color=GREY, lw=1.3, label="no clipping, same lr")
             (self.line[name],) = ax.plot([], [], color=RED, lw=1.6, label="this setting")
             (self.cross[name],) = ax.plot([], [], "x", color="k", ms=11, mew=2.5, label="a seed diverged (stopped)")
             self.note[name] = ax.annotate("", (0, 0), textcoords="offset points", xytext=(5, 5), fontsize=FONTSIZE)

@@ -128,8 +128,8 @@ class ThresholdExplorer(LivePlot):
         self.bins = np.geomspace(norms.min() / 1.05, norms.max() * 1.05, 50)
         widths, zeros = np.diff(self.bins), np.zeros(len(self.bins) - 1)
         self.kept_bars = ax.bar(self.bins[:-1], zeros, widths, align="edge", color=KEPT, label="kept")
-        self.clipped_bars = ax.bar(self.bins[:-1], zeros, widths, align="edge", color=CLIPPED,
-                                   label="would be clipped")  # fmt: skip
+        self.clipped_bars = ax.bar(self.bins[:-1], zeros, widths, align="edge", color=CLIPPED, hatch="//",
+                                   edgecolor="white", label="would be clipped")  # fmt: skip
         ax.set_xscale("log")
         ax.set_xlim(self.bins[0], self.bins[-1])
         log_ticks(ax.xaxis, self.bins[0], self.bins[-1])
