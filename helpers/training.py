@@ -96,14 +96,18 @@ class Setting:
                              f"got {self.learning_rate:g}")  # fmt: skip
 
     @property
-    def label(self) -> str:
-        """A short description for legends, e.g. ``"value ≤ 0.5, SGD lr=0.01"``."""
+    def rule_label(self) -> str:
+        """The clipping rule and its threshold for tables and legends, e.g. ``"global norm ≤ 0.1"``."""
         rule = clipping.rules()[self.mode]
-        clip = (rule.label or rule.name + " {threshold}").format(threshold=self.threshold)
+        return (rule.label or rule.name + " {threshold}").format(threshold=self.threshold)
+
+    @property
+    def label(self) -> str:
+        """``rule_label`` and the optimizer, e.g. ``"value ≤ 0.5, SGD lr=0.01"``."""
         opt = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop"}[self.optimizer]
         if self.momentum:
             opt += f"+momentum {self.momentum:g}"
-        return f"{clip}, {opt} lr={self.learning_rate:g}"
+        return f"{self.rule_label}, {opt} lr={self.learning_rate:g}"
 
 
 @dataclass(frozen=True, eq=False)

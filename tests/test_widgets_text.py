@@ -108,7 +108,7 @@ def test_cliff_descent_says_steps_losses_and_clipped_updates():
 
 def test_threshold_explorer_says_the_threshold_and_the_steps_it_clips():
     norms = np.exp(np.random.default_rng(0).normal(0.0, 0.4, 400))
-    widget = ThresholdExplorer(norms, rule="percentile", percentile=90.0)
+    widget = ThresholdExplorer(norms, recipe="percentile", percentile=90.0)
     widget.update()
     widget.controls["percentile"].value = 75.0
     c = float(np.percentile(norms, 75.0))
@@ -117,8 +117,8 @@ def test_threshold_explorer_says_the_threshold_and_the_steps_it_clips():
         f"percentile = 75 → c = percentile 75 = {c:.3g} would clip {clipped} of 400 steps "
         f"({clipped / 400:.1%}) of the recorded run"
     )
-    widget.controls["rule"].value = "median"
-    assert line(widget).startswith(f"rule = multiple of the median → c = 1 × median = {np.median(norms):.3g}")
+    widget.controls["recipe"].value = "median"
+    assert line(widget).startswith(f"recipe = multiple of the median → c = 1 × median = {np.median(norms):.3g}")
 
 
 def test_lab_says_the_setting_its_loss_over_seeds_and_the_clipped_fraction():

@@ -1,5 +1,5 @@
-"""Notebook 05's threshold widget, driven as a student would: choose a rule and move its slider; the threshold, the
-marked steps and the histogram's bars follow; bad parameters are refused with the argument's name."""
+"""Notebook 05's threshold widget, driven as a student would: choose a recipe for c and move its slider; the
+threshold, marked steps and the histogram's bars follow; bad parameters are refused with the argument's name."""
 
 from __future__ import annotations
 
@@ -36,9 +36,9 @@ def _check(widget: ThresholdExplorer) -> None:
     assert f"{result['clipped'].size} of {norms.size} steps" in widget.ax_trace.get_title()
 
 
-def test_each_rule_and_parameter_changes_the_figure():
+def test_each_recipe_and_parameter_changes_the_figure():
     norms = _norms()
-    widget = ThresholdExplorer(norms, rule="percentile", percentile=90.0)
+    widget = ThresholdExplorer(norms, recipe="percentile", percentile=90.0)
     widget.update()
     _check(widget)
     assert widget.result["threshold"] == pytest.approx(np.percentile(norms, 90))
@@ -51,13 +51,13 @@ def test_each_rule_and_parameter_changes_the_figure():
     assert widget.result["fraction"] == pytest.approx(0.5, abs=0.01)
     assert not np.array_equal(_heights(widget.clipped_bars), before)
 
-    widget.controls["rule"].value = "median"
+    widget.controls["recipe"].value = "median"
     widget.controls["multiple"].value = 2.0
     _check(widget)
     assert widget.result["threshold"] == pytest.approx(2.0 * np.median(norms), rel=1e-9)
     assert widget.controls["percentile"].disabled and not widget.controls["multiple"].disabled
 
-    widget.controls["rule"].value = "pascanu"
+    widget.controls["recipe"].value = "pascanu"
     widget.controls["factor"].value = 10.0
     _check(widget)
     assert widget.result["threshold"] == pytest.approx(10.0 * norms.mean())
@@ -67,17 +67,17 @@ def test_each_rule_and_parameter_changes_the_figure():
 
 def test_callbacks_are_plain_functions_and_refuse_bad_parameters():
     widget = ThresholdExplorer(_norms())
-    widget.draw(rule="median", multiple=1.0, percentile=90.0, factor=1.0)
+    widget.draw(recipe="median", multiple=1.0, percentile=90.0, factor=1.0)
     _check(widget)
     assert widget.result["fraction"] == pytest.approx(0.5, abs=0.01)
     for kwargs, name in (
-        ({"rule": "mean"}, "rule"),
+        ({"recipe": "mean"}, "recipe"),
         ({"multiple": 0.0}, "multiple"),
         ({"percentile": 100.0}, "percentile"),
         ({"factor": 20.0}, "factor"),
         ({"factor": float("nan")}, "factor"),
     ):
-        values = {"rule": "median", "multiple": 1.0, "percentile": 90.0, "factor": 1.0, **kwargs}
+        values = {"recipe": "median", "multiple": 1.0, "percentile": 90.0, "factor": 1.0, **kwargs}
         with pytest.raises(ValueError, match=name):
             widget.draw(**values)
     with pytest.raises(ValueError, match="parameter"):
@@ -90,7 +90,7 @@ def test_norms_from_a_history_and_bad_norms():
     grad_norm = np.array([1.0, 2.0, 3.0, np.inf], np.float32)  # a run that diverged at step 3
     history = History(Setting(), grad_norm, grad_norm, grad_norm, np.zeros(4, bool), 3, 4, 10, 0.0, ())
     np.testing.assert_array_equal(recorded_norms(history), [1.0, 2.0, 3.0])
-    widget = ThresholdExplorer(history, rule="median", multiple=1.0)
+    widget = ThresholdExplorer(history, recipe="median", multiple=1.0)
     widget.update()
     np.testing.assert_array_equal(widget.result["clipped"], [2])
     for bad in ([1.0, np.nan, 2.0], [1.0], [[1.0, 2.0]], [1.0, -2.0], "abc"):
@@ -101,7 +101,7 @@ def test_norms_from_a_history_and_bad_norms():
 
 
 def test_an_update_redraws_the_png():
-    widget = ThresholdExplorer(_norms(), rule="percentile", percentile=90.0)
+    widget = ThresholdExplorer(_norms(), recipe="percentile", percentile=90.0)
     first = widget.png()
     widget.controls["percentile"].value = 20.0
     assert widget.png() != first

@@ -1,7 +1,8 @@
 """Notebook 05's widget: choose the threshold c of global-norm clipping from the recorded pre-clip norms of a run.
 
-Here a *rule* is a way to choose c from the norms (a multiple of the median, a percentile, or a point of Pascanu et
-al.'s range), not a clipping rule. Nothing is retrained: the widget shows which steps c *would* have clipped in that
+Here a *recipe* is a way to choose c from the norms (a multiple of the median, a percentile, or a point of Pascanu
+et al.'s range), and the clipping rule is global norm at that c. Nothing is retrained: the widget shows which steps c
+*would* have clipped in that
 run (a clipped run would have taken other steps after the first clip).
 """
 
@@ -15,20 +16,20 @@ from helpers import checks
 from helpers.training import History
 from helpers.widgets import LivePlot, drawing_order, float_slider, log_slider
 
-__all__ = ["PASCANU_RANGE", "RULES", "ThresholdExplorer", "clipped_steps", "log_ticks", "recorded_norms", "threshold"]
+__all__ = ["PASCANU_RANGE", "RECIPES", "ThresholdExplorer", "clipped_steps", "log_ticks", "recorded_norms", "threshold"]
 
-#: Dropdown label of each rule.
-RULES = {
+#: Dropdown label of each recipe.
+RECIPES = {
     "median": "multiple of the median",
     "percentile": "percentile",
     "pascanu": "Pascanu et al.: multiple of the mean",
 }
 #: Pascanu, Mikolov & Bengio (2013, §3.2): thresholds from half to ten times the average norm.
 PASCANU_RANGE = (0.5, 10.0)
-#: Parameter range of each rule (the sliders' ends).
+#: Parameter range of each recipe (the sliders' ends).
 LIMITS = {"median": (0.1, 100.0), "percentile": (1.0, 99.9), "pascanu": PASCANU_RANGE}
 CLIPPED, KEPT = "C3", "C0"
-#: Each rule's parameter: its control, and how the histogram's title names it.
+#: Each recipe's parameter: its control, and how the histogram's title names it.
 PARAMETER = {"median": "multiple", "percentile": "percentile", "pascanu": "factor"}
 DESCRIBE = {"median": "{:.3g} × median", "percentile": "percentile {:.3g}", "pascanu": "{:.3g} × mean"}
 
@@ -50,21 +51,21 @@ def recorded_norms(norms) -> np.ndarray:
     return values
 
 
-def threshold(norms: np.ndarray, rule: str, parameter: float) -> float:
-    """The threshold c ``rule`` gives on ``norms``.
+def threshold(norms: np.ndarray, recipe: str, parameter: float) -> float:
+    """The threshold c ``recipe`` gives on ``norms``.
 
     Args:
         norms: from ``recorded_norms``.
-        rule: ``"median"`` (``parameter`` × the median), ``"percentile"`` (NumPy's linear interpolation) or
+        recipe: ``"median"`` (``parameter`` × the median), ``"percentile"`` (NumPy's linear interpolation) or
             ``"pascanu"`` (``parameter`` × the mean).
-        parameter: within ``LIMITS[rule]``.
+        parameter: within ``LIMITS[recipe]``.
     """
-    checks.one_of("rule", rule, tuple(RULES))
-    low, high = LIMITS[rule]
+    checks.one_of("recipe", recipe, tuple(RECIPES))
+    low, high = LIMITS[recipe]
     parameter = checks.in_range("parameter", parameter, low, high)
-    if rule == "median":
+    if recipe == "median":
         return float(parameter * np.median(norms))
-    if rule == "percentile":
+    if recipe == "percentile":
         return float(np.percentile(norms, parameter))
     return float(parameter * np.mean(norms))
 
@@ -91,23 +92,23 @@ def clipped_steps(norms: np.ndarray, c: float) -> np.ndarray:
 
 
 class ThresholdExplorer(LivePlot):
-    """A rule and its parameter: the histogram of the norms and their trace, with the steps c would clip in red.
-    After each redraw ``self.result`` holds ``rule``, ``threshold``, ``clipped`` (step indices) and ``fraction``.
+    """A recipe and its parameter: the histogram of the norms and their trace, with the steps c would clip in red.
+    After each redraw ``self.result`` holds ``recipe``, ``threshold``, ``clipped`` (step indices) and ``fraction``.
 
     Args:
         norms: a ``History`` or recorded pre-clip global norms (``recorded_norms``).
-        rule: a key of ``RULES``.
-        multiple, percentile, factor: each rule's starting parameter.
+        recipe: a key of ``RECIPES``.
+        multiple, percentile, factor: each recipe's starting parameter.
         title: what the trace's x label calls the run.
     """
 
-    def __init__(self, norms, rule: str = "percentile", multiple: float = 1.0, percentile: float = 90.0,
+    def __init__(self, norms, recipe: str = "percentile", multiple: float = 1.0, percentile: float = 90.0,
                  factor: float = 1.0, title: str = "recorded run"):  # fmt: skip
         self.norms = recorded_norms(norms)
-        multiple, percentile, factor = _parameters(rule, multiple, percentile, factor)
+        multiple, percentile, factor = _parameters(recipe, multiple, percentile, factor)
         controls = {
-            "rule": W.Dropdown(
-                options=[(label, name) for name, label in RULES.items()], value=rule, description="rule"
+            "recipe": W.Dropdown(
+                options=[(label, name) for name, label in RECIPES.items()], value=recipe, description="recipe"
             ),
             "multiple": log_slider("× median", multiple, *LIMITS["median"], step=0.05),
             "percentile": float_slider("percentile", percentile, *LIMITS["percentile"], 0.1),
@@ -158,18 +159,18 @@ class ThresholdExplorer(LivePlot):
         legend = ax.legend(loc="upper right", fontsize=8)
         return drawing_order(ax, [self.marks, self.trace_line, *ax.spines.values(), legend, ax.title])
 
-    def draw(self, rule: str, multiple: float, percentile: float, factor: float) -> None:
-        """Redraw both panels for ``rule``'s threshold.
+    def draw(self, recipe: str, multiple: float, percentile: float, factor: float) -> None:
+        """Redraw both panels for ``recipe``'s threshold.
 
         Args:
-            rule: a key of ``RULES``.
-            multiple, percentile, factor: the controls' values (only ``rule``'s is used).
+            recipe: a key of ``RECIPES``.
+            multiple, percentile, factor: the controls' values (only ``recipe``'s is used).
         """
-        multiple, percentile, factor = _parameters(rule, multiple, percentile, factor)
-        parameter = {"multiple": multiple, "percentile": percentile, "factor": factor}[PARAMETER[rule]]
-        for control_rule, name in PARAMETER.items():
-            self.controls[name].disabled = control_rule != rule  # only the chosen rule's slider acts
-        c = threshold(self.norms, rule, parameter)
+        multiple, percentile, factor = _parameters(recipe, multiple, percentile, factor)
+        parameter = {"multiple": multiple, "percentile": percentile, "factor": factor}[PARAMETER[recipe]]
+        for control_recipe, name in PARAMETER.items():
+            self.controls[name].disabled = control_recipe != recipe  # only the chosen recipe's slider acts
+        c = threshold(self.norms, recipe, parameter)
         clipped = clipped_steps(self.norms, c)
         mask = self.norms > c  # the clipped steps
         kept_counts = np.histogram(self.norms[~mask], self.bins)[0]
@@ -182,11 +183,12 @@ class ThresholdExplorer(LivePlot):
         self.trace_line.set_ydata([c, c])
         self.marks.set_data(clipped, self.norms[clipped])
         fraction = clipped.size / self.norms.size
-        described = DESCRIBE[rule].format(parameter)
+        described = DESCRIBE[recipe].format(parameter)
         self.ax_hist.set_title(f"threshold c = {described} = {c:.3g}", fontsize=11)  # no mathtext: no re-parse
         self.ax_trace.set_title(f"{clipped.size} of {self.norms.size} steps ({fraction:.1%}) would be clipped",
                                 fontsize=11)  # fmt: skip
-        self.result = {"rule": rule, "threshold": c, "clipped": clipped, "fraction": fraction, "described": described}
+        self.result = {"recipe": recipe, "threshold": c, "clipped": clipped, "fraction": fraction,
+                       "described": described}
 
     def summary(self) -> str:
         result = self.result
@@ -195,17 +197,17 @@ class ThresholdExplorer(LivePlot):
 
     def describe(self) -> str:
         values = self.values()
-        rule, n, k = values["rule"], self.norms.size, self.result["clipped"].size
-        rule_text = DESCRIBE[rule].format(values[PARAMETER[rule]])
+        recipe, n, k = values["recipe"], self.norms.size, self.result["clipped"].size
+        recipe_text = DESCRIBE[recipe].format(values[PARAMETER[recipe]])
         return (f"Left: histogram of the {n} recorded pre-clip gradient norms (log axis) with the threshold "
-                f"c = {self.result['threshold']:.3g} ({rule_text}) as a vertical line, the bars above it "
+                f"c = {self.result['threshold']:.3g} ({recipe_text}) as a vertical line, the bars above it "
                 f"red; right: the norm at every step, the steps above c marked. {k} of {n} steps "
                 f"({self.result['fraction']:.1%}) would be clipped.")  # fmt: skip
 
 
-def _parameters(rule: str, multiple: float, percentile: float, factor: float) -> tuple[float, float, float]:
-    """The three parameters, checked against their ``LIMITS`` (and ``rule`` against ``RULES``)."""
-    checks.one_of("rule", rule, tuple(RULES))
+def _parameters(recipe: str, multiple: float, percentile: float, factor: float) -> tuple[float, float, float]:
+    """The three parameters, checked against their ``LIMITS`` (and ``recipe`` against ``RECIPES``)."""
+    checks.one_of("recipe", recipe, tuple(RECIPES))
     return (checks.in_range("multiple", multiple, *LIMITS["median"]),
             checks.in_range("percentile", percentile, *LIMITS["percentile"]),
             checks.in_range("factor", factor, *LIMITS["pascanu"]))  # fmt: skip
