@@ -10,7 +10,10 @@ the calling cell's globals) on the solution's value. This costs one more run of 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import os
 import re
 from pathlib import Path
 
@@ -195,15 +198,19 @@ def test_every_checked_exercise_has_a_probe():
     assert set(PROBES) == set(exercises.EXERCISES)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name[:2] for p in NOTEBOOKS])
-def test_checks_accept_each_solution_and_name_typical_mistakes(path):
+@functools.cache
+def run_with_probes(path: Path):
+    """``(executed notebook, stored check texts, probe results)``: ``path`` executed top to bottom in one kernel, as the
+    book build executes it (``HELPERS_STATIC_WIDGETS=1``: widgets print their static image), a probe cell run right
+    after each exercise's last solution cell and taken out again. Cached: ``tests/test_determinism.py`` compares this
+    run's printed lines with the book's run, so each notebook runs once here for both."""
     notebook = nbformat.read(path, as_version=4)
     solutions = _solutions(notebook)
     last = {cells[-1]: exercise for exercise, cells in solutions.items()}
     client = NotebookClient(notebook, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})  # fmt: skip
     results, stored = {}, []
-    with client.setup_kernel():
+    with _static_widgets(), client.setup_kernel():
         for index, cell in list(enumerate(notebook.cells)):
             if cell.cell_type == "code":
                 client.execute_cell(cell, index)
@@ -224,6 +231,26 @@ def test_checks_accept_each_solution_and_name_typical_mistakes(path):
                 *judged, read_globals = json.loads(printed[len("PROBE") :])
                 assert read_globals, f"{exercise}: correct(), reading the cell's globals, rejects the solution's value"
                 results[exercise] = (judged, wrongs)
+    return notebook, stored, results
+
+
+@contextlib.contextmanager
+def _static_widgets():
+    """Kernels started inside get ``HELPERS_STATIC_WIDGETS=1``, as the book's do."""
+    before = os.environ.get("HELPERS_STATIC_WIDGETS")
+    os.environ["HELPERS_STATIC_WIDGETS"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("HELPERS_STATIC_WIDGETS")
+        else:
+            os.environ["HELPERS_STATIC_WIDGETS"] = before
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name[:2] for p in NOTEBOOKS])
+def test_checks_accept_each_solution_and_name_typical_mistakes(path):
+    _, stored, results = run_with_probes(path)
     assert all(text.startswith("Write your answer first") for text in stored), stored
     assert set(results) == {i for i in exercises.EXERCISES if i[:2] == path.name[:2]}
     for exercise, ((right, *rejected), wrongs) in results.items():
