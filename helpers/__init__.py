@@ -9,7 +9,7 @@ One concern per module:
 - ``helpers.data_cache``    where Keras keeps Fashion-MNIST; what is wrong with a copy that does not load
 - ``helpers.theory``        the small models of notebook 01: scalar/matrix recurrences, the cliff
 - ``helpers.models``        the article's LSTM and recurrent models with a chosen spectral radius (02, 04)
-- ``helpers.gradients``     ‖∂L/∂h_t‖ at every time step, per-layer and global weight-gradient norms (02)
+- ``helpers.gradients``     ‖∂L/∂h_t‖ at every time step of a recurrent layer (02)
 - ``helpers.clipping``      Keras's clipping rules as pure functions, per-layer clipping, AutoClip and AGC (03, 05)
 - ``helpers.descent``       gradient descent on notebook 01's cliff, with and without clipping (03)
 - ``helpers.training``      one instrumented training loop for several settings at once (04, 05)

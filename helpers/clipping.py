@@ -371,23 +371,6 @@ def percentile(values, p, count=None) -> tf.Tensor:
     return tf.where(n > 0, result, tf.constant(float("nan"), values.dtype))
 
 
-def autoclip_threshold(norm_history, p: float = 10.0) -> tf.Tensor:
-    """AutoClip's threshold: the ``p``-th ``percentile`` (the paper suggests 10) of the finite pre-clip norms in
-    ``norm_history``, this step's included. Arrays and lists are checked; a tensor without finite entries gives NaN.
-    """
-    p = check_percentile(p)
-    if not isinstance(norm_history, tf.Tensor | tf.Variable):
-        history = checks.array("norm_history", norm_history, ndim=1).astype(float)
-        if not np.isfinite(history).any():
-            raise ValueError(f"norm_history must hold at least one finite norm, got {history[:5]!r}...")
-        norm_history = tf.constant(history)
-    norm_history = tf.convert_to_tensor(norm_history)
-    finite = tf.math.is_finite(norm_history)
-    # finite entries first: percentile() ignores those after the count
-    order = tf.argsort(tf.cast(tf.logical_not(finite), tf.int32), stable=True)
-    return percentile(tf.gather(norm_history, order), p, count=tf.reduce_sum(tf.cast(finite, tf.int32)))
-
-
 def autoclip_step(history, count, norm, p):
     """One step of AutoClip's bookkeeping, a pure function (``AutoClip``'s and ``helpers.training``'s).
 

@@ -1,4 +1,4 @@
-"""Gradient norms of Keras models: per time step inside a recurrent layer, per layer, and global (notebook 02).
+"""Gradient norms of Keras models per time step inside a recurrent layer (notebook 02).
 
 ``step_gradient_norms`` measures ‖∂L/∂h_t‖ (and the LSTM's ‖∂L/∂c_t‖): the Frobenius norm, over batch and units, of the
 *total* derivative of the batch-mean loss ``L`` with respect to the state at step t (with the loss read after step T:
@@ -34,16 +34,6 @@ class StepGradientNorms:
     hidden_states: np.ndarray  #: ``(batch, T, units)`` the states ``h_t`` (e.g. to measure tanh saturation)
     cell_states: np.ndarray | None  #: ``(batch, T, units)`` the LSTM's ``c_t``
     loss: float  #: the batch-mean loss ``L``
-
-
-@dataclass(frozen=True)
-class WeightGradientNorms:
-    """What ``weight_gradient_norms`` measured for one batch."""
-
-    loss: float  #: the batch-mean loss
-    global_norm: float  #: the norm of all weight gradients together (what ``global_clipnorm`` clips)
-    layers: dict[str, float]  #: layer name → the norm over that layer's weight gradients
-    variables: dict[str, float]  #: variable path → its gradient's norm
 
 
 def recurrent_layer(model):
@@ -187,62 +177,3 @@ def linear_prediction(rho, last_norm, length) -> np.ndarray:
     last_norm = checks.non_negative("last_norm", last_norm)
     length = checks.positive_int("length", length)
     return last_norm * rho ** np.arange(length - 1, -1, -1, dtype=np.float64)
-
-
-def weight_gradients(model, x, y, loss="mse", training: bool = True):
-    """``(L, grads)``: the batch-mean loss of ``model(x, training=training)`` and its gradients, ``grads[i]`` for
-    ``model.trainable_variables[i]``.
-
-    Args:
-        x, y: inputs and targets with the same first (batch) axis.
-        loss: a Keras loss name or ``loss(y_true, y_pred)``.
-    """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
-    if not isinstance(training, bool):
-        raise TypeError(f"training must be True or False, got {training!r}")
-    loss_fn = _loss_function(loss)
-    x = checks.array("x", x)
-    y = checks.array("y", y)
-    if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must have the same first (batch) axis, got shapes {x.shape} and {y.shape}")
-    x_tensor = tf.constant(x, dtype=model.compute_dtype)
-    y_tensor = _targets(y, model.compute_dtype)
-    with tf.GradientTape() as tape:
-        value = tf.reduce_mean(loss_fn(y_tensor, model(x_tensor, training=training)))
-    return value, tape.gradient(value, model.trainable_variables)
-
-
-def layer_gradient_norms(model, grads) -> dict[str, float]:
-    """Layer name → the L2 norm over that layer's gradients; ``grads`` lines up with ``model.trainable_variables``
-    and a ``None`` gradient counts as zero."""
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
-    variables = model.trainable_variables
-    if isinstance(grads, np.ndarray) or not isinstance(grads, list | tuple) or len(grads) != len(variables):
-        length = f" of length {len(grads)}" if hasattr(grads, "__len__") else ""
-        raise ValueError(
-            f"grads must be a list with one gradient per trainable variable ({len(variables)}), "
-            f"got {type(grads).__name__}{length}"
-        )
-    squares = {
-        id(v): 0.0 if g is None else float(np.sum(np.square(np.asarray(g, np.float64))))
-        for v, g in zip(variables, grads)
-    }
-    norms = {}
-    for layer in model.layers:
-        own = [squares[id(v)] for v in layer.trainable_variables if id(v) in squares]
-        if own:
-            norms[layer.name] = float(np.sqrt(sum(own)))
-    return norms
-
-
-def weight_gradient_norms(model, x, y, loss="mse") -> WeightGradientNorms:
-    """The ``WeightGradientNorms`` of one batch; arguments as for ``weight_gradients`` (``training=True``)."""
-    value, grads = weight_gradients(model, x, y, loss)
-    per_variable = {
-        v.path: 0.0 if g is None else float(np.linalg.norm(np.ravel(g)))
-        for v, g in zip(model.trainable_variables, grads)
-    }
-    total = float(np.sqrt(sum(n * n for n in per_variable.values())))
-    return WeightGradientNorms(float(value), total, layer_gradient_norms(model, grads), per_variable)

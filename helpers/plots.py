@@ -7,7 +7,6 @@ differ by line style and marker (``STYLES``) as well as by colour.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import replace
 
 import numpy as np
@@ -22,7 +21,6 @@ __all__ = [
     "STYLES",
     "describe_lr_sweep",
     "describe_seed_runs",
-    "plot_histories",
     "plot_lr_sweep",
     "plot_seed_runs",
     "seed_band",
@@ -180,47 +178,6 @@ def describe_seed_runs(runs: SeedRuns, labels=None, window: int = 50) -> str:
     return (f"Training loss, batch accuracy and pre-clip gradient norm (log) over {steps} steps, one line per "
             f"setting (mean over {n} seeds of running means over {window} steps, band: lowest to highest seed). "
             f"Final loss, mean over the seeds: {'; '.join(ends)}.")  # fmt: skip
-
-
-def plot_histories(histories, window: int = 50, labels=None, figsize=(12.0, 3.5)) -> Figure:
-    """A ``Figure`` of the four ``PANELS`` for single runs side by side: running means, except the pre-clip global
-    norm (unsmoothed, with each norm rule's threshold dotted).
-
-    Args:
-        histories: a ``History`` or a list of them.
-        window: steps of the running means.
-        labels: one per history (default ``Setting.label``).
-        figsize: in inches.
-    """
-    histories = [histories] if isinstance(histories, History) else histories
-    if isinstance(histories, str | bytes) or not isinstance(histories, Iterable):
-        raise TypeError(f"histories must be a History or a list of them, got {type(histories).__name__}")
-    histories = list(histories)
-    if not histories or not all(isinstance(h, History) for h in histories):
-        raise TypeError("histories must be a History or a non-empty list of History objects")
-    window = checks.positive_int("window", window)
-    figure, axes, labels = _figure(4, labels, [h.setting.label for h in histories], figsize)
-    handles = []
-    for color, (history, label) in enumerate(zip(histories, labels)):
-        for ax, name in zip(axes, PANELS):
-            if name == "grad_norm":  # unsmoothed: its spikes are the point
-                curve = np.where(np.isfinite(history.grad_norm), history.grad_norm, np.nan)
-            else:
-                curve = smoothed_curve(history, name, window)
-            lw = 0.6 if name == "grad_norm" else 1.2
-            (line,) = ax.plot(np.arange(history.steps), curve, lw=lw, label=label, **_style(color, len(curve)))
-            point = stop_point(history, curve)
-            if point is not None:
-                ax.plot(*point, "x", color=f"C{color}", ms=10, mew=2.5)
-                ax.annotate(f"NaN/inf at step {history.diverged_at}: stopped", point, textcoords="offset points",
-                            xytext=(6, -12), fontsize=7, color=f"C{color}")  # fmt: skip
-        handles.append(line)
-        if history.setting.mode in ("norm", "global_norm"):
-            axes[2].axhline(history.setting.threshold, color=f"C{color}", ls=":", lw=1.2)
-    axes[3].set_ylim(-0.02, 1.02)
-    figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), fontsize=8)
-    return figure
-
 
 
 def plot_lr_sweep(sweep, held_out: dict | None = None, chance=None, figsize=(11.0, 3.8)) -> Figure:

@@ -7,17 +7,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import clipping
 from helpers.data import adding_problem
 from helpers.gradients import (
     _COMPILED,
     StepGradientNorms,
-    layer_gradient_norms,
     linear_prediction,
     recurrent_layer,
     step_gradient_norms,
-    weight_gradient_norms,
-    weight_gradients,
 )
 from helpers.models import recurrent_model
 
@@ -175,31 +171,6 @@ def test_linear_prediction_values():
     np.testing.assert_allclose(linear_prediction(0.5, 1.0, 3), [0.25, 0.5, 1.0])
 
 
-def test_weight_gradient_norms_are_consistent():
-    model = recurrent_model("LSTM", units=5, seed=0)
-    x, y = adding_problem(8, 10, seed=0)
-    norms = weight_gradient_norms(model, x, y)
-    value, grads = weight_gradients(model, x, y)
-    assert norms.loss == pytest.approx(float(value), rel=1e-6)
-    assert norms.global_norm == pytest.approx(float(clipping.global_norm(grads)), rel=1e-5)
-    assert set(norms.layers) == {"rnn", "readout"}
-    assert norms.global_norm == pytest.approx(np.sqrt(sum(v**2 for v in norms.layers.values())), rel=1e-6)
-    assert len(norms.variables) == len(model.trainable_variables) == 5
-    # the rnn layer's norm is over its three variables
-    rnn = [norms.variables[v.path] for v in model.get_layer("rnn").trainable_variables]
-    assert norms.layers["rnn"] == pytest.approx(np.sqrt(sum(n**2 for n in rnn)), rel=1e-6)
-    assert all(n > 0 for n in norms.layers.values())
-
-
-def test_layer_gradient_norms_counts_none_as_zero():
-    model = recurrent_model("SimpleRNN", units=3, seed=0)
-    grads = [tf.ones_like(v) for v in model.trainable_variables]
-    grads[-1] = None  # readout bias
-    norms = layer_gradient_norms(model, grads)
-    assert norms["readout"] == pytest.approx(np.sqrt(3.0))
-    assert norms["rnn"] == pytest.approx(np.sqrt(2 * 3 + 3 * 3 + 3))
-
-
 # ---- bad input -------------------------------------------------------------------------------------------------
 
 
@@ -266,24 +237,3 @@ def test_linear_prediction_bad_input(kwargs, error, match):
     arguments = {"rho": 1.0, "last_norm": 1.0, "length": 5} | kwargs
     with pytest.raises(error, match=match):
         linear_prediction(**arguments)
-
-
-def test_weight_gradients_bad_input():
-    model = recurrent_model("SimpleRNN", units=3, seed=0)
-    x, y = adding_problem(4, 5, seed=0)
-    with pytest.raises(TypeError, match="model must be a keras.Model"):
-        weight_gradients("model", x, y)
-    with pytest.raises(TypeError, match="training must be True or False"):
-        weight_gradients(model, x, y, training=1)
-    with pytest.raises(ValueError, match="same first"):
-        weight_gradients(model, x, y[:2])
-    with pytest.raises(TypeError, match="loss must be"):
-        weight_gradients(model, x, y, loss=None)
-    with pytest.raises(TypeError, match="model must be a keras.Model"):
-        weight_gradient_norms(None, x, y)
-    with pytest.raises(TypeError, match="model must be a keras.Model"):
-        layer_gradient_norms(None, [])
-    with pytest.raises(ValueError, match="one gradient per trainable variable"):
-        layer_gradient_norms(model, [tf.zeros(3)])
-    with pytest.raises(ValueError, match="one gradient per trainable variable"):
-        layer_gradient_norms(model, tf.zeros(5))

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from helpers import data, plots, training
-from helpers.plots import plot_histories
 from helpers.training import Setting
 from helpers.widgets.lab import ClippingLab
 
@@ -199,29 +198,6 @@ def test_going_back_to_a_cached_setting_abandons_the_running_one(train_data):
     lab.wait(timeout=300)
     assert not any(s.learning_rate == 0.1 for s in lab.cache)
     np.testing.assert_array_equal(loss_curve(lab), cached)
-
-
-def test_plot_histories_draws_four_panels_and_marks_divergence(train_data):
-    calm, wild = training.train(
-        [Setting("global_norm", 1.0, learning_rate=0.1), Setting("none", optimizer="adam", learning_rate=1e37)],
-        train_data,
-        STEPS,
-        chunk=20,
-        progress=False,
-    )
-    figure = plot_histories([calm, wild], window=5)
-    axes = figure.axes
-    assert len(axes) == 4 and axes[2].get_yscale() == "log"
-    crosses = [line for line in axes[0].lines if line.get_marker() == "x"]
-    assert len(crosses) == 1 and list(crosses[0].get_xdata()) == [wild.diverged_at]
-    assert any("stopped" in text.get_text() for text in axes[0].texts)
-    assert [line.get_ydata()[0] for line in axes[2].lines if line.get_linestyle() == ":"] == [1.0]
-    with pytest.raises(TypeError, match="histories"):
-        plot_histories([])
-    with pytest.raises(ValueError, match="labels"):
-        plot_histories([calm], labels=["a", "b"])
-    with pytest.raises(ValueError, match="window"):
-        plot_histories(calm, window=0)
 
 
 @pytest.mark.parametrize(
