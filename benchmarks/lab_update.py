@@ -65,7 +65,7 @@ def run(steps: int, repeats: int) -> None:
         lab.controls["learning_rate"].value = next(rates)
         times["(b) new learning rate"].append(time.perf_counter() - started)
     medians = {name: statistics.median(values) for name, values in times.items()}
-    print(f"\n{steps} steps, {len(lab.seeds)} seeds, median of {repeats} interleaved repeats:")
+    print(f"\n{steps} steps, {len(lab.trainer.seeds)} seeds, median of {repeats} interleaved repeats:")
     for name, value in medians.items():
         ratio = value / medians["model.fit"]
         target = "" if name == "model.fit" else f"  {'under' if value < 2 else 'OVER'} 2 s"

@@ -10,13 +10,25 @@ running call at its next chunk, and settings wanted in between are never trained
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Protocol
 
 from helpers import clipping, training
 from helpers.training import History, SeedRuns, Setting
 
-__all__ = ["LabTrainer"]
+__all__ = ["LabTrainer", "Progress"]
+
+
+class Progress(Protocol):
+    """What ``LabTrainer.train_missing`` tells while it trains (notebook 04's lab shows it)."""
+
+    def training_started(self, missing: list[Setting]) -> None: ...
+
+    def training_step(self, done: int) -> None: ...
+
+    def training_finished(self, missing: list[Setting], finished: bool, seconds: float) -> None: ...
 
 
 class LabTrainer:
@@ -100,24 +112,44 @@ class LabTrainer:
         """Make ``setting`` the one a background call should finish (a call for another is abandoned)."""
         self._wanted = setting
 
-    def request(self, train: Callable, done: Callable[[], None], failed: Callable[[Exception], None]) -> None:
-        """Train the wanted setting in a background thread once the running call (if any) has stopped.
+    def train_missing(self, setting: Setting, progress: Progress | None = None, cancelled=lambda: False) -> bool:
+        """Train what ``setting`` and its unclipped reference lack (``missing``), telling ``progress``; ``False`` if
+        ``cancelled()`` stopped it (nothing cached then)."""
+        missing = self.missing(setting)
+        if not missing:
+            return True
+        if progress is not None:
+            progress.training_started(missing)
+        started = time.perf_counter()
+
+        def on_chunk(done: int) -> bool:
+            if progress is not None:
+                progress.training_step(done)
+            return not cancelled()
+
+        finished = self.train(missing, on_chunk)
+        if progress is not None:
+            progress.training_finished(missing, finished, time.perf_counter() - started)
+        return finished
+
+    def request(self, progress: Progress, done: Callable[[], None], failed: Callable[[Exception], None]) -> None:
+        """Train the wanted setting's missing runs in a background thread once the running call (if any) has
+        stopped, telling ``progress``; a newer request abandons it at its next chunk.
 
         Args:
-            train: ``train(setting, cancelled) -> bool`` trains ``setting``'s missing runs until ``cancelled()``;
-                ``True`` if it finished.
+            progress: told when training starts, after each chunk and when it ends.
             done: called when the finished setting is still the wanted one.
-            failed: called with the exception ``train`` raised (a thread's exception would be lost).
+            failed: called with the exception training raised (a thread's exception would be lost).
         """
-        self._worker = threading.Thread(target=self._work, args=(self._wanted, train, done, failed), daemon=True)
+        self._worker = threading.Thread(target=self._work, args=(self._wanted, progress, done, failed), daemon=True)
         self._worker.start()
 
-    def _work(self, target: Setting, train, done, failed) -> None:
+    def _work(self, target: Setting, progress: Progress, done, failed) -> None:
         with self._training:
             if self._wanted != target or not self.missing(target):  # superseded while waiting, or trained
                 return
             try:
-                finished = train(target, lambda: self._wanted != target)
+                finished = self.train_missing(target, progress, cancelled=lambda: self._wanted != target)
             except Exception as error:
                 failed(error)
                 return

@@ -34,11 +34,13 @@ def loss_curve(lab, line="line"):
 
 
 def trained_settings(lab):
-    return [setting for group in lab.runs for setting in group]
+    return [setting for group in lab.trainer.runs for setting in group]
 
 
 def seed_mean(lab, setting, name="loss"):
-    return plots.seed_band([lab.cache[replace(setting, seed=s)] for s in lab.seeds], name, lab.window)[0]
+    return plots.seed_band([lab.trainer.cache[replace(setting, seed=s)] for s in lab.trainer.seeds], name, lab.window)[
+        0
+    ]
 
 
 def legend_texts(ax):
@@ -49,12 +51,12 @@ def legend_texts(ax):
 def test_first_display_trains_the_setting_and_its_reference_over_three_seeds(train_data):
     lab = make_lab(train_data, mode="global_norm", threshold=1.0, learning_rate=1.0)
     lab.update()
-    assert lab.seeds == (0, 1, 2)
-    assert lab.runs == [(lab.setting("global_norm", 1.0, 1.0), lab.setting("none", 1.0, 1.0))]
+    assert lab.trainer.seeds == (0, 1, 2)
+    assert lab.trainer.runs == [(lab.trainer.setting("global_norm", 1.0, 1.0), lab.trainer.setting("none", 1.0, 1.0))]
     curve = loss_curve(lab)
     assert curve.shape == (STEPS,) and np.all(np.isfinite(curve))
-    np.testing.assert_allclose(curve, seed_mean(lab, lab.setting("global_norm", 1.0, 1.0)))
-    np.testing.assert_allclose(loss_curve(lab, "reference_line"), seed_mean(lab, lab.setting("none", 1.0, 1.0)))
+    np.testing.assert_allclose(curve, seed_mean(lab, lab.trainer.setting("global_norm", 1.0, 1.0)))
+    np.testing.assert_allclose(loss_curve(lab, "reference_line"), seed_mean(lab, lab.trainer.setting("none", 1.0, 1.0)))
     assert ("line", "loss") in lab.bands and ("reference", "loss") in lab.bands  # the spread over seeds
     assert list(lab.threshold_line.get_ydata()) == [1.0, 1.0] and lab.threshold_line.get_visible()
     assert lab.output.outputs[0]["data"]["image/png"]  # a PNG in the output area
@@ -72,7 +74,7 @@ def test_grey_reference_equals_a_table_printed_with_the_same_seeds(train_data):
         train_data, STEPS, seeds=3, chunk=20, progress=False,
     )  # fmt: skip
     for seed, history in zip(table.seeds, table.histories[1]):
-        cached = lab.cache[lab.setting("none", 1.0, 1.0, seed)]
+        cached = lab.trainer.cache[lab.trainer.setting("none", 1.0, 1.0, seed)]
         np.testing.assert_array_equal(cached.loss, history.loss)
         for a, b in zip(cached.weights, history.weights):
             np.testing.assert_array_equal(a, b)
@@ -83,12 +85,14 @@ def test_cached_setting_redraws_without_training_and_none_mode_disables_the_thre
     lab.update()
     before = loss_curve(lab)
     lab.controls["mode"].value = "value"
-    assert lab.runs[1] == (lab.setting("value", 1.0, 1.0),)  # only the new setting; the reference is cached
+    assert lab.trainer.runs[1] == (
+        lab.trainer.setting("value", 1.0, 1.0),
+    )  # only the new setting; the reference is cached
     assert not np.array_equal(before, loss_curve(lab)) and not lab.threshold_line.get_visible()
-    np.testing.assert_allclose(loss_curve(lab), seed_mean(lab, lab.setting("value", 1.0, 1.0)))
+    np.testing.assert_allclose(loss_curve(lab), seed_mean(lab, lab.trainer.setting("value", 1.0, 1.0)))
     assert legend_texts(lab.panel["grad_norm"]) == []  # no threshold line drawn: not in a legend
     lab.controls["mode"].value = "none"
-    assert len(lab.runs) == 2 and lab.message.value == "from the cache"
+    assert len(lab.trainer.runs) == 2 and lab.message.value == "from the cache"
     assert len(lab.reference_line["loss"].get_xdata()) == 0  # no reference for itself
     assert lab.controls["threshold"].disabled
     assert [t for t in legend_texts(lab.panel["loss"]) if "no clipping" in t] == []
@@ -127,12 +131,16 @@ def test_new_threshold_and_learning_rate_train_and_update_in_place(train_data):
     figure, line = lab.figure, lab.line["loss"]
     first = loss_curve(lab)
     lab.controls["threshold"].value = 0.1
-    assert len(lab.runs) == 2 and lab.runs[1] == (lab.setting("global_norm", 0.1, 1.0),)
+    assert len(lab.trainer.runs) == 2 and lab.trainer.runs[1] == (lab.trainer.setting("global_norm", 0.1, 1.0),)
     assert list(lab.threshold_line.get_ydata()) == [0.1, 0.1]
     second = loss_curve(lab)
     assert not np.array_equal(first, second)
     lab.controls["learning_rate"].value = 0.01
-    assert len(lab.runs) == 3 and all(s.learning_rate == 0.01 for s in lab.runs[2]) and len(lab.runs[2]) == 2
+    assert (
+        len(lab.trainer.runs) == 3
+        and all(s.learning_rate == 0.01 for s in lab.trainer.runs[2])
+        and len(lab.trainer.runs[2]) == 2
+    )
     assert not np.array_equal(second, loss_curve(lab))
     assert lab.figure is figure and lab.line["loss"] is line  # the same artists, updated in place
     assert lab.updates == 3
@@ -144,7 +152,7 @@ def test_a_threshold_on_a_power_of_ten_is_drawn_inside_the_norm_panel(train_data
     lab.update()
     low, high = lab.panel["grad_norm"].get_ylim()
     assert low < threshold < high
-    mean = seed_mean(lab, lab.setting("global_norm", threshold, 1.0), "grad_norm")
+    mean = seed_mean(lab, lab.trainer.setting("global_norm", threshold, 1.0), "grad_norm")
     assert low <= np.nanmin(mean) and np.nanmax(mean) <= high
 
 
@@ -153,16 +161,16 @@ def test_histories_from_the_notebook_fill_the_cache(train_data):
     runs = training.train_seeds(group, train_data, STEPS, seeds=3, chunk=20, progress=False)
     lab = make_lab(train_data, mode="norm", threshold=10**-0.5, histories=runs)
     lab.update()
-    assert lab.runs == []
+    assert lab.trainer.runs == []
     np.testing.assert_allclose(loss_curve(lab), plots.seed_band(runs.histories[1], "loss")[0])
     other = training.train_seeds(group, train_data, 20, seeds=3, chunk=20, progress=False)
-    assert make_lab(train_data, histories=other).cache == {}  # runs of another length are not this lab's
+    assert make_lab(train_data, histories=other).trainer.cache == {}  # runs of another length are not this lab's
 
 
 def test_diverged_runs_are_marked_and_reported(train_data):
     lab = make_lab(train_data, optimizer="adam", momentum=0.0, lr_range=(1e-3, 1e38), learning_rate=1e37)
     lab.update()
-    histories = [lab.cache[lab.setting("global_norm", 1.0, 1e37, s)] for s in lab.seeds]
+    histories = [lab.trainer.cache[lab.trainer.setting("global_norm", 1.0, 1e37, s)] for s in lab.trainer.seeds]
     assert all(h.diverged for h in histories)
     x, y = lab.cross["loss"].get_data()
     assert sorted(x) == sorted(float(h.diverged_at) for h in histories) and np.all(np.isfinite(y))
@@ -179,13 +187,13 @@ def test_last_setting_wins_when_controls_move_quickly(train_data):
     lab.update()  # first display: trained in this thread
     for threshold in (0.01, 0.1, 10.0):  # three releases in quick succession
         lab.controls["threshold"].value = threshold
-    lab.wait(timeout=300)
+    lab.trainer.wait(timeout=300)
     trained = {s.threshold for s in trained_settings(lab)}
     assert 0.1 not in trained  # superseded before its turn: never trained
-    assert lab.runs[-1] == (lab.setting("global_norm", 10.0, 1.0),)
-    assert 0.01 not in {s.threshold for s in lab.cache}  # started, then abandoned at its first chunk
+    assert lab.trainer.runs[-1] == (lab.trainer.setting("global_norm", 10.0, 1.0),)
+    assert 0.01 not in {s.threshold for s in lab.trainer.cache}  # started, then abandoned at its first chunk
     assert "≤ 10," in lab.title.get_text() and lab.message.value.startswith("trained")
-    np.testing.assert_allclose(loss_curve(lab), seed_mean(lab, lab.setting("global_norm", 10.0, 1.0)))
+    np.testing.assert_allclose(loss_curve(lab), seed_mean(lab, lab.trainer.setting("global_norm", 10.0, 1.0)))
 
 
 def test_going_back_to_a_cached_setting_abandons_the_running_one(train_data):
@@ -195,8 +203,8 @@ def test_going_back_to_a_cached_setting_abandons_the_running_one(train_data):
     lab.controls["learning_rate"].value = 0.1  # starts training in the background
     lab.controls["learning_rate"].value = 1.0  # back to the cached setting: drawn at once
     np.testing.assert_array_equal(loss_curve(lab), cached)
-    lab.wait(timeout=300)
-    assert not any(s.learning_rate == 0.1 for s in lab.cache)
+    lab.trainer.wait(timeout=300)
+    assert not any(s.learning_rate == 0.1 for s in lab.trainer.cache)
     np.testing.assert_array_equal(loss_curve(lab), cached)
 
 

@@ -127,7 +127,7 @@ def test_lab_says_the_setting_its_loss_over_seeds_and_the_clipped_fraction():
                       background=False)  # fmt: skip
     lab.update()
     lab.controls["threshold"].value = 0.1
-    setting = lab.setting("global_norm", 0.1, 1.0)
+    setting = lab.trainer.setting("global_norm", 0.1, 1.0)
     runs = lab.trainer.seed_histories(setting)
     losses = np.array([h.final_loss(lab.window) for h in runs])
     clipped = 100 * np.mean([h.clipped_fraction for h in runs])

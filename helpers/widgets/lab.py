@@ -7,7 +7,6 @@ once.
 from __future__ import annotations
 
 import math
-import time
 
 import ipywidgets as W
 import numpy as np
@@ -59,8 +58,6 @@ class ClippingLab(LivePlot):
         Setting(optimizer=optimizer, momentum=momentum)  # checks them
         fixed = {"optimizer": optimizer, "momentum": float(momentum)}
         self.trainer = LabTrainer(data, self.steps, seeds, fixed, histories, **train_kwargs)
-        self.cache, self.runs, self.seeds = self.trainer.cache, self.trainer.runs, self.trainer.seeds
-        self.setting, self.wait = self.trainer.setting, self.trainer.wait
         self.background = bool(background)
         self._fresh: set[Setting] = set()  # settings trained since the last draw
         self._trained_text = ""
@@ -78,40 +75,38 @@ class ClippingLab(LivePlot):
                               self.caption])  # fmt: skip
         self._build_artists()
 
-    def train_group(self, setting: Setting, cancelled=lambda: False) -> bool:
-        """Train what ``setting`` and its reference lack, showing progress; ``False`` if ``cancelled()`` stopped it."""
-        missing = self.trainer.missing(setting)
-        if not missing:
-            return True
+    def training_started(self, missing: list[Setting]) -> None:
+        """The progress bar and message while ``missing`` trains (``helpers.lab_trainer.Progress``)."""
         self.progress.value, self.progress.bar_style = 0, "info"
-        text = f"{len(missing)} setting{'s' if len(missing) > 1 else ''} × {len(self.seeds)} seeds × {self.steps} steps"
-        self.message.value = f"training {text} …"
+        self.message.value = f"training {self._group_text(missing)} …"
 
-        def on_chunk(done):
-            self.progress.value = done
-            return not cancelled()
+    def training_step(self, done: int) -> None:
+        self.progress.value = done
 
-        started = time.perf_counter()
-        if not self.trainer.train(missing, on_chunk):
+    def training_finished(self, missing: list[Setting], finished: bool, seconds: float) -> None:
+        if not finished:
             self.progress.bar_style = "warning"
-            return False
+            return
         self.progress.value, self.progress.bar_style = self.steps, "success"
         self._fresh = set(missing)
-        self._trained_text = f"trained {text} in {time.perf_counter() - started:.1f} s"
-        return True
+        self._trained_text = f"trained {self._group_text(missing)} in {seconds:.1f} s"
+
+    def _group_text(self, missing: list[Setting]) -> str:
+        seeds = len(self.trainer.seeds)
+        return f"{len(missing)} setting{'s' if len(missing) > 1 else ''} × {seeds} seeds × {self.steps} steps"
 
     def _on_change(self, change) -> None:
         self.changed = self._name(change)
         values = self.values()
         self.controls["threshold"].disabled = values["mode"] == "none"
-        setting = self.setting(**values)
+        setting = self.trainer.setting(**values)
         self.trainer.wanted(setting)
         if not self.trainer.missing(setting) or not self.background:
             self.update()
             return
         self.message.value = "training …"
         self.caption.value = f"{self.describe_control(self.changed)} → training …" if self.changed else "training …"
-        self.trainer.request(self.train_group, self.update, self._failed)
+        self.trainer.request(self, self.update, self._failed)
 
     def _failed(self, error: Exception) -> None:
         self.message.value = f"<b>training failed:</b> {type(error).__name__}: {error}"
@@ -152,9 +147,9 @@ class ClippingLab(LivePlot):
         Args:
             mode, threshold, learning_rate: the controls' values.
         """
-        setting = self.setting(mode, threshold, learning_rate)
+        setting = self.trainer.setting(mode, threshold, learning_rate)
         self.controls["threshold"].disabled = mode == "none"
-        self.train_group(setting)
+        self.trainer.train_missing(setting, progress=self)
         histories = self.trainer.seed_histories(setting)
         reference = self.trainer.reference(setting)
         references = None if reference == setting else self.trainer.seed_histories(reference)
@@ -207,7 +202,8 @@ class ClippingLab(LivePlot):
                                                             animated=True)  # fmt: skip
             points = [stop_point(h, smoothed_curve(h, name, self.window)) for h in diverged]
             self.cross[name].set_data([p[0] for p in points], [p[1] for p in points])
-            self.note[name].set_text(f"{len(diverged)} of {len(self.seeds)} seeds stopped (NaN/inf)" if points else "")
+            seeds = len(self.trainer.seeds)
+            self.note[name].set_text(f"{len(diverged)} of {seeds} seeds stopped (NaN/inf)" if points else "")
             if points:
                 self.note[name].xy = points[0]
 
@@ -219,7 +215,7 @@ class ClippingLab(LivePlot):
         handles = [self.line["loss"]] + ([self.reference_line["loss"]] if has_reference else [])
         handles += [self.cross["loss"]] if diverged else []
         self.panel["loss"].legend(handles=handles, fontsize=FONTSIZE, loc="upper right", title_fontsize=FONTSIZE,
-                                  title=f"line: mean of {len(self.seeds)} seeds, band: min–max")  # fmt: skip
+                                  title=f"line: mean of {len(self.trainer.seeds)} seeds, band: min–max")  # fmt: skip
         if norm_rule:
             self.panel["grad_norm"].legend(handles=[self.threshold_line], fontsize=FONTSIZE, loc="upper right")
 
