@@ -34,7 +34,9 @@ CITATION = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
 REPOSITORY_URL = CITATION["repository-code"].rstrip("/")  # https://github.com/<owner>/<repo>
 REPOSITORY = REPOSITORY_URL.removeprefix("https://github.com/")  # <owner>/<repo>
 OWNER, REPO = REPOSITORY.split("/")
-BOOK_URL = f"https://{OWNER.lower()}.github.io/{REPO}/"  # where .github/workflows/ci.yml publishes it
+BOOK_URL = (
+    f"https://{OWNER.lower()}.github.io/{REPO}/"  # where .github/workflows/ci.yml publishes it
+)
 BINDER_URL = f"https://mybinder.org/v2/gh/{REPOSITORY}/HEAD"
 SHARED_FASHION_MNIST = ROOT.parent / "shared" / "datasets" / "fashion-mnist"
 
@@ -88,7 +90,9 @@ os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
 
 # -- Project --------------------------------------------------------------------------------------------------------
 project = CITATION["title"]
-author = ", ".join(a.get("name") or f"{a['given-names']} {a['family-names']}" for a in CITATION["authors"])
+author = ", ".join(
+    a.get("name") or f"{a['given-names']} {a['family-names']}" for a in CITATION["authors"]
+)
 copyright = f"{author}. Text and figures: CC BY 4.0; code: MIT (see LICENSE)"
 
 # -- Sources: the landing page and every notebook present at build time -------------------------------------------
@@ -98,7 +102,9 @@ include_patterns = ["index.md", "notebooks/0*.ipynb"]
 exclude_patterns = ["build", ".venv", "**/.ipynb_checkpoints"]
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
-suppress_warnings = ["mystnb.unknown_mime_type"]  # none expected; listed so a new MIME type is a visible decision
+suppress_warnings = [
+    "mystnb.unknown_mime_type"
+]  # none expected; listed so a new MIME type is a visible decision
 
 # -- Execution ------------------------------------------------------------------------------------------------------
 nb_execution_mode = "force"  # always execute: the pages show what the current code computes
@@ -148,11 +154,15 @@ def _collapse_solutions(notebook: dict) -> None:
             metadata.setdefault("mystnb", {}).update(
                 code_prompt_show=f"Show {label}", code_prompt_hide=f"Hide {label}"
             )
-        elif not first.startswith("<details"):  # markdown solutions already in <details> stay as they are
+        elif not first.startswith(
+            "<details"
+        ):  # markdown solutions already in <details> stay as they are
             match = SOLUTION_MARKDOWN.match(first)
             label = f"Solution to exercise {match.group(1)}" if match else "Solution"
             body = SOLUTION_MARKDOWN.sub("", source, count=1) if match else source
-            cell["source"] = f'<details class="solution">\n<summary>{label}</summary>\n\n{body}\n\n</details>\n'
+            cell["source"] = (
+                f'<details class="solution">\n<summary>{label}</summary>\n\n{body}\n\n</details>\n'
+            )
 
 
 def _on_source_read(app, docname: str, source: list[str]) -> None:
@@ -164,7 +174,9 @@ def _on_source_read(app, docname: str, source: list[str]) -> None:
 
 def _on_include_read(app, relative_path, parent_docname: str, content: list[str]) -> None:
     """The README on the landing page: its Binder badge (an image on mybinder.org) becomes a plain link."""
-    content[0] = re.sub(r"\[!\[Binder\]\([^)]*\)\]\(([^)]*)\)", r"[Launch on Binder](\1)", content[0])
+    content[0] = re.sub(
+        r"\[!\[Binder\]\([^)]*\)\]\(([^)]*)\)", r"[Launch on Binder](\1)", content[0]
+    )
 
 
 def _alt_from_png(app, doctree) -> None:
@@ -181,4 +193,6 @@ def _alt_from_png(app, doctree) -> None:
 def setup(app):
     app.connect("source-read", _on_source_read)
     app.connect("include-read", _on_include_read)
-    app.connect("doctree-read", _alt_from_png, priority=400)  # before Sphinx's image collector rewrites the uri
+    app.connect(
+        "doctree-read", _alt_from_png, priority=400
+    )  # before Sphinx's image collector rewrites the uri

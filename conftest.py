@@ -53,7 +53,9 @@ def data_source() -> Path | None:
 
 
 def pytest_configure(config):
-    if "CLIPPING_TESTS_KERAS_HOME" in os.environ:  # a pytest started inside a test run keeps the run's folder
+    if (
+        "CLIPPING_TESTS_KERAS_HOME" in os.environ
+    ):  # a pytest started inside a test run keeps the run's folder
         return
     source = data_source()
     home = Path(tempfile.mkdtemp(prefix="keras-home-"))
@@ -61,7 +63,9 @@ def pytest_configure(config):
     target.mkdir(parents=True)
     if source is not None:
         for name in FILES:
-            shutil.copyfile(source / name, target / name)  # content only: the copies are writable test files
+            shutil.copyfile(
+                source / name, target / name
+            )  # content only: the copies are writable test files
     os.environ["KERAS_HOME"] = str(home)
     os.environ["CLIPPING_TESTS_KERAS_HOME"] = str(home)
     config._clipping_keras_home = home
@@ -73,7 +77,11 @@ def pytest_report_header(config):
     if home is None:
         return None
     source = config._clipping_data_source
-    origin = f"copied from {source}" if source else "not cached anywhere: downloaded into it by the first test"
+    origin = (
+        f"copied from {source}"
+        if source
+        else "not cached anywhere: downloaded into it by the first test"
+    )
     return f"Fashion-MNIST: temporary KERAS_HOME {home}, {origin}"
 
 

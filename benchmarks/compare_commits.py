@@ -58,8 +58,12 @@ def run(script: str, tree: Path) -> str:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     result = subprocess.run(
         [sys.executable, str(tree / "benchmarks" / f"{script}.py"), *ARGUMENTS.get(script, [])],
-        cwd=tree, env=env, capture_output=True, text=True, timeout=3600,
-    )  # fmt: skip
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     if result.returncode != 0:
         raise RuntimeError(f"{script} failed in {tree}:\n{result.stderr[-3000:]}")
     return result.stdout
@@ -86,8 +90,12 @@ def main() -> None:
         old, new = Path(folder) / "old", Path(folder) / "new" if args.new else ROOT
         for tree, revision in ((old, args.base), (new, args.new)):
             if revision:
-                subprocess.run(["git", "worktree", "add", "--detach", str(tree), revision], cwd=ROOT, check=True,
-                               capture_output=True)  # fmt: skip
+                subprocess.run(
+                    ["git", "worktree", "add", "--detach", str(tree), revision],
+                    cwd=ROOT,
+                    check=True,
+                    capture_output=True,
+                )
         try:
             rows = []
             for script in args.scripts:
@@ -103,11 +111,15 @@ def main() -> None:
                         rows.append((script, name, a, b, b / a if a else float("nan")))
         finally:
             for tree in {old, new} - {ROOT}:
-                subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
+                subprocess.run(
+                    ["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False
+                )
             if home is not None:
                 shutil.rmtree(home, ignore_errors=True)
-    print(f"old = {args.base}, new = {args.new or 'this working tree'}; "
-          "medians of 2 runs each (order old, new, new, old)\n")
+    print(
+        f"old = {args.base}, new = {args.new or 'this working tree'}; "
+        "medians of 2 runs each (order old, new, new, old)\n"
+    )
     print(f"{'benchmark':<26} {'number':<28} {'old':>8} {'new':>8} {'new/old':>8}")
     for script, name, a, b, ratio in rows:
         flag = "  more than 10 % slower" if ratio > 1.10 else ""

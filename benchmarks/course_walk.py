@@ -53,20 +53,36 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import notebook_memory  # noqa: E402 - the full-size data maker, beside this file
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 LIMIT_MB = 2000.0  # Binder: the server and every kernel together
 MAX_KERNELS = 2
-GONE_WITHIN_S = 30.0  # closing shuts the kernel down at once; Jupyter Server waits up to 5 s for it to exit
+GONE_WITHIN_S = (
+    30.0  # closing shuts the kernel down at once; Jupyter Server waits up to 5 s for it to exit
+)
 RUN_TIMEOUT_S = 600.0
 SAMPLE_S = 0.1
 MB = 1e6
 CLOSE_MODES = ("menu", "tab")
 # The environment a Binder session has: its own HOME, nothing pointing elsewhere.
 UNSET = (
-    "KERAS_HOME", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTERLAB_SETTINGS_DIR",
-    "JUPYTERLAB_WORKSPACES_DIR", "IPYTHONDIR", "MPLCONFIGDIR", "MPLBACKEND", "CLIPPING_TESTS_KERAS_HOME",
-)  # fmt: skip
+    "KERAS_HOME",
+    "JUPYTER_CONFIG_DIR",
+    "JUPYTER_DATA_DIR",
+    "JUPYTER_RUNTIME_DIR",
+    "JUPYTERLAB_SETTINGS_DIR",
+    "JUPYTERLAB_WORKSPACES_DIR",
+    "IPYTHONDIR",
+    "MPLCONFIGDIR",
+    "MPLBACKEND",
+    "CLIPPING_TESTS_KERAS_HOME",
+)
 
 
 class Sampler(threading.Thread):
@@ -117,8 +133,14 @@ class Sampler(threading.Thread):
     def snapshot(self, kernel_pid: int | None) -> dict:
         """Now: the session's PSS, the kernels alive, this step's and the walk's peaks, ``kernel_pid``'s peak."""
         with self._lock:
-            return {"now": self.last, "kernels": self.kernels, "step_peak": self.step_peak, "peak": self.peak,
-                    "max_kernels": self.max_kernels, "kernel_peak": self.kernel_peaks.get(kernel_pid, 0)}  # fmt: skip
+            return {
+                "now": self.last,
+                "kernels": self.kernels,
+                "step_peak": self.step_peak,
+                "peak": self.peak,
+                "max_kernels": self.max_kernels,
+                "kernel_peak": self.kernel_peaks.get(kernel_pid, 0),
+            }
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -150,8 +172,11 @@ class Walk:
 
     def problems(self) -> list[str]:
         found = [f"{s.notebook}: {s.error}" for s in self.steps if s.error]
-        found += [f"{s.notebook}: the kernel was not gone within {GONE_WITHIN_S:.0f} s of closing"
-                  for s in self.steps if not s.error and s.gone_after_s is None]  # fmt: skip
+        found += [
+            f"{s.notebook}: the kernel was not gone within {GONE_WITHIN_S:.0f} s of closing"
+            for s in self.steps
+            if not s.error and s.gone_after_s is None
+        ]
         if self.peak_mb > LIMIT_MB:
             found.append(f"the session peaked at {self.peak_mb:,.0f} MB > {LIMIT_MB:,.0f} MB")
         if self.max_kernels > MAX_KERNELS:
@@ -166,17 +191,26 @@ def notebook_paths(names: list[str]) -> list[Path]:
         return every
     chosen = []
     for name in names:
-        matches = [p for p in every if p.name == name or (name.isdigit() and int(p.name[:2]) == int(name))]
+        matches = [
+            p for p in every if p.name == name or (name.isdigit() and int(p.name[:2]) == int(name))
+        ]
         if len(matches) != 1:
-            raise ValueError(f"notebook {name!r} is not one of {', '.join(p.name for p in every)} (or its number)")
+            raise ValueError(
+                f"notebook {name!r} is not one of {', '.join(p.name for p in every)} (or its number)"
+            )
         chosen.append(matches[0])
     return chosen
 
 
 def _session_env(home: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in UNSET}
-    env.update(HOME=str(home), USER="jovyan", TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0",
-               PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]))  # fmt: skip
+    env.update(
+        HOME=str(home),
+        USER="jovyan",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        TF_ENABLE_ONEDNN_OPTS="0",
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+    )
     return env
 
 
@@ -184,7 +218,9 @@ def prepare_home(work: Path, data: str) -> Path:
     """A Binder-like HOME in ``work``: the notebooks, Fashion-MNIST in ``~/.keras`` (``data``: "full" or "cache"),
     then ``binder/postBuild`` run as the build runs it. Prints what postBuild printed."""
     home = work / "home" / "jovyan"
-    shutil.copytree(ROOT / "notebooks", home / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copytree(
+        ROOT / "notebooks", home / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints")
+    )
     cache = home / ".keras" / "datasets" / "fashion-mnist"
     cache.mkdir(parents=True)
     source = notebook_memory._source_folder()
@@ -193,8 +229,14 @@ def prepare_home(work: Path, data: str) -> Path:
     else:
         for path in source.glob("*.gz"):
             shutil.copyfile(path, cache / path.name)
-    result = subprocess.run([str(ROOT / "binder" / "postBuild")], cwd=home, env=_session_env(home),
-                            capture_output=True, text=True, timeout=600)  # fmt: skip
+    result = subprocess.run(
+        [str(ROOT / "binder" / "postBuild")],
+        cwd=home,
+        env=_session_env(home),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if result.returncode != 0:
         raise RuntimeError(f"binder/postBuild failed:\n{result.stdout}{result.stderr[-3000:]}")
     print("\n".join("   " + line for line in result.stdout.splitlines()), flush=True)
@@ -212,17 +254,28 @@ class Lab:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = home / "jupyterlab.log"
         command = [
-            sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
-            f"--ServerApp.root_dir={home}", "--ServerApp.allow_root=True", "--LabApp.expose_app_in_browser=True",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={home}",
+            "--ServerApp.allow_root=True",
+            "--LabApp.expose_app_in_browser=True",
+        ]
         with self.log.open("w") as out:
-            self.process = subprocess.Popen(command, cwd=home, env=_session_env(home), stdout=out,
-                                            stderr=subprocess.STDOUT)  # fmt: skip
+            self.process = subprocess.Popen(
+                command, cwd=home, env=_session_env(home), stdout=out, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + 120
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"JupyterLab exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}"
+                )
             try:
                 self.api("/api/status")
                 return
@@ -234,8 +287,9 @@ class Lab:
                 time.sleep(0.3)
 
     def api(self, route: str, method: str = "GET"):
-        request = urllib.request.Request(f"{self.url}{route}", method=method,
-                                         headers={"Authorization": f"token {self.token}"})  # fmt: skip
+        request = urllib.request.Request(
+            f"{self.url}{route}", method=method, headers={"Authorization": f"token {self.token}"}
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             body = response.read()
         return json.loads(body) if body else None
@@ -300,10 +354,16 @@ def _menu(page, menu: str, command: str) -> None:
 def open_notebook(page, lab: Lab, path: Path) -> str:
     """Open ``notebooks/<name>`` from the file browser as a learner does; return its kernel id once it is idle."""
     relative = f"notebooks/{path.name}"
-    item = page.locator(".jp-DirListing-item", has=page.locator(".jp-DirListing-itemText", has_text=path.name))
+    item = page.locator(
+        ".jp-DirListing-item", has=page.locator(".jp-DirListing-itemText", has_text=path.name)
+    )
     item.first.dblclick()
     ready = {"status": "idle", "connection": "connected"}
-    _wait(lambda: ready.items() <= (page.evaluate(JS_STATE, relative) or {}).items(), 180, f"{path.name}: no kernel")
+    _wait(
+        lambda: ready.items() <= (page.evaluate(JS_STATE, relative) or {}).items(),
+        180,
+        f"{path.name}: no kernel",
+    )
     return _wait(lambda: lab.kernel_of(path.name), 30, f"{path.name}: no session")
 
 
@@ -316,7 +376,11 @@ def run_all(page, path: Path) -> str:
         state = page.evaluate(JS_STATE, relative)
         if state["errors"]:
             return state
-        return state if not state["unrun"] and not state["busy"] and state["status"] == "idle" else None
+        return (
+            state
+            if not state["unrun"] and not state["busy"] and state["status"] == "idle"
+            else None
+        )
 
     state = _wait(finished, RUN_TIMEOUT_S, f"{path.name}: not every cell ran", interval=0.5)
     return "; ".join(state["errors"])
@@ -328,21 +392,35 @@ def close_notebook(page, path: Path, how: str) -> None:
         _menu(page, "File", "filemenu:close-and-cleanup")  # "Close and Shut Down Notebook…"
         page.locator(".jp-Dialog .jp-mod-accept").click()  # "Shut down the notebook?"
     else:
-        page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabCloseIcon").click()
-        discard = page.locator(".jp-Dialog button", has_text="Discard")  # "Save your work" for a changed notebook
+        page.locator(
+            ".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabCloseIcon"
+        ).click()
+        discard = page.locator(
+            ".jp-Dialog button", has_text="Discard"
+        )  # "Save your work" for a changed notebook
         try:
             discard.click(timeout=5_000)
-        except Exception:  # Playwright's TimeoutError: no dialog, the notebook had no unsaved changes
+        except (
+            Exception
+        ):  # Playwright's TimeoutError: no dialog, the notebook had no unsaved changes
             pass
-    _wait(lambda: page.evaluate(JS_STATE, f"notebooks/{path.name}") is None, 30, f"{path.name}: still open")
+    _wait(
+        lambda: page.evaluate(JS_STATE, f"notebooks/{path.name}") is None,
+        30,
+        f"{path.name}: still open",
+    )
 
 
-def walk(paths: list[Path], data: str = "full", close: str | list[str] = "menu", out=sys.stdout) -> Walk:
+def walk(
+    paths: list[Path], data: str = "full", close: str | list[str] = "menu", out=sys.stdout
+) -> Walk:
     """Walk ``paths`` in one Binder-like session (see the module docstring); ``close``: one mode, or one per
     notebook. Prints each step to ``out``; returns the measurements."""
     closes = [close] * len(paths) if isinstance(close, str) else list(close)
     if len(closes) != len(paths) or any(mode not in CLOSE_MODES for mode in closes):
-        raise ValueError(f"close must be one of {CLOSE_MODES} or a list of them, one per notebook; got {close!r}")
+        raise ValueError(
+            f"close must be one of {CLOSE_MODES} or a list of them, one per notebook; got {close!r}"
+        )
     if data not in ("full", "cache"):
         raise ValueError(f"data must be 'full' or 'cache'; got {data!r}")
     from playwright.sync_api import sync_playwright
@@ -356,14 +434,21 @@ def walk(paths: list[Path], data: str = "full", close: str | list[str] = "menu",
         sampler.start()
         try:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+                browser = playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+                )
                 page = browser.new_page(viewport={"width": 1280, "height": 720})
-                page.goto(f"{lab.url}/lab/tree/notebooks?token={lab.token}")  # the Binder link's urlpath
+                page.goto(
+                    f"{lab.url}/lab/tree/notebooks?token={lab.token}"
+                )  # the Binder link's urlpath
                 page.wait_for_selector(".jp-DirListing-item", timeout=120_000)
                 time.sleep(1.0)
                 result.start_mb = sampler.last / MB
-                print(f"== JupyterLab open, no notebook: session {result.start_mb:,.0f} MB (PSS, server)", file=out,
-                      flush=True)  # fmt: skip
+                print(
+                    f"== JupyterLab open, no notebook: session {result.start_mb:,.0f} MB (PSS, server)",
+                    file=out,
+                    flush=True,
+                )
                 for path, how in zip(paths, closes):
                     result.steps.append(_step(page, lab, sampler, path, how, out))
                     if result.steps[-1].error.startswith("did not"):
@@ -372,7 +457,11 @@ def walk(paths: list[Path], data: str = "full", close: str | list[str] = "menu",
         finally:
             sampler.stop()
             lab.stop()
-    result.peak_mb, result.max_kernels, result.samples = sampler.peak / MB, sampler.max_kernels, sampler.samples
+    result.peak_mb, result.max_kernels, result.samples = (
+        sampler.peak / MB,
+        sampler.max_kernels,
+        sampler.samples,
+    )
     return result
 
 
@@ -388,8 +477,14 @@ def _step(page, lab: Lab, sampler: Sampler, path: Path, how: str, out) -> Step:
         closed = time.monotonic()
         close_notebook(page, path, how)
         try:
-            _wait(lambda: all(k["id"] != kernel for k in lab.api("/api/kernels"))
-                  and not (step.kernel_pid and psutil.pid_exists(step.kernel_pid)), GONE_WITHIN_S, "gone")
+            _wait(
+                lambda: (
+                    all(k["id"] != kernel for k in lab.api("/api/kernels"))
+                    and not (step.kernel_pid and psutil.pid_exists(step.kernel_pid))
+                ),
+                GONE_WITHIN_S,
+                "gone",
+            )
             step.gone_after_s = time.monotonic() - closed
         except TimeoutError:
             pass
@@ -397,34 +492,55 @@ def _step(page, lab: Lab, sampler: Sampler, path: Path, how: str, out) -> Step:
         step.error = f"did not finish: {error}"
     time.sleep(3 * SAMPLE_S)
     now = sampler.snapshot(step.kernel_pid)
-    step.peak_mb, step.after_mb, step.kernels_after = now["step_peak"] / MB, now["now"] / MB, now["kernels"]
+    step.peak_mb, step.after_mb, step.kernels_after = (
+        now["step_peak"] / MB,
+        now["now"] / MB,
+        now["kernels"],
+    )
     step.peak_so_far_mb, step.max_kernels_so_far = now["peak"] / MB, now["max_kernels"]
     step.kernel_peak_mb = now["kernel_peak"] / MB
-    gone = "KERNEL NOT GONE" if step.gone_after_s is None else f"kernel gone {step.gone_after_s:.1f} s after closing"
-    print(f"== {path.name}: {'ERROR ' + step.error if step.error else 'ran'} in {step.seconds:.1f} s, closed by "
-          f"{how}, {gone}; kernels alive now {step.kernels_after} (most at once so far {step.max_kernels_so_far}); "
-          f"session {step.after_mb:,.0f} MB now, peak during this notebook {step.peak_mb:,.0f} MB (its kernel "
-          f"{step.kernel_peak_mb:,.0f} MB), peak so far {step.peak_so_far_mb:,.0f} MB", file=out, flush=True)
+    gone = (
+        "KERNEL NOT GONE"
+        if step.gone_after_s is None
+        else f"kernel gone {step.gone_after_s:.1f} s after closing"
+    )
+    print(
+        f"== {path.name}: {'ERROR ' + step.error if step.error else 'ran'} in {step.seconds:.1f} s, closed by "
+        f"{how}, {gone}; kernels alive now {step.kernels_after} (most at once so far {step.max_kernels_so_far}); "
+        f"session {step.after_mb:,.0f} MB now, peak during this notebook {step.peak_mb:,.0f} MB (its kernel "
+        f"{step.kernel_peak_mb:,.0f} MB), peak so far {step.peak_so_far_mb:,.0f} MB",
+        file=out,
+        flush=True,
+    )
     return step
 
 
 def table(result: Walk) -> str:
-    rows = ["| after | run (s) | kernel gone after closing (s) | kernels alive | session now (MB) | peak during it "
-            "(MB) | its kernel's peak (MB) | peak so far (MB) |", "|---|---:|---:|---:|---:|---:|---:|---:|",
-            f"| JupyterLab open | | | 0 | {result.start_mb:,.0f} | | | {result.start_mb:,.0f} |"]  # fmt: skip
+    rows = [
+        "| after | run (s) | kernel gone after closing (s) | kernels alive | session now (MB) | peak during it "
+        "(MB) | its kernel's peak (MB) | peak so far (MB) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| JupyterLab open | | | 0 | {result.start_mb:,.0f} | | | {result.start_mb:,.0f} |",
+    ]
     for s in result.steps:
         gone = f"{s.gone_after_s:.1f}" if s.gone_after_s is not None else "**not gone**"
-        rows.append(f"| {s.notebook[:2]}{' (error)' if s.error else ''} | {s.seconds:.1f} | {gone} | "
-                    f"{s.kernels_after} | {s.after_mb:,.0f} | {s.peak_mb:,.0f} | {s.kernel_peak_mb:,.0f} | "
-                    f"{s.peak_so_far_mb:,.0f} |")  # fmt: skip
+        rows.append(
+            f"| {s.notebook[:2]}{' (error)' if s.error else ''} | {s.seconds:.1f} | {gone} | "
+            f"{s.kernels_after} | {s.after_mb:,.0f} | {s.peak_mb:,.0f} | {s.kernel_peak_mb:,.0f} | "
+            f"{s.peak_so_far_mb:,.0f} |"
+        )
     return "\n".join(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="*", help="numbers or file names (default: all, in order)")
+    parser.add_argument(
+        "notebooks", nargs="*", help="numbers or file names (default: all, in order)"
+    )
     parser.add_argument("--data", choices=("full", "cache"), default="full")
-    parser.add_argument("--close", choices=CLOSE_MODES, default="menu", help="menu: as the notebooks say (default)")
+    parser.add_argument(
+        "--close", choices=CLOSE_MODES, default="menu", help="menu: as the notebooks say (default)"
+    )
     args = parser.parse_args(argv)
     try:
         paths = notebook_paths(args.notebooks)
@@ -438,10 +554,12 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + table(result))
     problems = result.problems()
     seconds = time.monotonic() - began
-    print(f"\n{len(result.steps)} notebook(s), {args.data} data, closed by {args.close}, {seconds:.0f} s"
-          f" on {psutil.cpu_count()} cores (load average {os.getloadavg()[0]:.1f}); {result.samples} samples. Session "
-          f"peak {result.peak_mb:,.0f} MB (limit {LIMIT_MB:,.0f}), at most {result.max_kernels} kernel(s) alive at "
-          f"once (limit {MAX_KERNELS}).")  # fmt: skip
+    print(
+        f"\n{len(result.steps)} notebook(s), {args.data} data, closed by {args.close}, {seconds:.0f} s"
+        f" on {psutil.cpu_count()} cores (load average {os.getloadavg()[0]:.1f}); {result.samples} samples. Session "
+        f"peak {result.peak_mb:,.0f} MB (limit {LIMIT_MB:,.0f}), at most {result.max_kernels} kernel(s) alive at "
+        f"once (limit {MAX_KERNELS})."
+    )
     for problem in problems:
         print(f"FAILED: {problem}")
     return 1 if problems else 0

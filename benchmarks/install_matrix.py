@@ -56,7 +56,11 @@ def pyenv_pythons() -> list[Path]:
     versions = Path.home() / ".pyenv" / "versions"
     found = []
     for minor in SUPPORTED:
-        candidates = [p for p in versions.glob(f"{minor}.*") if re.fullmatch(rf"{re.escape(minor)}\.\d+", p.name)]
+        candidates = [
+            p
+            for p in versions.glob(f"{minor}.*")
+            if re.fullmatch(rf"{re.escape(minor)}\.\d+", p.name)
+        ]
         candidates.sort(key=lambda p: int(p.name.rsplit(".", 1)[1]))
         if candidates and (candidates[-1] / "bin" / "python").exists():
             found.append(candidates[-1] / "bin" / "python")
@@ -85,7 +89,9 @@ def copy_repository(target: Path) -> None:
     """The files git tracks (and untracked, not ignored ones), as a fresh clone would have them."""
     listing = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
     ).stdout.split(b"\0")
     for name in filter(None, listing):
         source = ROOT / name.decode()
@@ -99,7 +105,11 @@ def seed_keras_home(home: Path) -> bool:
     """Put the four Fashion-MNIST files into ``home/datasets/fashion-mnist``; False when there is no source."""
     source = SHARED_FASHION_MNIST
     if not source.is_dir():
-        source = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "datasets" / "fashion-mnist"
+        source = (
+            Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+            / "datasets"
+            / "fashion-mnist"
+        )
     files = sorted(source.glob("*.gz")) if source.is_dir() else []
     if len(files) < 4:
         return False
@@ -125,14 +135,20 @@ def last_lines(log: Path, n: int = 15) -> str:
 
 def measure(python: Path, spec: str, notebooks: bool, work: Path) -> Row:
     version = subprocess.run(
-        [str(python), "-c", "import platform; print(platform.python_version())"], capture_output=True, text=True
+        [str(python), "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     row = Row(python=version or str(python))
     log = work / "log.txt"
     repo, venv, wheels = work / "repo", work / "venv", work / "wheelhouse"
     copy_repository(repo)
-    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "KERAS_HOME", "PYTHONPATH"}}
-    env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}")
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "KERAS_HOME", "PYTHONPATH"}
+    }
+    env.update(
+        PIP_DISABLE_PIP_VERSION_CHECK="1", PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    )
     ok, _ = run([str(python), "-m", "venv", str(venv)], log, env=env)
     pip = [str(venv / "bin" / "python"), "-m", "pip"]
     requirements = "requirements-dev.txt" if spec == "dev" else "requirements.txt"
@@ -142,22 +158,33 @@ def measure(python: Path, spec: str, notebooks: bool, work: Path) -> Row:
     top = learner
     if spec == "dev":
         top = work / "dev.download.txt"
-        top.write_text((repo / "requirements-dev.txt").read_text().replace("-r requirements.txt", f"-r {learner}"))
+        top.write_text(
+            (repo / "requirements-dev.txt")
+            .read_text()
+            .replace("-r requirements.txt", f"-r {learner}")
+        )
     downloadable = work / "download.txt"
     downloadable.write_text(f"-r {top}\nsetuptools>=68\n")
     if ok:
-        ok, row.download_s = run([*pip, "download", "-d", str(wheels), "-r", str(downloadable)], log, env=env)
+        ok, row.download_s = run(
+            [*pip, "download", "-d", str(wheels), "-r", str(downloadable)], log, env=env
+        )
         row.download_mb = folder_bytes(wheels) / MB if wheels.exists() else float("nan")
     if ok:
         ok, row.install_s = run(
-            [*pip, "install", "--no-index", "--find-links", str(wheels), "-r", requirements], log, env=env, cwd=repo
+            [*pip, "install", "--no-index", "--find-links", str(wheels), "-r", requirements],
+            log,
+            env=env,
+            cwd=repo,
         )
     row.installed = ok
     if not ok:
         row.error = last_lines(log)
         return row
     row.venv_mb = folder_bytes(venv) / MB
-    listing = subprocess.run([*pip, "list", "--format=freeze"], capture_output=True, text=True, env=env).stdout
+    listing = subprocess.run(
+        [*pip, "list", "--format=freeze"], capture_output=True, text=True, env=env
+    ).stdout
     row.packages = len([line for line in listing.splitlines() if line.strip()])
     if not notebooks:
         return row
@@ -174,9 +201,20 @@ def measure(python: Path, spec: str, notebooks: bool, work: Path) -> Row:
     env.update(TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0", MPLBACKEND="Agg")
     for name in NOTEBOOKS:
         ok, _ = run(
-            [str(venv / "bin" / "python"), "-m", "pytest", "-q", "--nbval-lax", "-p", "no:cacheprovider",
-             f"notebooks/{name}"],
-            log, env=env, cwd=repo, timeout=1200,
+            [
+                str(venv / "bin" / "python"),
+                "-m",
+                "pytest",
+                "-q",
+                "--nbval-lax",
+                "-p",
+                "no:cacheprovider",
+                f"notebooks/{name}",
+            ],
+            log,
+            env=env,
+            cwd=repo,
+            timeout=1200,
         )
         row.notebooks[name] = ok
         if not ok:
@@ -204,13 +242,18 @@ def table(rows: list[Row], spec: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--python", type=Path, nargs="*", help="interpreters (default: pyenv's 3.11, 3.12, 3.13)")
+    parser.add_argument(
+        "--python", type=Path, nargs="*", help="interpreters (default: pyenv's 3.11, 3.12, 3.13)"
+    )
     parser.add_argument("--spec", choices=("learner", "dev"), default="learner")
     parser.add_argument("--no-notebooks", action="store_true", help="measure the install only")
     args = parser.parse_args(argv)
     pythons = args.python or pyenv_pythons()
     if not pythons:
-        print("no Python 3.11-3.13 found under ~/.pyenv/versions (pass --python PATH)", file=sys.stderr)
+        print(
+            "no Python 3.11-3.13 found under ~/.pyenv/versions (pass --python PATH)",
+            file=sys.stderr,
+        )
         return 1
     rows = []
     for python in pythons:
@@ -222,8 +265,14 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(table(rows[-1:], args.spec).splitlines()[-1], file=sys.stderr, flush=True)
     print(table(rows, args.spec))
-    data = "the shared subset" if SHARED_FASHION_MNIST.is_dir() else "the user's Keras cache (or a download)"
-    print(f"\nNotebooks ran with Fashion-MNIST from {data}; sizes in MB = 10^6 bytes; machine shared, times noisy.")
+    data = (
+        "the shared subset"
+        if SHARED_FASHION_MNIST.is_dir()
+        else "the user's Keras cache (or a download)"
+    )
+    print(
+        f"\nNotebooks ran with Fashion-MNIST from {data}; sizes in MB = 10^6 bytes; machine shared, times noisy."
+    )
     good = all(r.installed and not r.error for r in rows)
     return 0 if good else 1
 

@@ -44,7 +44,10 @@ def run(steps: int, repeats: int) -> None:
     (x_train, y_train), _ = data.load_fashion_mnist()
     lab = ClippingLab((x_train, y_train), steps=steps, background=False, lr_range=(1e-4, 10.0))
     model = models.article_lstm()
-    model.compile(optimizer=training.keras_optimizer(training.Setting()), loss="sparse_categorical_crossentropy")
+    model.compile(
+        optimizer=training.keras_optimizer(training.Setting()),
+        loss="sparse_categorical_crossentropy",
+    )
     pipeline = data.fashion_mnist_pipeline(x_train, y_train, seed=0)
     started = time.perf_counter()
     lab.update()  # warm-up: compiles the lab's training function
@@ -65,7 +68,9 @@ def run(steps: int, repeats: int) -> None:
         lab.controls["learning_rate"].value = next(rates)
         times["(b) new learning rate"].append(time.perf_counter() - started)
     medians = {name: statistics.median(values) for name, values in times.items()}
-    print(f"\n{steps} steps, {len(lab.trainer.seeds)} seeds, median of {repeats} interleaved repeats:")
+    print(
+        f"\n{steps} steps, {len(lab.trainer.seeds)} seeds, median of {repeats} interleaved repeats:"
+    )
     for name, value in medians.items():
         ratio = value / medians["model.fit"]
         target = "" if name == "model.fit" else f"  {'under' if value < 2 else 'OVER'} 2 s"

@@ -79,7 +79,9 @@ class Measurement:
     seconds: float
     error: str = ""
     end_mb: float = 0.0  # RSS after the last cell (what an open, idle kernel holds)
-    cells: list[tuple[int, float, float, str]] = field(default_factory=list)  # (index, rise MB, peak MB, first line)
+    cells: list[tuple[int, float, float, str]] = field(
+        default_factory=list
+    )  # (index, rise MB, peak MB, first line)
 
     @property
     def peak_mb(self) -> float:
@@ -150,7 +152,10 @@ def measure(path: Path, timeout: int, keep: Path | None = None) -> Measurement:
         ready.wait_for_ready(timeout=120)  # "kernel at start" = an idle, started kernel
         ready.stop_channels()
         client = NotebookClient(
-            notebook, km=manager, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}
+            notebook,
+            km=manager,
+            timeout=timeout,
+            resources={"metadata": {"path": str(path.parent)}},
         )
         poller = RssPoller(pid)
         start_rss = poller.sample()
@@ -159,16 +164,22 @@ def measure(path: Path, timeout: int, keep: Path | None = None) -> Measurement:
         error = ""
         cells = []
         try:
-            with client.setup_kernel():  # the kernel started above; cells one by one to see each one's peak
+            with (
+                client.setup_kernel()
+            ):  # the kernel started above; cells one by one to see each one's peak
                 for index, cell in enumerate(notebook.cells):
                     poller.restart_peak()
                     before = poller.sample()
                     client.execute_cell(cell, index)
                     if cell.cell_type == "code":
                         peak = poller.restart_peak()
-                        first = next((line for line in cell.source.splitlines() if line.strip()), "")
+                        first = next(
+                            (line for line in cell.source.splitlines() if line.strip()), ""
+                        )
                         cells.append((index, (peak - before) / MB, peak / MB, first[:60]))
-        except Exception as exc:  # a failing cell: report it in the table, keep measuring the others
+        except (
+            Exception
+        ) as exc:  # a failing cell: report it in the table, keep measuring the others
             error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
         seconds = time.perf_counter() - began
         end_rss = poller.sample()
@@ -179,13 +190,18 @@ def measure(path: Path, timeout: int, keep: Path | None = None) -> Measurement:
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, keep / path.name)
-    return Measurement(path.name, start_rss / MB, polled / MB, hwm / MB, seconds, error, end_rss / MB, cells)
+    return Measurement(
+        path.name, start_rss / MB, polled / MB, hwm / MB, seconds, error, end_rss / MB, cells
+    )
 
 
 def cell_table(result: Measurement, top: int = 6) -> str:
     """The ``top`` code cells of one run by how much they raised the RSS (where the memory goes)."""
-    rows = [f"{result.notebook}: cells that raised the kernel's RSS most (after the last cell: {result.end_mb:.0f} MB)",
-            "| cell | rise (MB) | peak during the cell (MB) | first line |", "|---:|---:|---:|---|"]
+    rows = [
+        f"{result.notebook}: cells that raised the kernel's RSS most (after the last cell: {result.end_mb:.0f} MB)",
+        "| cell | rise (MB) | peak during the cell (MB) | first line |",
+        "|---:|---:|---:|---|",
+    ]
     for index, rise, peak, first in sorted(result.cells, key=lambda c: -c[1])[:top]:
         rows.append(f"| {index} | {rise:+.0f} | {peak:.0f} | `{first.replace('|', '/')}` |")
     return "\n".join(rows)
@@ -194,7 +210,9 @@ def cell_table(result: Measurement, top: int = 6) -> str:
 @dataclass
 class Together:
     notebooks: list[str]
-    peak_mb: float  # server + kernels, sampled: sum of PSS (each shared page once), what the limit sees
+    peak_mb: (
+        float  # server + kernels, sampled: sum of PSS (each shared page once), what the limit sees
+    )
     rss_peak_mb: float  # the same, as a sum of RSS (shared library pages counted once per process)
     kernel_peaks_mb: list[float]
     server_peak_mb: float
@@ -211,7 +229,9 @@ def _free_port() -> int:
 
 def _api(base: str, token: str, method: str, route: str, body: dict | None = None) -> dict | list:
     request = urllib.request.Request(
-        f"{base}{route}", method=method, data=None if body is None else json.dumps(body).encode(),
+        f"{base}{route}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
         headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=60) as response:
@@ -229,7 +249,9 @@ def _run_cells(connection_file: Path, path: Path, timeout: int) -> str:
         for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
             if cell.cell_type != "code":
                 continue
-            reply = client.execute_interactive(cell.source, timeout=timeout, output_hook=lambda msg: None)
+            reply = client.execute_interactive(
+                cell.source, timeout=timeout, output_hook=lambda msg: None
+            )
             if reply["content"]["status"] != "ok":
                 return f"cell {index}: {reply['content'].get('ename')}: {reply['content'].get('evalue')}"
         return ""
@@ -243,12 +265,21 @@ def measure_together(paths: list[Path], timeout: int) -> Together:
     runtime = Path(tempfile.mkdtemp(prefix="jupyter-runtime-"))
     env = os.environ | {"JUPYTER_RUNTIME_DIR": str(runtime)}
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT}", "--ServerApp.open_browser=False",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={ROOT}",
+        "--ServerApp.open_browser=False",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):
@@ -262,17 +293,30 @@ def measure_together(paths: list[Path], timeout: int) -> Together:
         rss_poller.start()
         kernels = []
         for path in paths:
-            session = _api(base, token, "POST", "/api/sessions", {
-                "path": str(path.relative_to(ROOT)), "name": path.name, "type": "notebook",
-                "kernel": {"name": "python3"},
-            })
+            session = _api(
+                base,
+                token,
+                "POST",
+                "/api/sessions",
+                {
+                    "path": str(path.relative_to(ROOT)),
+                    "name": path.name,
+                    "type": "notebook",
+                    "kernel": {"name": "python3"},
+                },
+            )
             kernels.append(session["kernel"]["id"])
         files = [runtime / f"kernel-{kernel}.json" for kernel in kernels]
         pids = []
-        for file in files:  # the kernels are the server's children; match each to its connection file
+        for (
+            file
+        ) in files:  # the kernels are the server's children; match each to its connection file
             for _ in range(600):
-                found = [p for p in psutil.Process(server.pid).children(recursive=True)
-                         if str(file) in " ".join(p.cmdline())]
+                found = [
+                    p
+                    for p in psutil.Process(server.pid).children(recursive=True)
+                    if str(file) in " ".join(p.cmdline())
+                ]
                 if found:
                     pids.append(found[0].pid)
                     break
@@ -282,7 +326,9 @@ def measure_together(paths: list[Path], timeout: int) -> Together:
             kernel_poller.start()
         began = time.perf_counter()
         with ThreadPoolExecutor(len(paths)) as pool:
-            errors = list(pool.map(lambda pair: _run_cells(pair[0], pair[1], timeout), zip(files, paths)))
+            errors = list(
+                pool.map(lambda pair: _run_cells(pair[0], pair[1], timeout), zip(files, paths))
+            )
         seconds = time.perf_counter() - began
         time.sleep(1.0)
         end = poller.sample()
@@ -297,23 +343,36 @@ def measure_together(paths: list[Path], timeout: int) -> Together:
         except subprocess.TimeoutExpired:
             server.kill()
         shutil.rmtree(runtime, ignore_errors=True)
-    return Together([p.name for p in paths], total / MB, rss_total / MB, kernel_peaks, server_peak / MB, end / MB,
-                    seconds, errors)
+    return Together(
+        [p.name for p in paths],
+        total / MB,
+        rss_total / MB,
+        kernel_peaks,
+        server_peak / MB,
+        end / MB,
+        seconds,
+        errors,
+    )
 
 
 def together_table(result: Together) -> str:
     ok = not any(result.errors) and result.peak_mb < PAIR_LIMIT_MB
     errors = "; ".join(e for e in result.errors if e)
     verdict = f"error: {errors}" if errors else ("yes" if ok else "**NO**")
-    kernels = ", ".join(f"{name}: {peak:.0f}" for name, peak in zip(result.notebooks, result.kernel_peaks_mb))
-    return "\n".join([
-        "| notebooks run together in one JupyterLab server | peak, server + kernels, PSS sum (MB) | the same, RSS sum "
-        f"(MB) | each kernel's RSS peak (MB) | server peak (MB) | after the last cells, PSS (MB) | wall time (s) "
-        f"| < {PAIR_LIMIT_MB:.0f} MB |",
-        "|---|---:|---:|---|---:|---:|---:|---|",
-        f"| {' + '.join(result.notebooks)} | {result.peak_mb:.0f} | {result.rss_peak_mb:.0f} | {kernels} "
-        f"| {result.server_peak_mb:.0f} | {result.end_mb:.0f} | {result.seconds:.1f} | {verdict} |",
-    ])
+    kernels = ", ".join(
+        f"{name}: {peak:.0f}" for name, peak in zip(result.notebooks, result.kernel_peaks_mb)
+    )
+    return "\n".join(
+        [
+            "| notebooks run together in one JupyterLab server | peak, server + kernels, PSS sum (MB) "
+            "| the same, RSS sum (MB) | each kernel's RSS peak (MB) | server peak (MB) "
+            f"| after the last cells, PSS (MB) | wall time (s) "
+            f"| < {PAIR_LIMIT_MB:.0f} MB |",
+            "|---|---:|---:|---|---:|---:|---:|---|",
+            f"| {' + '.join(result.notebooks)} | {result.peak_mb:.0f} | {result.rss_peak_mb:.0f} | {kernels} "
+            f"| {result.server_peak_mb:.0f} | {result.end_mb:.0f} | {result.seconds:.1f} | {verdict} |",
+        ]
+    )
 
 
 def _source_folder() -> Path:
@@ -374,7 +433,11 @@ def table(results: list[Measurement]) -> str:
 
 def peaks(results: list[Measurement]) -> str:
     """``PEAK_MB`` entries of ``helpers/session.py``: each notebook's peak (MB, rounded up) by its number."""
-    entries = ", ".join(f"{int(r.notebook[:2])}: {math.ceil(r.peak_mb)}" for r in results if r.notebook[:2].isdigit())
+    entries = ", ".join(
+        f"{int(r.notebook[:2])}: {math.ceil(r.peak_mb)}"
+        for r in results
+        if r.notebook[:2].isdigit()
+    )
     return f"PEAK_MB = {{{entries}}}"
 
 
@@ -383,19 +446,37 @@ PAIR = ("04_lstm_with_and_without_clipping.ipynb", "05_choosing_the_threshold.ip
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb (with --together: 04 05)")
+    parser.add_argument(
+        "notebooks",
+        nargs="*",
+        type=Path,
+        help="default: notebooks/*.ipynb (with --together: 04 05)",
+    )
     parser.add_argument("--timeout", type=int, default=600, help="per-cell timeout in seconds")
     parser.add_argument(
-        "--data", choices=("full", "cache"), default="full", help="full-size Fashion-MNIST (default) or the cache as is"
+        "--data",
+        choices=("full", "cache"),
+        default="full",
+        help="full-size Fashion-MNIST (default) or the cache as is",
     )
-    parser.add_argument("--cells", action="store_true", help="also list the cells that raise the RSS most")
-    parser.add_argument("--together", action="store_true", help="run the notebooks at the same time in one server")
-    parser.add_argument("--keep-executed", type=Path, metavar="DIR", help="write each executed notebook into DIR")
+    parser.add_argument(
+        "--cells", action="store_true", help="also list the cells that raise the RSS most"
+    )
+    parser.add_argument(
+        "--together", action="store_true", help="run the notebooks at the same time in one server"
+    )
+    parser.add_argument(
+        "--keep-executed", type=Path, metavar="DIR", help="write each executed notebook into DIR"
+    )
     args = parser.parse_args(argv)
     if args.together:
-        paths = [p.resolve() for p in args.notebooks] or [ROOT / "notebooks" / name for name in PAIR]
+        paths = [p.resolve() for p in args.notebooks] or [
+            ROOT / "notebooks" / name for name in PAIR
+        ]
     else:
-        paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+        paths = [p.resolve() for p in args.notebooks] or sorted(
+            (ROOT / "notebooks").glob("*.ipynb")
+        )
     if not paths:
         print("no notebooks to measure", file=sys.stderr)
         return 1
@@ -403,11 +484,17 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     home = prepare_keras_home(args.data)
     data = (
-        "full-size Fashion-MNIST (60,000 + 10,000 images)" if args.data == "full" else "the Fashion-MNIST cache as is"
+        "full-size Fashion-MNIST (60,000 + 10,000 images)"
+        if args.data == "full"
+        else "the Fashion-MNIST cache as is"
     )
     try:
         if args.together:
-            print(f"running {' and '.join(p.name for p in paths)} together ...", file=sys.stderr, flush=True)
+            print(
+                f"running {' and '.join(p.name for p in paths)} together ...",
+                file=sys.stderr,
+                flush=True,
+            )
             pair = measure_together(paths, args.timeout)
             print(together_table(pair))
             print(f"\nWith {data}, on {psutil.cpu_count()} cores; limit {PAIR_LIMIT_MB:.0f} MB.")
@@ -423,9 +510,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.cells:
         for result in results:
             print("\n" + cell_table(result))
-    print(f"\n{len(results)} notebook(s) with {data}, on {psutil.cpu_count()} cores; limit {LIMIT_MB:.0f} MB.")
+    print(
+        f"\n{len(results)} notebook(s) with {data}, on {psutil.cpu_count()} cores; limit {LIMIT_MB:.0f} MB."
+    )
     if args.data == "full" and not any(r.error for r in results):
-        print(f"For helpers/session.py (each setup cell compares it with the memory left): {peaks(results)}")
+        print(
+            f"For helpers/session.py (each setup cell compares it with the memory left): {peaks(results)}"
+        )
     return 0 if all(not r.error and r.peak_mb < LIMIT_MB for r in results) else 1
 
 

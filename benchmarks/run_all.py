@@ -32,13 +32,20 @@ import notebook_memory  # noqa: E402
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TIME_LIMIT_S = 60.0
-SCRIPTS = ("trainer_speed.py", "lab_update.py", "widget_update_rnn.py", "widget_update_thresholds.py")
+SCRIPTS = (
+    "trainer_speed.py",
+    "lab_update.py",
+    "widget_update_rnn.py",
+    "widget_update_thresholds.py",
+)
 
 
 def machine() -> str:
     memory = psutil.virtual_memory().total / 2**30
-    return f"{platform.processor() or platform.machine()}, {psutil.cpu_count()} cores, {memory:.0f} GiB, " \
-           f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    return (
+        f"{platform.processor() or platform.machine()}, {psutil.cpu_count()} cores, {memory:.0f} GiB, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
 
 
 def run_script(name: str) -> str:
@@ -82,7 +89,10 @@ def main() -> int:
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "performance.md").write_text(report)
     print(report)
-    ok = all(not r.error and r.peak_mb < notebook_memory.LIMIT_MB and r.seconds < TIME_LIMIT_S for r in results)
+    ok = all(
+        not r.error and r.peak_mb < notebook_memory.LIMIT_MB and r.seconds < TIME_LIMIT_S
+        for r in results
+    )
     ok = ok and not any(pair.errors) and pair.peak_mb < notebook_memory.PAIR_LIMIT_MB
     return 0 if ok else 1
 

@@ -70,11 +70,22 @@ def run(steps: int, repeats: int) -> None:
     (x_train, y_train), _ = data.load_fashion_mnist()
     pipeline = data.fashion_mnist_pipeline(x_train, y_train, seed=0)
     one = Setting("value", 0.5, learning_rate=0.01)
-    eight = [Setting(mode, c, learning_rate=0.01) for mode in ("value", "norm", "global_norm") for c in (0.5, 5.0)]
-    eight += [Setting("none", learning_rate=0.01), Setting("none", learning_rate=0.01, momentum=0.9)]
+    eight = [
+        Setting(mode, c, learning_rate=0.01)
+        for mode in ("value", "norm", "global_norm")
+        for c in (0.5, 5.0)
+    ]
+    eight += [
+        Setting("none", learning_rate=0.01),
+        Setting("none", learning_rate=0.01, momentum=0.9),
+    ]
 
     model = models.article_lstm()
-    model.compile(optimizer=training.keras_optimizer(one), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=training.keras_optimizer(one),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
 
     def fit():
         model.fit(pipeline, steps_per_epoch=steps, epochs=1, verbose=0)
@@ -106,7 +117,10 @@ def run(steps: int, repeats: int) -> None:
         candidates[f"train(1 setting), {variant}"] = with_block(loop_one, variant, 1)
         candidates[f"train(8 settings), {variant}"] = with_block(loop_eight, variant, 8)
         candidates[f"train_seeds(8 x 5 seeds), {variant}"] = with_block(seeds_eight, variant, 8)
-    for name, function in candidates.items():  # warm-up: tracing and XLA compilation are not what we compare
+    for (
+        name,
+        function,
+    ) in candidates.items():  # warm-up: tracing and XLA compilation are not what we compare
         started = time.perf_counter()
         function()
         print(f"warm-up {name:45s} {time.perf_counter() - started:6.2f} s")
@@ -122,7 +136,9 @@ def run(steps: int, repeats: int) -> None:
         print(f"  {name:45s} {value:7.3f} s  ({1000 * value / steps:6.2f} ms/step)")
     fit_time = medians["model.fit (SGD clipvalue=0.5)"]
     verdict = {True: "met", False: "NOT met"}
-    print(f"\nratio to one model.fit run   {'deterministic':>14s} {'one block of K':>15s}  cost of determinism")
+    print(
+        f"\nratio to one model.fit run   {'deterministic':>14s} {'one block of K':>15s}  cost of determinism"
+    )
     for label, key, target in (
         ("(a) 1 setting", "train(1 setting)", 0.75),
         ("(b) 8 settings", "train(8 settings)", 3.0),

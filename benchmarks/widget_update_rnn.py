@@ -41,8 +41,13 @@ def _timed(action, widget) -> float:
 
 
 def main(repeats: int = 5) -> None:
-    print(f"one widget update (measure + redraw + PNG), median of {repeats}, activation tanh, 32 units, batch 16")
-    print(f"{'cell':<10}{'cold (s)':>10}" + "".join(f"{f'T={t} (s)':>13}{'/cold':>7}" for t in LENGTHS))
+    print(
+        f"one widget update (measure + redraw + PNG), median of {repeats}, activation tanh, 32 units, batch 16"
+    )
+    print(
+        f"{'cell':<10}{'cold (s)':>10}"
+        + "".join(f"{f'T={t} (s)':>13}{'/cold':>7}" for t in LENGTHS)
+    )
     for cell in ("SimpleRNN", "GRU", "LSTM"):
         widget = GradientNormsPlot(cell=cell, activation="tanh", length=LENGTHS[0])
         cold = _timed(widget.update, widget)
@@ -52,7 +57,9 @@ def main(repeats: int = 5) -> None:
             times = []
             for k in range(repeats):
                 rho = 1.2 if k % 2 == 0 else 1.0
-                times.append(_timed(lambda w=widget, r=rho: setattr(w.controls["rho"], "value", r), widget))
+                times.append(
+                    _timed(lambda w=widget, r=rho: setattr(w.controls["rho"], "value", r), widget)
+                )
             median = statistics.median(times)
             row += f"{median:>13.3f}{median / cold:>7.2f}"
         print(row, flush=True)

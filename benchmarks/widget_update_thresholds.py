@@ -20,7 +20,9 @@ import statistics
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported (helpers does not set them)
+os.environ.setdefault(
+    "TF_CPP_MIN_LOG_LEVEL", "2"
+)  # before TensorFlow is imported (helpers does not set them)
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import numpy as np  # noqa: E402
@@ -35,16 +37,24 @@ def main(repeats: int = 15) -> None:
     update, savefig = [], []
     for i in range(repeats):
         started = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()):  # outside a notebook, display() prints a repr
-            explorer.controls["percentile"].value = 50.0 + i  # runs draw() and render(), as a released slider does
+        with contextlib.redirect_stdout(
+            io.StringIO()
+        ):  # outside a notebook, display() prints a repr
+            explorer.controls["percentile"].value = (
+                50.0 + i
+            )  # runs draw() and render(), as a released slider does
         update.append(time.perf_counter() - started)
         started = time.perf_counter()
         explorer.figure.savefig(io.BytesIO(), format="png", dpi=explorer.dpi)
         savefig.append(time.perf_counter() - started)
     a, b = statistics.median(update), statistics.median(savefig)
     print(f"ThresholdExplorer, 2,500 recorded norms, median of {repeats} interleaved repeats:")
-    print(f"  one update (draw + LivePlot.png)   {a * 1e3:6.0f} ms  {'under' if a < 0.2 else 'OVER'} 0.2 s")
-    print(f"  Figure.savefig of the same figure  {b * 1e3:6.0f} ms  ratio update / savefig: {a / b:.2f}")
+    print(
+        f"  one update (draw + LivePlot.png)   {a * 1e3:6.0f} ms  {'under' if a < 0.2 else 'OVER'} 0.2 s"
+    )
+    print(
+        f"  Figure.savefig of the same figure  {b * 1e3:6.0f} ms  ratio update / savefig: {a / b:.2f}"
+    )
 
 
 if __name__ == "__main__":

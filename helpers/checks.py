@@ -68,14 +68,18 @@ def array(name: str, value, ndim: int | None = None, shape: tuple | None = None)
     """``value`` as a numeric array of ``ndim`` dimensions or of ``shape`` (``None`` in it matches any length)."""
     try:
         result = np.asarray(value)
-    except Exception as error:  # a ragged list raises ValueError; an object's __array__ may raise anything
+    except (
+        Exception
+    ) as error:  # a ragged list raises ValueError; an object's __array__ may raise anything
         raise TypeError(f"{name} must be array-like, got {type(value).__name__}") from error
     if not (np.issubdtype(result.dtype, np.number) or result.dtype == bool):
         raise TypeError(f"{name} must hold numbers, got dtype {result.dtype}")
     if ndim is not None and result.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {result.shape}")
     if shape is not None:
-        if result.ndim != len(shape) or any(s is not None and s != r for s, r in zip(shape, result.shape)):
+        if result.ndim != len(shape) or any(
+            s is not None and s != r for s, r in zip(shape, result.shape)
+        ):
             expected = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
             raise ValueError(f"{name} must have shape {expected}, got {result.shape}")
     return result
@@ -95,7 +99,9 @@ def labelled_data(
     """
     x = array(x_name, x, shape=x_shape)
     if x_shape is None and x.ndim < 2:
-        raise ValueError(f"{x_name} must have a first axis of examples and at least 2 dimensions, got {x.shape}")
+        raise ValueError(
+            f"{x_name} must have a first axis of examples and at least 2 dimensions, got {x.shape}"
+        )
     y = array(y_name, y, ndim=1)
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(
@@ -113,7 +119,11 @@ def labelled_data(
     classes = positive_int("classes", classes)
     if y.dtype == bool:
         raise TypeError(f"{y_name} must hold integer class labels, got dtype bool")
-    whole = np.isfinite(y) & (y == np.round(y)) if not np.issubdtype(y.dtype, np.integer) else np.ones(len(y), bool)
+    whole = (
+        np.isfinite(y) & (y == np.round(y))
+        if not np.issubdtype(y.dtype, np.integer)
+        else np.ones(len(y), bool)
+    )
     if not whole.all():
         raise ValueError(
             f"{y_name} must hold whole-number class labels in [0, {classes}), got {y[~whole][0]} "

@@ -51,27 +51,42 @@ MODES = ("none", "value", "norm", "global_norm")
 #: The Keras optimizer argument that applies each mode.
 KERAS_ARGUMENT = {"value": "clipvalue", "norm": "clipnorm", "global_norm": "global_clipnorm"}
 #: How figures, tables and controls name each mode.
-LABELS = {"none": "no clipping", "value": "value", "norm": "per-tensor norm", "global_norm": "global norm"}
+LABELS = {
+    "none": "no clipping",
+    "value": "value",
+    "norm": "per-tensor norm",
+    "global_norm": "global norm",
+}
 
 
 def _check_grads(grads) -> list:
     if isinstance(grads, tf.Tensor | tf.Variable) or not isinstance(grads, Sequence):
-        raise TypeError(f"grads must be a list of tensors (one per variable), got {type(grads).__name__}")
+        raise TypeError(
+            f"grads must be a list of tensors (one per variable), got {type(grads).__name__}"
+        )
     if len(grads) == 0:
         raise ValueError("grads must hold at least one tensor, got an empty list")
     checked = []
     for i, g in enumerate(grads):
         if g is None:
-            raise ValueError(f"grads[{i}] is None (the loss does not depend on that variable): leave it out of grads")
+            raise ValueError(
+                f"grads[{i}] is None (the loss does not depend on that variable): leave it out of grads"
+            )
         try:
             g = tf.convert_to_tensor(g)
         except (TypeError, ValueError) as error:
-            raise TypeError(f"grads[{i}] must be a tensor of floats, got {type(g).__name__}") from error
+            raise TypeError(
+                f"grads[{i}] must be a tensor of floats, got {type(g).__name__}"
+            ) from error
         if not g.dtype.is_floating:
-            raise TypeError(f"grads[{i}] must hold floats (float16/32/64), got dtype {g.dtype.name}")
+            raise TypeError(
+                f"grads[{i}] must hold floats (float16/32/64), got dtype {g.dtype.name}"
+            )
         if checked and g.dtype != checked[0].dtype:
             first, this = checked[0].dtype.name, g.dtype.name
-            raise TypeError(f"grads must share one dtype: grads[0] is {first}, grads[{i}] is {this}")
+            raise TypeError(
+                f"grads must share one dtype: grads[0] is {first}, grads[{i}] is {this}"
+            )
         checked.append(g)
     return checked
 
@@ -123,7 +138,9 @@ def clip_by_global_norm(grads, threshold) -> tuple[list[tf.Tensor], tf.Tensor]:
     grads = _check_grads(grads)
     c = _scalar("threshold", threshold, grads[0].dtype)
     norm = global_norm(grads)
-    scale = c * tf.minimum(1.0 / norm, 1.0 / c) + (norm - norm)  # Keras: NaN scale when the norm is inf/NaN
+    scale = c * tf.minimum(1.0 / norm, 1.0 / c) + (
+        norm - norm
+    )  # Keras: NaN scale when the norm is inf/NaN
     return [g * scale for g in grads], norm
 
 
@@ -162,7 +179,11 @@ def layer_groups(model) -> dict[str, list[int]]:
     groups: dict[str, list[int]] = {}
     seen: set[int] = set()
     for layer in model.layers:
-        indices = [position[id(v)] for v in layer.trainable_variables if id(v) in position and id(v) not in seen]
+        indices = [
+            position[id(v)]
+            for v in layer.trainable_variables
+            if id(v) in position and id(v) not in seen
+        ]
         if indices:
             groups[layer.name] = indices
             seen.update(indices)
@@ -170,26 +191,38 @@ def layer_groups(model) -> dict[str, list[int]]:
     if rest:
         groups.setdefault(model.name, []).extend(rest)
     if not groups:
-        raise ValueError(f"model {model.name!r} has no trainable variables (build it first, e.g. by calling it once)")
+        raise ValueError(
+            f"model {model.name!r} has no trainable variables (build it first, e.g. by calling it once)"
+        )
     return groups
 
 
 def _check_groups(groups, count: int) -> dict[str, list[int]]:
     if not isinstance(groups, Mapping):
-        raise TypeError(f"groups must be a mapping {{layer name: [gradient indices]}}, got {type(groups).__name__}")
+        raise TypeError(
+            f"groups must be a mapping {{layer name: [gradient indices]}}, got {type(groups).__name__}"
+        )
     checked: dict[str, list[int]] = {}
     owner: dict[int, str] = {}
     for name, indices in groups.items():
         if isinstance(indices, str | bytes) or not isinstance(indices, Sequence):
-            raise TypeError(f"groups[{name!r}] must be a list of gradient indices, got {type(indices).__name__}")
+            raise TypeError(
+                f"groups[{name!r}] must be a list of gradient indices, got {type(indices).__name__}"
+            )
         if len(indices) == 0:
-            raise ValueError(f"groups[{name!r}] is empty: every group needs at least one gradient index")
+            raise ValueError(
+                f"groups[{name!r}] is empty: every group needs at least one gradient index"
+            )
         for index in indices:
             checks.positive_int(f"groups[{name!r}] index", index, minimum=0)
             if index >= count:
-                raise ValueError(f"groups[{name!r}] holds index {index}, but there are only {count} gradients")
+                raise ValueError(
+                    f"groups[{name!r}] holds index {index}, but there are only {count} gradients"
+                )
             if index in owner:
-                raise ValueError(f"gradient {index} is in two groups, {owner[index]!r} and {name!r}")
+                raise ValueError(
+                    f"gradient {index} is in two groups, {owner[index]!r} and {name!r}"
+                )
             owner[index] = name
         checked[name] = list(indices)
     missing = [i for i in range(count) if i not in owner]
@@ -254,15 +287,21 @@ def unitwise_norm(x) -> tf.Tensor:
 
 def _check_params(params, grads: list) -> list:
     if isinstance(params, tf.Tensor | tf.Variable) or not isinstance(params, Sequence):
-        raise TypeError(f"params must be a list of tensors or variables, one per gradient; got {type(params).__name__}")
+        raise TypeError(
+            f"params must be a list of tensors or variables, one per gradient; got {type(params).__name__}"
+        )
     if len(params) != len(grads):
-        raise ValueError(f"params must hold one tensor per gradient: got {len(params)} params for {len(grads)} grads")
+        raise ValueError(
+            f"params must hold one tensor per gradient: got {len(params)} params for {len(grads)} grads"
+        )
     params = [tf.convert_to_tensor(w) for w in params]
     for i, (w, g) in enumerate(zip(params, grads, strict=True)):
         if w.shape != g.shape:
             raise ValueError(f"params[{i}] has shape {w.shape} but grads[{i}] has shape {g.shape}")
         if w.dtype != g.dtype:
-            raise TypeError(f"params[{i}] has dtype {w.dtype.name} but grads[{i}] has dtype {g.dtype.name}")
+            raise TypeError(
+                f"params[{i}] has dtype {w.dtype.name} but grads[{i}] has dtype {g.dtype.name}"
+            )
     return params
 
 
@@ -350,15 +389,23 @@ def percentile(values, p, count=None) -> tf.Tensor:
     """
     values = tf.convert_to_tensor(values)
     size = tf.shape(values)[-1]
-    n = (tf.fill(tf.shape(values)[:-1], size) if count is None
-         else tf.broadcast_to(tf.cast(count, tf.int32), tf.shape(values)[:-1]))  # fmt: skip
+    n = (
+        tf.fill(tf.shape(values)[:-1], size)
+        if count is None
+        else tf.broadcast_to(tf.cast(count, tf.int32), tf.shape(values)[:-1])
+    )
     n = tf.minimum(n, size)
     positions = tf.range(size)
     inf = tf.constant(float("inf"), values.dtype)
     valid = positions < n[..., None]
-    ordered = tf.sort(tf.where(valid, values, inf), axis=-1)  # the first n entries, sorted, then +inf
-    p = (tf.cast(p, values.dtype) if isinstance(p, tf.Tensor | tf.Variable)
-         else tf.constant(check_percentile(p), values.dtype))  # fmt: skip
+    ordered = tf.sort(
+        tf.where(valid, values, inf), axis=-1
+    )  # the first n entries, sorted, then +inf
+    p = (
+        tf.cast(p, values.dtype)
+        if isinstance(p, tf.Tensor | tf.Variable)
+        else tf.constant(check_percentile(p), values.dtype)
+    )
     q = p / tf.constant(100.0, values.dtype) * tf.cast(tf.maximum(n - 1, 0), values.dtype)
     low = tf.cast(tf.floor(q), tf.int32)
     high = tf.minimum(low + 1, tf.maximum(n - 1, 0))
@@ -404,13 +451,19 @@ class AutoClip:
         self.capacity = checks.positive_int("capacity", capacity)
         checks.one_of("dtype", dtype, ("float32", "float64"))
         self.dtype = tf.as_dtype(dtype)
-        self.norms = tf.Variable(tf.zeros([self.capacity], self.dtype), trainable=False, name="autoclip_norms")
+        self.norms = tf.Variable(
+            tf.zeros([self.capacity], self.dtype), trainable=False, name="autoclip_norms"
+        )
         self.count = tf.Variable(0, dtype=tf.int64, trainable=False, name="autoclip_count")
-        self.last_threshold = tf.Variable(float("nan"), dtype=self.dtype, trainable=False, name="autoclip_threshold")
+        self.last_threshold = tf.Variable(
+            float("nan"), dtype=self.dtype, trainable=False, name="autoclip_threshold"
+        )
 
     def record(self, norm) -> tf.Tensor:
         """Append one pre-clip norm to the history (ignored when it is not finite); returns the new threshold."""
-        history, count, threshold = autoclip_step(self.norms, self.count, tf.cast(norm, self.dtype), self.p)
+        history, count, threshold = autoclip_step(
+            self.norms, self.count, tf.cast(norm, self.dtype), self.p
+        )
         self.norms.assign(history)
         self.count.assign(count)
         return threshold
@@ -467,7 +520,9 @@ def _fixed_rule(mode: str) -> ClipRule:
     """A mode of ``helpers.clip`` (``MODES``) as a rule, labelled with ``LABELS``."""
     clipped_if = {
         "none": lambda grads, c: tf.constant(False),
-        "value": lambda grads, c: tf.reduce_any(tf.stack([tf.reduce_max(tf.abs(g)) > c for g in grads])),
+        "value": lambda grads, c: tf.reduce_any(
+            tf.stack([tf.reduce_max(tf.abs(g)) > c for g in grads])
+        ),
         "norm": lambda grads, c: tf.reduce_any(tensor_norms(list(grads)) > c),
         "global_norm": lambda grads, c: global_norm(list(grads)) > c,
     }[mode]
@@ -490,8 +545,13 @@ def autoclip_rule(capacity: int = 2000) -> ClipRule:
         clipped, _ = clip_by_global_norm(list(grads), threshold)
         return clipped, norm > threshold, tf.concat([count[None], history], axis=0)
 
-    return ClipRule("autoclip", apply, state_size=1 + capacity, check=check_percentile,
-                    label="AutoClip p={threshold:g}")  # fmt: skip
+    return ClipRule(
+        "autoclip",
+        apply,
+        state_size=1 + capacity,
+        check=check_percentile,
+        label="AutoClip p={threshold:g}",
+    )
 
 
 def agc_rule(eps: float = 1e-3) -> ClipRule:
@@ -549,8 +609,10 @@ def check_threshold(mode: str, threshold) -> float | None:
     threshold = checks.positive("threshold", threshold)
     largest = float(np.finfo(np.float32).max)
     if threshold > largest:
-        raise ValueError(f"threshold must be finite in float32, the gradients' dtype (at most {largest:.3g}), "
-                         f"got {threshold:g}")  # fmt: skip
+        raise ValueError(
+            f"threshold must be finite in float32, the gradients' dtype (at most {largest:.3g}), "
+            f"got {threshold:g}"
+        )
     if rule.check is not None:
         rule.check(threshold)
     return threshold

@@ -31,8 +31,18 @@ from helpers.data_cache import (
 )
 
 #: Class names, in label order (Zalando's Fashion-MNIST README).
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                         "Ankle boot")  # fmt: skip
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 
 def load_fashion_mnist(
@@ -53,7 +63,9 @@ def load_fashion_mnist(
         raise TypeError(f"scaled must be True or False, got {type(scaled).__name__} {scaled!r}")
     if folder is not None:
         if not isinstance(folder, str | os.PathLike):
-            raise TypeError(f"folder must be a path (str or pathlib.Path) or None, got {type(folder).__name__}")
+            raise TypeError(
+                f"folder must be a path (str or pathlib.Path) or None, got {type(folder).__name__}"
+            )
         folder = Path(folder).expanduser()
         if not folder.is_dir():
             raise ValueError(
@@ -64,7 +76,9 @@ def load_fashion_mnist(
             raise DatasetUnavailableError(missing_in_folder_message(folder, missing))
         return _checked(read_idx_files, folder, scaled)
     cache = configured_cache_dir()
-    if has_all_files(cache) and not writable(cache):  # Keras's loader would look in /tmp/.keras instead
+    if has_all_files(cache) and not writable(
+        cache
+    ):  # Keras's loader would look in /tmp/.keras instead
         return _checked(read_idx_files, cache, scaled)
     return _checked(_keras_loader, cache, scaled)
 
@@ -79,7 +93,9 @@ def _checked(loader, folder: Path, scaled: bool):
     """``loader(folder)``'s arrays, scaled if asked, labels int64; any failure a ``DatasetUnavailableError``."""
     try:
         (x_train, y_train), (x_test, y_test) = loader(folder)
-    except Exception as error:  # Keras wraps urllib's errors in a bare Exception; gzip/numpy raise others
+    except (
+        Exception
+    ) as error:  # Keras wraps urllib's errors in a bare Exception; gzip/numpy raise others
         raise DatasetUnavailableError(
             explain_failure(error, keras_cache_dir() if loader is _keras_loader else folder)
         ) from None
@@ -94,7 +110,9 @@ def scale_images(images: np.ndarray) -> np.ndarray:
     if images.dtype != np.uint8:
         if np.issubdtype(images.dtype, np.floating):
             return images
-        raise TypeError(f"images must be uint8 pixels (or already scaled floats), got dtype {images.dtype}")
+        raise TypeError(
+            f"images must be uint8 pixels (or already scaled floats), got dtype {images.dtype}"
+        )
     scaled = images.astype(np.float32)
     scaled /= np.float32(255.0)
     return scaled
@@ -114,8 +132,9 @@ def batch_order(n: int, batch_size: int = 32, shuffle_buffer: int = 5000, seed: 
     return _article_batches(indices, batch_size, shuffle_buffer, seed)
 
 
-def fashion_mnist_pipeline(x: np.ndarray, y: np.ndarray, batch_size: int = 32, shuffle_buffer: int = 5000,
-                           seed: int = 42):  # fmt: skip
+def fashion_mnist_pipeline(
+    x: np.ndarray, y: np.ndarray, batch_size: int = 32, shuffle_buffer: int = 5000, seed: int = 42
+):
     """The article's training pipeline, an endless ``tf.data.Dataset`` of float32 ``(x, y)`` batches, in
     ``batch_order``'s order: ``from_tensor_slices((x, y)).repeat().shuffle(shuffle_buffer, seed).batch(batch_size)
     .prefetch(AUTOTUNE)``. ``x``: ``(n, 28, 28)`` images, or uint8 pixels kept uint8 and scaled per batch to
@@ -127,13 +146,17 @@ def fashion_mnist_pipeline(x: np.ndarray, y: np.ndarray, batch_size: int = 32, s
     pixels = x.dtype == np.uint8
     x = x if pixels else np.asarray(x, np.float32)  # no copy when x is float32 already
     examples = tf.data.Dataset.from_tensor_slices((x, np.asarray(y, np.int64)))
-    dataset = _article_batches(examples, batch_size, shuffle_buffer, seed)  # the batches of batch_order's indices
+    dataset = _article_batches(
+        examples, batch_size, shuffle_buffer, seed
+    )  # the batches of batch_order's indices
     if pixels:
         dataset = dataset.map(lambda images, labels: (tf.cast(images, tf.float32) / 255.0, labels))
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def adding_problem(n: int, length: int, seed: int = 0, dtype: str = "float32") -> tuple[np.ndarray, np.ndarray]:
+def adding_problem(
+    n: int, length: int, seed: int = 0, dtype: str = "float32"
+) -> tuple[np.ndarray, np.ndarray]:
     """``n`` sequences of the adding problem, ``x`` ``(n, length, 2)`` and ``y`` ``(n, 1)``, the same for the same
     ``seed`` and ``dtype``. Each step is a pair (value uniform in [0, 1), marker): the marker is 1 at one step of
     the first half and one of the second, 0 elsewhere; the target is the **sum** of the two marked values.
@@ -176,5 +199,7 @@ def size_note(n_train: int, n_test: int) -> str:
     full_train, full_test = FASHION_MNIST_SIZES
     if (n_train, n_test) == FASHION_MNIST_SIZES:
         return text + " (the full Fashion-MNIST)"
-    return text + (f" — a subset of Fashion-MNIST's {full_train:,} + {full_test:,}: every figure below differs (and "
-                   "the test accuracies are less precise) on the full set")  # fmt: skip
+    return text + (
+        f" — a subset of Fashion-MNIST's {full_train:,} + {full_test:,}: every figure below differs (and "
+        "the test accuracies are less precise) on the full set"
+    )

@@ -13,8 +13,12 @@ from pathlib import Path
 import numpy as np
 
 #: The four files Keras's loader reads, in its cache sub-folder ``datasets/fashion-mnist``.
-FASHION_MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-                       "t10k-labels-idx1-ubyte.gz")  # fmt: skip
+FASHION_MNIST_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
 
 
 class DatasetUnavailableError(RuntimeError):
@@ -63,7 +67,9 @@ def read_idx_files(folder: Path):
     splits = []
     for split in ("train", "t10k"):
         labels = read(f"{split}-labels-idx1-ubyte.gz", 8)
-        splits.append((read(f"{split}-images-idx3-ubyte.gz", 16).reshape(len(labels), 28, 28), labels))
+        splits.append(
+            (read(f"{split}-images-idx3-ubyte.gz", 16).reshape(len(labels), 28, 28), labels)
+        )
     return tuple(splits)
 
 
@@ -87,10 +93,16 @@ def corrupt_cache_files(folder: str | os.PathLike | None = None) -> dict[str, st
             continue
         kind = "images" if "images" in name else "labels"
         header = 16 if kind == "images" else 8
-        magic, count = (int.from_bytes(payload[i : i + 4], "big") for i in (0, 4)) if len(payload) >= 8 else (0, 0)
+        magic, count = (
+            (int.from_bytes(payload[i : i + 4], "big") for i in (0, 4))
+            if len(payload) >= 8
+            else (0, 0)
+        )
         expected = header + count * (28 * 28 if kind == "images" else 1)
         if magic != _IDX_MAGIC[kind] or len(payload) != expected:
-            bad[str(path)] = f"not a complete IDX {kind} file ({len(payload)} bytes after unpacking)"
+            bad[str(path)] = (
+                f"not a complete IDX {kind} file ({len(payload)} bytes after unpacking)"
+            )
     return bad
 
 
@@ -135,7 +147,8 @@ def _corrupt_message(corrupt: dict[str, str]) -> str:
 
 def _mismatch_message(mismatched: dict[str, int]) -> str:
     files = "\n".join(
-        f"  {path}: {count:,} {'images' if 'images' in path else 'labels'}" for path, count in mismatched.items()
+        f"  {path}: {count:,} {'images' if 'images' in path else 'labels'}"
+        for path, count in mismatched.items()
     )
     return (
         "Fashion-MNIST could not be loaded: each file is valid, but the images and labels files below do not belong "
@@ -162,8 +175,11 @@ def _unavailable_message(error: Exception) -> str:
     missing = [name for name in FASHION_MNIST_FILES if name not in present]
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     configured = configured_cache_dir()
-    read_only = (f"  Note:            {configured.parent.parent} is not writable, so Keras uses {folder} instead.\n"
-                 if configured != folder else "")  # fmt: skip
+    read_only = (
+        f"  Note:            {configured.parent.parent} is not writable, so Keras uses {folder} instead.\n"
+        if configured != folder
+        else ""
+    )
     return (
         "Fashion-MNIST could not be loaded: it is not (completely) in the Keras cache and downloading it failed.\n"
         f"  Expected folder: {folder}\n"

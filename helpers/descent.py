@@ -15,10 +15,16 @@ from helpers.theory import cliff_loss_and_grad
 class Trajectory(NamedTuple):
     """One gradient-descent run of ``steps`` updates."""
 
-    points: np.ndarray  #: ``(steps + 1, 2)``: ``(w, b)`` before the first update, then after each update
+    points: (
+        np.ndarray
+    )  #: ``(steps + 1, 2)``: ``(w, b)`` before the first update, then after each update
     losses: np.ndarray  #: ``(steps + 1,)``: the loss at each point
-    grad_norms: np.ndarray  #: ``(steps,)``: ``‖∇L‖`` before clipping, at the point each update starts from
-    step_sizes: np.ndarray  #: ``(steps,)``: ``‖θ_{k+1} − θ_k‖``, the length of each update actually taken
+    grad_norms: (
+        np.ndarray
+    )  #: ``(steps,)``: ``‖∇L‖`` before clipping, at the point each update starts from
+    step_sizes: (
+        np.ndarray
+    )  #: ``(steps,)``: ``‖θ_{k+1} − θ_k‖``, the length of each update actually taken
     clipped: np.ndarray  #: ``(steps,)`` bool: whether clipping shortened that update
 
 
@@ -29,7 +35,9 @@ def clip_norm(g, threshold: float) -> np.ndarray:
     return g * c / max(float(np.linalg.norm(g)), c)
 
 
-def descend_cliff(start, learning_rate: float, steps: int, threshold: float | None = None) -> Trajectory:
+def descend_cliff(
+    start, learning_rate: float, steps: int, threshold: float | None = None
+) -> Trajectory:
     """The ``Trajectory`` of ``steps`` updates from ``start``.
 
     Args:
@@ -48,7 +56,9 @@ def descend_cliff(start, learning_rate: float, steps: int, threshold: float | No
     grad_norms = np.empty(steps)
     clipped = np.zeros(steps, dtype=bool)
     points[0] = start
-    with np.errstate(over="ignore"):  # σ(x) for very negative x overflows exp(-x) to inf: σ is then exactly 0
+    with np.errstate(
+        over="ignore"
+    ):  # σ(x) for very negative x overflows exp(-x) to inf: σ is then exactly 0
         for k in range(steps):
             loss, dw, db = cliff_loss_and_grad(points[k, 0], points[k, 1])
             losses[k] = loss

@@ -61,8 +61,14 @@ class VectorizedEngine:
         lstm = model.layers[0].cell
         self.lstm = (index[id(lstm.kernel)], index[id(lstm.recurrent_kernel)], index[id(lstm.bias)])
         self.lstm_activations = (lstm.activation, lstm.recurrent_activation)
-        self.dense = [(index[id(layer.kernel)], index[id(layer.bias)] if layer.use_bias else None, layer.activation)
-                      for layer in model.layers[1:]]  # fmt: skip
+        self.dense = [
+            (
+                index[id(layer.kernel)],
+                index[id(layer.bias)] if layer.use_bias else None,
+                layer.activation,
+            )
+            for layer in model.layers[1:]
+        ]
         self.softmax_logits = model.layers[-1].activation is keras.activations.softmax
         self.context = {"final_layer": tuple(clipping.last_layer(model))}
         self.outputs = model.output_shape[-1]
@@ -70,14 +76,18 @@ class VectorizedEngine:
     def probabilities_and_loss(self, weights, x, y, loss="sparse_categorical_crossentropy"):
         """Outputs ``(K, batch, units)``, loss ``(K,)`` and accuracy ``(K,)`` (NaN for ``"mse"``) on batch ``x, y``."""
         kernel, recurrent, bias = (weights[i] for i in self.lstm)
-        projected = tf.einsum("btf,kfg->tkbg", x, kernel)  # x·kernel for every time step: (time, K, batch, 4·units)
+        projected = tf.einsum(
+            "btf,kfg->tkbg", x, kernel
+        )  # x·kernel for every time step: (time, K, batch, 4·units)
         h = _lstm(projected, recurrent, bias, *self.lstm_activations)
         for kernel_id, bias_id, activation in self.dense:
             logits = tf.einsum("kbh,khu->kbu", h, weights[kernel_id])
             if bias_id is not None:
                 logits = logits + weights[bias_id][:, None, :]
             h = activation(logits)
-        if loss == "mse":  # keras.losses.MeanSquaredError: mean over the outputs, then over the batch
+        if (
+            loss == "mse"
+        ):  # keras.losses.MeanSquaredError: mean over the outputs, then over the batch
             squared = tf.square(tf.cast(y, h.dtype)[..., None] - h)
             return h, tf.reduce_mean(squared, axis=[1, 2]), tf.fill(tf.shape(h)[:1], float("nan"))
         labels = tf.broadcast_to(tf.cast(y, tf.int64), tf.shape(h)[:2])
@@ -103,7 +113,9 @@ def _lstm(projected, recurrent, bias, activation, recurrent_activation):
         h = recurrent_activation(z3) * activation(c)
         return t + 1, h, c
 
-    return tf.while_loop(lambda t, h, c: t < steps, step, (0, zeros, zeros), maximum_iterations=steps)[1]
+    return tf.while_loop(
+        lambda t, h, c: t < steps, step, (0, zeros, zeros), maximum_iterations=steps
+    )[1]
 
 
 class KerasEngine:
@@ -120,7 +132,9 @@ class KerasEngine:
         """As ``VectorizedEngine.probabilities_and_loss``, one copy of the model after the other."""
         outputs, losses, accuracies = [], [], []
         for i in range(weights[0].shape[0]):
-            out, _ = self.model.stateless_call([w[i] for w in weights], self.non_trainable, x, training=True)
+            out, _ = self.model.stateless_call(
+                [w[i] for w in weights], self.non_trainable, x, training=True
+            )
             if loss == "mse":
                 losses.append(tf.reduce_mean(tf.square(tf.cast(y, out.dtype)[:, None] - out)))
                 accuracies.append(tf.constant(float("nan")))

@@ -40,8 +40,10 @@ def check_alt(alt) -> str:
         raise TypeError(f"alt must be a str describing the figure, got {type(alt).__name__}")
     alt = " ".join(alt.split())
     if len(alt.split()) < MIN_WORDS or not alt.endswith((".", "!", "?")):
-        raise ValueError(f"alt must be at least one sentence ({MIN_WORDS}+ words ending with a full stop) saying "
-                         f"what the figure shows, got {alt!r}")  # fmt: skip
+        raise ValueError(
+            f"alt must be at least one sentence ({MIN_WORDS}+ words ending with a full stop) saying "
+            f"what the figure shows, got {alt!r}"
+        )
     return alt
 
 
@@ -65,8 +67,15 @@ def with_alt(png: bytes, alt: str) -> bytes:
         if not (kind in (b"tEXt", b"iTXt") and data.split(b"\0", 1)[0] == ALT_KEY.encode()):
             kept.append(png[offset : offset + 12 + len(data)])
         if kind == b"IHDR":
-            body = ALT_KEY.encode() + b"\0\0\0\0\0" + alt.encode("utf-8")  # no compression, no language
-            kept.append(struct.pack(">I", len(body)) + b"iTXt" + body + struct.pack(">I", zlib.crc32(b"iTXt" + body)))
+            body = (
+                ALT_KEY.encode() + b"\0\0\0\0\0" + alt.encode("utf-8")
+            )  # no compression, no language
+            kept.append(
+                struct.pack(">I", len(body))
+                + b"iTXt"
+                + body
+                + struct.pack(">I", zlib.crc32(b"iTXt" + body))
+            )
     return b"".join(kept)
 
 
@@ -78,7 +87,9 @@ def alt_text(png: bytes) -> str | None:
             continue
         if kind == b"tEXt":
             return rest.decode("latin-1")
-        if kind == b"iTXt" and rest[:1] == b"\0":  # uncompressed: flag, method, language\0, translated\0, text
+        if (
+            kind == b"iTXt" and rest[:1] == b"\0"
+        ):  # uncompressed: flag, method, language\0, translated\0, text
             return rest[2:].split(b"\0", 2)[2].decode("utf-8")
     return None
 
@@ -88,8 +99,13 @@ def figure_png(fig: Figure, alt: str) -> bytes:
     if not isinstance(fig, Figure):
         raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight", facecolor=fig.get_facecolor(),
-                edgecolor=fig.get_edgecolor())  # fmt: skip
+    fig.savefig(
+        buffer,
+        format="png",
+        bbox_inches="tight",
+        facecolor=fig.get_facecolor(),
+        edgecolor=fig.get_edgecolor(),
+    )
     return with_alt(buffer.getvalue(), alt)
 
 

@@ -61,7 +61,11 @@ class _ClipAfterAggregation:
             ("was_skipped", (), "float32"),
             ("clip_updates", (), "int64"),
         ):
-            setattr(self, name, self.add_variable(shape, dtype=dtype, aggregation="only_first_replica", name=name))
+            setattr(
+                self,
+                name,
+                self.add_variable(shape, dtype=dtype, aggregation="only_first_replica", name=name),
+            )
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         variables = [v.value if isinstance(v, keras.Variable) else v for v in trainable_variables]
@@ -71,14 +75,18 @@ class _ClipAfterAggregation:
             grads = replica.all_reduce(tf.distribute.ReduceOp.SUM, grads)  # 1. aggregate
         scaler = None if self._loss_scale is None else self._loss_scale()
         finite = tf.constant(True)
-        if scaler is not None:  # 2. the same decision on every replica, from the summed gradient; unscale
+        if (
+            scaler is not None
+        ):  # 2. the same decision on every replica, from the summed gradient; unscale
             finite = scaler.check_finite(grads)
             grads = [g / scaler.dynamic_scale.value for g in grads]
         rule, size = self._clip_rule, self._clip_rule.state_size
         threshold = tf.constant(self._clip_threshold, tf.float32)
         state = self.clip_state.value[:size]
         weights = [tf.convert_to_tensor(v) for v in variables]
-        clipped, was_clipped, new_state = rule.clip(grads, threshold, weights, state, self._clip_context)  # 3. clip
+        clipped, was_clipped, new_state = rule.clip(
+            grads, threshold, weights, state, self._clip_context
+        )  # 3. clip
         self.pre_clip_norm.assign(clipping.global_norm(grads))  # 4. record
         self.was_clipped.assign(tf.cast(tf.logical_and(was_clipped, finite), tf.float32))
         self.was_skipped.assign(tf.cast(tf.logical_not(finite), tf.float32))
@@ -99,9 +107,14 @@ class _ClipAfterAggregation:
         if scaler is None:
             return self._distributed_tf_update_step(distribution, grads_and_vars, learning_rate)
         if tf.distribute.in_cross_replica_context():
-            finite = distribution.experimental_local_results(finite)[0]  # equal on every replica (see above)
-        tf.cond(finite, lambda: self._distributed_tf_update_step(distribution, grads_and_vars, learning_rate),
-                lambda: None)  # fmt: skip
+            finite = distribution.experimental_local_results(finite)[
+                0
+            ]  # equal on every replica (see above)
+        tf.cond(
+            finite,
+            lambda: self._distributed_tf_update_step(distribution, grads_and_vars, learning_rate),
+            lambda: None,
+        )
         scaler._next_scale(finite)
         # Keras's LossScaleOptimizer does not count a skipped step in the inner optimizer's iterations (Adam's bias
         # correction, schedules): undo the increment that follows, for the whole accumulation cycle if any
@@ -131,7 +144,9 @@ def clipping_optimizer(optimizer, mode: str, threshold: float | None = None, mod
             "fit_clipping.LossScaleOptimizer(clipping_optimizer(inner, ...)), so that clipping sees unscaled gradients"
         )
     if isinstance(optimizer, _ClipAfterAggregation):
-        raise TypeError("optimizer clips already (it came from clipping_optimizer): pass the plain optimizer")
+        raise TypeError(
+            "optimizer clips already (it came from clipping_optimizer): pass the plain optimizer"
+        )
     for name in clipping.KERAS_ARGUMENT.values():
         if getattr(optimizer, name, None):
             raise ValueError(
@@ -164,14 +179,18 @@ class LossScaleOptimizer(keras.optimizers.LossScaleOptimizer):
     decides per micro-batch).
     """
 
-    def __init__(self, inner_optimizer, initial_scale=2.0**15, dynamic_growth_steps=2000, name=None, **kwargs):
+    def __init__(
+        self, inner_optimizer, initial_scale=2.0**15, dynamic_growth_steps=2000, name=None, **kwargs
+    ):
         if not isinstance(inner_optimizer, _ClipAfterAggregation):
             raise TypeError(
                 "inner_optimizer must come from clipping_optimizer(...) (mode='none' for no clipping), got "
                 f"{type(inner_optimizer).__name__}"
             )
         if inner_optimizer._loss_scale is not None and inner_optimizer._loss_scale() is not None:
-            raise TypeError("inner_optimizer is already inside a LossScaleOptimizer: make a new clipping_optimizer")
+            raise TypeError(
+                "inner_optimizer is already inside a LossScaleOptimizer: make a new clipping_optimizer"
+            )
         initial_scale = checks.positive("initial_scale", initial_scale)
         dynamic_growth_steps = checks.positive_int("dynamic_growth_steps", dynamic_growth_steps)
         super().__init__(inner_optimizer, initial_scale, dynamic_growth_steps, name=name, **kwargs)
@@ -225,7 +244,9 @@ class NormLog(keras.callbacks.Callback):
         if log_dir is not None and not isinstance(log_dir, str | Path):
             raise TypeError(f"log_dir must be a folder path or None, got {type(log_dir).__name__}")
         self.log_dir = None if log_dir is None else str(log_dir)
-        self._records: list[tuple[float, bool, bool, float]] = []  # norm, clipped, skipped, loss scale
+        self._records: list[
+            tuple[float, bool, bool, float]
+        ] = []  # norm, clipped, skipped, loss scale
         self._writer = None
 
     def _column(self, index: int, dtype) -> np.ndarray:
@@ -275,7 +296,9 @@ class NormLog(keras.callbacks.Callback):
         self._seen = updates
         norm = float(self._optimizer.pre_clip_norm.numpy())
         scale = float("nan") if self._scaler is None else float(self._scaler.dynamic_scale.numpy())
-        if self._optimizer._loss_scale is None:  # Keras's LossScaleOptimizer: a skipped step never gets here
+        if (
+            self._optimizer._loss_scale is None
+        ):  # Keras's LossScaleOptimizer: a skipped step never gets here
             skipped = False
         else:
             skipped = bool(self._optimizer.was_skipped.numpy())
@@ -288,7 +311,9 @@ class NormLog(keras.callbacks.Callback):
         if self._writer is not None:
             with self._writer.as_default():
                 for tag, value in values.items():
-                    tf.summary.write(tag, tf.constant(value, tf.float32), step=updates, metadata=_SCALAR_METADATA)
+                    tf.summary.write(
+                        tag, tf.constant(value, tf.float32), step=updates, metadata=_SCALAR_METADATA
+                    )
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
@@ -321,12 +346,19 @@ def read_scalars(log_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]
         for record in tf.data.TFRecordDataset(str(path)):
             event = event_pb2.Event.FromString(record.numpy())
             for value in event.summary.value:
-                number = float(tf.make_ndarray(value.tensor)) if value.HasField("tensor") else value.simple_value
+                number = (
+                    float(tf.make_ndarray(value.tensor))
+                    if value.HasField("tensor")
+                    else value.simple_value
+                )
                 found.setdefault(value.tag, []).append((event.step, number))
     result = {}
     for tag, pairs in found.items():
         pairs.sort(key=lambda pair: pair[0])
-        result[tag] = (np.array([s for s, _ in pairs], np.int64), np.array([v for _, v in pairs], np.float64))
+        result[tag] = (
+            np.array([s for s, _ in pairs], np.int64),
+            np.array([v for _, v in pairs], np.float64),
+        )
     if not result:
         raise ValueError(f"no scalar summaries found under {str(log_dir)!r}")
     return result

@@ -31,7 +31,9 @@ class StepGradientNorms:
 
     hidden: np.ndarray  #: ``(T,)`` ‖∂L/∂h_t‖ for t = 1..T (index ``t − 1``)
     cell: np.ndarray | None  #: ``(T,)`` ‖∂L/∂c_t‖ of the LSTM's cell state
-    hidden_states: np.ndarray  #: ``(batch, T, units)`` the states ``h_t`` (e.g. to measure tanh saturation)
+    hidden_states: (
+        np.ndarray
+    )  #: ``(batch, T, units)`` the states ``h_t`` (e.g. to measure tanh saturation)
     cell_states: np.ndarray | None  #: ``(batch, T, units)`` the LSTM's ``c_t``
     loss: float  #: the batch-mean loss ``L``
 
@@ -44,7 +46,9 @@ def recurrent_layer(model):
     found = [layer for layer in model.layers if type(layer).__name__ in RECURRENT_CELLS]
     if len(found) != 1:
         names = [type(layer).__name__ for layer in model.layers]
-        raise ValueError(f"model must hold exactly one of {', '.join(RECURRENT_CELLS)} layers, got layers {names}")
+        raise ValueError(
+            f"model must hold exactly one of {', '.join(RECURRENT_CELLS)} layers, got layers {names}"
+        )
     layer = found[0]
     for flag in ("go_backwards", "stateful", "return_state"):
         if getattr(layer, flag):
@@ -57,24 +61,34 @@ def _loss_function(loss) -> Callable:
         try:
             return keras.losses.get(loss)
         except ValueError as error:
-            raise ValueError(f"loss must be a Keras loss name such as 'mse' or a callable, got {loss!r}") from error
+            raise ValueError(
+                f"loss must be a Keras loss name such as 'mse' or a callable, got {loss!r}"
+            ) from error
     if not callable(loss):
-        raise TypeError(f"loss must be a Keras loss name or a callable loss(y_true, y_pred), got {type(loss).__name__}")
+        raise TypeError(
+            f"loss must be a Keras loss name or a callable loss(y_true, y_pred), got {type(loss).__name__}"
+        )
     return loss
 
 
 def _check_batch(model, x, y):
     x = checks.array("x", x, ndim=3)
     if x.shape[0] < 1 or x.shape[1] < 1:
-        raise ValueError(f"x must hold at least one sequence of at least one step, got shape {x.shape}")
+        raise ValueError(
+            f"x must hold at least one sequence of at least one step, got shape {x.shape}"
+        )
     expected = model.inputs[0].shape[-1] if model.inputs else None
     if expected is not None and x.shape[2] != expected:
-        raise ValueError(f"x must have {expected} features in its last axis (the model's input), got shape {x.shape}")
+        raise ValueError(
+            f"x must have {expected} features in its last axis (the model's input), got shape {x.shape}"
+        )
     if not np.all(np.isfinite(x)):
         raise ValueError("x must hold finite numbers only")
     y = checks.array("y", y)
     if y.ndim == 0 or y.shape[0] != x.shape[0]:
-        raise ValueError(f"y must have one target per sequence (first axis {x.shape[0]}), got shape {y.shape}")
+        raise ValueError(
+            f"y must have one target per sequence (first axis {x.shape[0]}), got shape {y.shape}"
+        )
     return x, y
 
 
@@ -100,7 +114,9 @@ def _step_function(model, loss: Callable, layer):
             return h + dh_t, c_prev
         h, (_, c) = cell(x_t, [h_prev, c_prev], training=False)
         # The output gate, from the layer's own weights (Keras's gate order: i, f, c, o).
-        z_o = tf.matmul(x_t, cell.kernel[:, 3 * units :]) + tf.matmul(h_prev, cell.recurrent_kernel[:, 3 * units :])
+        z_o = tf.matmul(x_t, cell.kernel[:, 3 * units :]) + tf.matmul(
+            h_prev, cell.recurrent_kernel[:, 3 * units :]
+        )
         if cell.use_bias:
             z_o = z_o + cell.bias[3 * units :]
         o = cell.recurrent_activation(z_o)
@@ -120,7 +136,9 @@ def _step_function(model, loss: Callable, layer):
         zeros = tf.zeros(tf.stack([batch, units]), dtype=dtype)
         with tf.GradientTape() as tape:
             tape.watch([dh, dc])
-            hs, cs = tf.scan(step, (tf.transpose(sequence, [1, 0, 2]), dh, dc), initializer=(zeros, zeros))
+            hs, cs = tf.scan(
+                step, (tf.transpose(sequence, [1, 0, 2]), dh, dc), initializer=(zeros, zeros)
+            )
             out = tf.transpose(hs, [1, 0, 2]) if layer.return_sequences else hs[-1]
             for other in after:
                 out = other(out, training=False)
@@ -154,7 +172,9 @@ def step_gradient_norms(model, x, y, loss="mse") -> StepGradientNorms:
             tf.TensorSpec((None, None, x.shape[2]), dtype),
             tf.TensorSpec((None, *y_tensor.shape[1:]), y_tensor.dtype),
         )
-        per_model[key] = tf.function(_step_function(model, loss_fn, layer), input_signature=signature)
+        per_model[key] = tf.function(
+            _step_function(model, loss_fn, layer), input_signature=signature
+        )
     value, norm_h, norm_c, hs, cs = per_model[key](tf.constant(x, dtype=dtype), y_tensor)
     lstm = type(layer).__name__ == "LSTM"
     return StepGradientNorms(

@@ -49,17 +49,29 @@ class LabTrainer:
         self.train_kwargs = dict(train_kwargs)
         self.seeds = training._seed_list(seeds)
         if len(self.seeds) < 3:
-            raise ValueError(f"seeds must be at least 3 seeds (the lab draws their spread), got {list(self.seeds)}")
+            raise ValueError(
+                f"seeds must be at least 3 seeds (the lab draws their spread), got {list(self.seeds)}"
+            )
         self.cache: dict[Setting, History] = {}
         if isinstance(histories, SeedRuns):
             histories = [h for row in histories.histories for h in row]
         for history in histories:
             if not isinstance(history, History):
-                raise TypeError(f"histories must hold History objects, got {type(history).__name__}")
-            same = (history.setting.optimizer, history.setting.momentum) == tuple(self.fixed.values())
-            if same and history.steps_requested == steps and (history.steps == steps or history.diverged):
+                raise TypeError(
+                    f"histories must hold History objects, got {type(history).__name__}"
+                )
+            same = (history.setting.optimizer, history.setting.momentum) == tuple(
+                self.fixed.values()
+            )
+            if (
+                same
+                and history.steps_requested == steps
+                and (history.steps == steps or history.diverged)
+            ):
                 self.cache[self.key(history.setting)] = history
-        self.data = training.check_data(data, train_kwargs.get("model"), train_kwargs.get("loss", training.LOSSES[0]))
+        self.data = training.check_data(
+            data, train_kwargs.get("model"), train_kwargs.get("loss", training.LOSSES[0])
+        )
         self.runs: list[tuple[Setting, ...]] = []  # every group of settings trained, in order
         self.lock = threading.RLock()
         self._training = threading.Lock()  # one background call at a time
@@ -86,20 +98,31 @@ class LabTrainer:
         """Those of ``setting`` and its unclipped reference that lack a seed in the cache."""
         group = dict.fromkeys([self.key(setting), self.reference(setting)])
         with self.lock:
-            return [s for s in group if any(replace(s, seed=x) not in self.cache for x in self.seeds)]
+            return [
+                s for s in group if any(replace(s, seed=x) not in self.cache for x in self.seeds)
+            ]
 
     def seed_histories(self, setting: Setting) -> list[History]:
         """``setting``'s cached histories, one per seed (train the group first)."""
         with self.lock:
             return [self.cache[replace(self.key(setting), seed=seed)] for seed in self.seeds]
 
-    def train(self, settings: list[Setting], on_chunk: Callable[[int], bool] = lambda done: True) -> bool:
+    def train(
+        self, settings: list[Setting], on_chunk: Callable[[int], bool] = lambda done: True
+    ) -> bool:
         """Train ``settings`` over all seeds and cache the runs, unless ``on_chunk(steps_done)`` returned ``False``
         (abandoned: nothing is cached). Returns whether it finished."""
         with self.lock:
             self.runs.append(tuple(settings))
-        runs = training.train_seeds(settings, self.data, self.steps, seeds=self.seeds, progress=False,
-                                    on_chunk=on_chunk, **self.train_kwargs)  # fmt: skip
+        runs = training.train_seeds(
+            settings,
+            self.data,
+            self.steps,
+            seeds=self.seeds,
+            progress=False,
+            on_chunk=on_chunk,
+            **self.train_kwargs,
+        )
         histories = [h for row in runs.histories for h in row]
         if any(h.steps < h.steps_requested and not h.diverged for h in histories):
             return False
@@ -112,7 +135,9 @@ class LabTrainer:
         """Make ``setting`` the one a background call should finish (a call for another is abandoned)."""
         self._wanted = setting
 
-    def train_missing(self, setting: Setting, progress: Progress | None = None, cancelled=lambda: False) -> bool:
+    def train_missing(
+        self, setting: Setting, progress: Progress | None = None, cancelled=lambda: False
+    ) -> bool:
         """Train what ``setting`` and its unclipped reference lack (``missing``), telling ``progress``; ``False`` if
         ``cancelled()`` stopped it (nothing cached then)."""
         missing = self.missing(setting)
@@ -132,7 +157,9 @@ class LabTrainer:
             progress.training_finished(missing, finished, time.perf_counter() - started)
         return finished
 
-    def request(self, progress: Progress, done: Callable[[], None], failed: Callable[[Exception], None]) -> None:
+    def request(
+        self, progress: Progress, done: Callable[[], None], failed: Callable[[Exception], None]
+    ) -> None:
         """Train the wanted setting's missing runs in a background thread once the running call (if any) has
         stopped, telling ``progress``; a newer request abandons it at its next chunk.
 
@@ -141,15 +168,21 @@ class LabTrainer:
             done: called when the finished setting is still the wanted one.
             failed: called with the exception training raised (a thread's exception would be lost).
         """
-        self._worker = threading.Thread(target=self._work, args=(self._wanted, progress, done, failed), daemon=True)
+        self._worker = threading.Thread(
+            target=self._work, args=(self._wanted, progress, done, failed), daemon=True
+        )
         self._worker.start()
 
     def _work(self, target: Setting, progress: Progress, done, failed) -> None:
         with self._training:
-            if self._wanted != target or not self.missing(target):  # superseded while waiting, or trained
+            if self._wanted != target or not self.missing(
+                target
+            ):  # superseded while waiting, or trained
                 return
             try:
-                finished = self.train_missing(target, progress, cancelled=lambda: self._wanted != target)
+                finished = self.train_missing(
+                    target, progress, cancelled=lambda: self._wanted != target
+                )
             except Exception as error:
                 failed(error)
                 return

@@ -30,7 +30,9 @@ def article_lstm(units: int = 10, timesteps: int = 28, features: int = 28, class
     classes = checks.positive_int("classes", classes, minimum=2)
     lstm = keras.layers.LSTM(units, name="lstm")
     softmax = keras.layers.Dense(classes, activation="softmax", name="softmax")
-    return keras.Sequential([keras.Input((timesteps, features)), lstm, softmax], name="article_lstm")
+    return keras.Sequential(
+        [keras.Input((timesteps, features)), lstm, softmax], name="article_lstm"
+    )
 
 
 def recurrent_model(
@@ -68,10 +70,16 @@ def recurrent_model(
     checks.one_of("dtype", dtype, ("float32", "float64"))
     glorot, orthogonal = keras.initializers.GlorotUniform, keras.initializers.Orthogonal
     recurrent = getattr(keras.layers, cell)(
-        units, activation=activation, kernel_initializer=glorot(seed=seed),
-        recurrent_initializer=orthogonal(seed=seed + 1), dtype=dtype, name="rnn",
-    )  # fmt: skip
-    readout = keras.layers.Dense(outputs, kernel_initializer=glorot(seed=seed + 2), dtype=dtype, name="readout")
+        units,
+        activation=activation,
+        kernel_initializer=glorot(seed=seed),
+        recurrent_initializer=orthogonal(seed=seed + 1),
+        dtype=dtype,
+        name="rnn",
+    )
+    readout = keras.layers.Dense(
+        outputs, kernel_initializer=glorot(seed=seed + 2), dtype=dtype, name="readout"
+    )
     inputs = keras.Input((timesteps, features), dtype=dtype)
     model = keras.Sequential([inputs, recurrent, readout], name=f"{cell.lower()}_{activation}")
     set_spectral_radius(recurrent, rho, seed=seed)
@@ -91,11 +99,16 @@ def set_spectral_radius(layer, rho: float, seed: int = 0) -> np.ndarray:
     if name not in RECURRENT_CELLS or not isinstance(layer, keras.layers.Layer):
         raise TypeError(f"layer must be a Keras {', '.join(RECURRENT_CELLS)} layer, got {name}")
     if not layer.built:
-        raise ValueError(f"layer {layer.name!r} must be built (call the model once or give it an Input) first")
+        raise ValueError(
+            f"layer {layer.name!r} must be built (call the model once or give it an Input) first"
+        )
     rho = checks.positive("rho", rho)
     seed = checks.positive_int("seed", seed, minimum=0)
     kernel, units = layer.cell.recurrent_kernel, layer.cell.units
-    blocks = [matrix_with_spectral_radius(rho, units, seed=seed + k) for k in range(len(GATE_BLOCKS[name]))]
+    blocks = [
+        matrix_with_spectral_radius(rho, units, seed=seed + k)
+        for k in range(len(GATE_BLOCKS[name]))
+    ]
     value = np.concatenate(blocks, axis=1).astype(kernel.dtype)
     kernel.assign(value)
     return value

@@ -48,8 +48,13 @@ def _style(index: int, steps: int) -> dict:
     curve's markers shifted along it (curves that coincide still show every curve's markers)."""
     line, marker = STYLES[index % len(STYLES)]
     every = max(1, steps // MARKERS_PER_CURVE)
-    return {"color": f"C{index}", "ls": line, "marker": marker, "ms": 4,
-            "markevery": (index % len(STYLES) * every // len(STYLES), every)}  # fmt: skip
+    return {
+        "color": f"C{index}",
+        "ls": line,
+        "marker": marker,
+        "ms": 4,
+        "markevery": (index % len(STYLES) * every // len(STYLES), every),
+    }
 
 
 def smoothed_curve(history: History, name: str, window: int = 50) -> np.ndarray:
@@ -100,7 +105,9 @@ def stop_point(history: History, curve: np.ndarray, fallback=(1.0,)) -> tuple[fl
         fallback: values to take the height from when ``curve`` has none (e.g. the band's top).
     """
     fallback = np.asarray(fallback, dtype=np.float64)
-    values = curve[np.isfinite(curve)] if np.isfinite(curve).any() else fallback[np.isfinite(fallback)]
+    values = (
+        curve[np.isfinite(curve)] if np.isfinite(curve).any() else fallback[np.isfinite(fallback)]
+    )
     if not history.diverged or not values.size:
         return None
     return float(history.diverged_at), float(values[-1])
@@ -110,7 +117,9 @@ def _labels(labels, default: list) -> list:
     """``labels`` checked: one per entry of ``default`` (``default`` if ``None``)."""
     labels = default if labels is None else labels
     if isinstance(labels, str) or len(labels) != len(default):
-        raise ValueError(f"labels must be a list with one entry per run ({len(default)}), got {labels!r}")
+        raise ValueError(
+            f"labels must be a list with one entry per run ({len(default)}), got {labels!r}"
+        )
     return list(labels)
 
 
@@ -138,7 +147,9 @@ def plot_seed_runs(runs: SeedRuns, labels=None, window: int = 50, figsize=(12.0,
         figsize: in inches.
     """
     if not isinstance(runs, SeedRuns):
-        raise TypeError(f"runs must be the SeedRuns of helpers.training.train_seeds, got {type(runs).__name__}")
+        raise TypeError(
+            f"runs must be the SeedRuns of helpers.training.train_seeds, got {type(runs).__name__}"
+        )
     window = checks.positive_int("window", window)
     figure, axes, labels = _figure(3, labels, [s.label for s in runs.settings], figsize)
     n = len(runs.seeds)
@@ -157,9 +168,12 @@ def plot_seed_runs(runs: SeedRuns, labels=None, window: int = 50, figsize=(12.0,
                     ax.plot(*point, "x", color=f"C{color}", ms=9, mew=2.2)
         handles.append(line)
     figure.suptitle(
-        f"running means over {window} steps; line: mean over {n} seeds, band: min–max over the seeds", fontsize=10
+        f"running means over {window} steps; line: mean over {n} seeds, band: min–max over the seeds",
+        fontsize=10,
     )
-    figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), fontsize=9)
+    figure.legend(
+        handles=handles, loc="outside lower center", ncols=min(len(handles), 3), fontsize=9
+    )
     return figure
 
 
@@ -167,7 +181,9 @@ def describe_seed_runs(runs: SeedRuns, labels=None, window: int = 50) -> str:
     """The alt text of ``plot_seed_runs(runs, labels, window)``: what it draws, and each setting's final loss (mean
     over the seeds that did not diverge) and diverged seeds."""
     if not isinstance(runs, SeedRuns):
-        raise TypeError(f"runs must be the SeedRuns of helpers.training.train_seeds, got {type(runs).__name__}")
+        raise TypeError(
+            f"runs must be the SeedRuns of helpers.training.train_seeds, got {type(runs).__name__}"
+        )
     labels = _labels(labels, [s.label for s in runs.settings])
     n, steps = len(runs.seeds), max(h.steps for row in runs.histories for h in row)
     ends = []
@@ -175,9 +191,11 @@ def describe_seed_runs(runs: SeedRuns, labels=None, window: int = 50) -> str:
         finite = losses[np.isfinite(losses)]
         end = f"{label} {finite.mean():.3g}" if finite.size else f"{label} –"
         ends.append(end + (f" ({diverged.sum()} of {n} seeds diverged)" if diverged.any() else ""))
-    return (f"Training loss, batch accuracy and pre-clip gradient norm (log) over {steps} steps, one line per "
-            f"setting (mean over {n} seeds of running means over {window} steps, band: lowest to highest seed). "
-            f"Final loss, mean over the seeds: {'; '.join(ends)}.")  # fmt: skip
+    return (
+        f"Training loss, batch accuracy and pre-clip gradient norm (log) over {steps} steps, one line per "
+        f"setting (mean over {n} seeds of running means over {window} steps, band: lowest to highest seed). "
+        f"Final loss, mean over the seeds: {'; '.join(ends)}."
+    )
 
 
 def plot_lr_sweep(sweep, held_out: dict | None = None, chance=None, figsize=(11.0, 3.8)) -> Figure:
@@ -193,7 +211,9 @@ def plot_lr_sweep(sweep, held_out: dict | None = None, chance=None, figsize=(11.
         figsize: in inches.
     """
     panels = 2 if held_out is not None else 1
-    figure = Figure(figsize=figsize if panels == 2 else (figsize[0] / 2 + 0.5, figsize[1]), layout="constrained")
+    figure = Figure(
+        figsize=figsize if panels == 2 else (figsize[0] / 2 + 0.5, figsize[1]), layout="constrained"
+    )
     axes = np.atleast_1d(figure.subplots(1, panels))
     rates = np.array(sweep.learning_rates)
     n = min(len(v) for v in sweep.runs.values())
@@ -207,21 +227,42 @@ def plot_lr_sweep(sweep, held_out: dict | None = None, chance=None, figsize=(11.
             finite = np.where(np.isfinite(table), table, np.nan)
             mean = np.where(np.isfinite(table).all(axis=1), np.nanmean(finite, axis=1), np.nan)
             ax.plot(rates, mean, ls=line, marker=marker, color=color, lw=1.5, ms=5, label=label)
-            ax.fill_between(rates, np.nanmin(finite, axis=1), np.nanmax(finite, axis=1), color=color, alpha=0.15,
-                            lw=0)  # fmt: skip
+            ax.fill_between(
+                rates,
+                np.nanmin(finite, axis=1),
+                np.nanmax(finite, axis=1),
+                color=color,
+                alpha=0.15,
+                lw=0,
+            )
             ax.plot(rates[best], mean[best], marker="o", ms=13, mfc="none", mec=color, mew=1.8)
             diverged = (~np.isfinite(table)).any(axis=1)
-            ax.plot(rates[diverged], np.full(diverged.sum(), 0.97), "x", color=color, ms=9, mew=2,
-                    transform=ax.get_xaxis_transform())  # fmt: skip
-    axes[0].set(xscale="log", yscale="log", xlabel="learning rate (log)", ylabel="final training loss (nats, log)")
+            ax.plot(
+                rates[diverged],
+                np.full(diverged.sum(), 0.97),
+                "x",
+                color=color,
+                ms=9,
+                mew=2,
+                transform=ax.get_xaxis_transform(),
+            )
+    axes[0].set(
+        xscale="log",
+        yscale="log",
+        xlabel="learning rate (log)",
+        ylabel="final training loss (nats, log)",
+    )
     if panels == 2:
         axes[1].set(xscale="log", xlabel="learning rate (log)", ylabel="held-out accuracy")
     if chance is not None:
         for ax, level in zip(axes, chance):
             ax.axhline(level, color="0.3", ls=":", lw=1)
     axes[0].legend(fontsize=9)
-    figure.suptitle(f"mean over {n} seeds (line), lowest to highest seed (band);\nringed: each method's best "
-                    "learning rate; x: a run diverged", fontsize=10)  # fmt: skip
+    figure.suptitle(
+        f"mean over {n} seeds (line), lowest to highest seed (band);\nringed: each method's best "
+        "learning rate; x: a run diverged",
+        fontsize=10,
+    )
     return figure
 
 
@@ -239,6 +280,8 @@ def describe_lr_sweep(sweep, held_out: dict | None = None) -> str:
         bests.append(text)
     diverged = sum(h.diverged for runs in sweep.runs.values() for h in runs[:n])
     panels = " and held-out accuracy" if held_out is not None else ""
-    return (f"Final training loss (log){panels} against the learning rate ({min(rates):g} to {max(rates):g}, log), "
-            f"one line per method, mean over {n} seeds with a band from the lowest to the highest seed; "
-            f"{diverged} runs diverged. Best of each: {'; '.join(bests)}.")  # fmt: skip
+    return (
+        f"Final training loss (log){panels} against the learning rate ({min(rates):g} to {max(rates):g}, log), "
+        f"one line per method, mean over {n} seeds with a band from the lowest to the highest seed; "
+        f"{diverged} runs diverged. Best of each: {'; '.join(bests)}."
+    )

@@ -70,17 +70,30 @@ def _own_cgroup(proc_root: Path, controller: str) -> str:
     return "/"
 
 
-def container_memory(cgroup_root: str | os.PathLike = CGROUP_ROOT, proc_root: str | os.PathLike = PROC_ROOT):
+def container_memory(
+    cgroup_root: str | os.PathLike = CGROUP_ROOT, proc_root: str | os.PathLike = PROC_ROOT
+):
     """``(limit, used)`` in bytes of the tightest memory limit over this process's cgroup and its parents, or None
     when no limit can be read. cgroup v2 if ``cgroup_root`` holds ``cgroup.controllers``, else v1 (``memory/``)."""
     cgroup_root, proc_root = _folder("cgroup_root", cgroup_root), _folder("proc_root", proc_root)
     if (cgroup_root / "cgroup.controllers").is_file():
-        base, own, limit_file, used_file = cgroup_root, _own_cgroup(proc_root, ""), "memory.max", "memory.current"
+        base, own, limit_file, used_file = (
+            cgroup_root,
+            _own_cgroup(proc_root, ""),
+            "memory.max",
+            "memory.current",
+        )
     else:
-        base, limit_file, used_file = cgroup_root / "memory", "memory.limit_in_bytes", "memory.usage_in_bytes"
+        base, limit_file, used_file = (
+            cgroup_root / "memory",
+            "memory.limit_in_bytes",
+            "memory.usage_in_bytes",
+        )
         own = _own_cgroup(proc_root, "memory")
     folder, found = base / own.strip("/"), []
-    while True:  # from this process's cgroup up to the root (inside a container: the container's cgroup)
+    while (
+        True
+    ):  # from this process's cgroup up to the root (inside a container: the container's cgroup)
         limit = _read_int(folder / limit_file)
         used = _read_int(folder / used_file)
         if limit is not None and limit < UNLIMITED and used is not None:
@@ -93,7 +106,9 @@ def container_memory(cgroup_root: str | os.PathLike = CGROUP_ROOT, proc_root: st
 
 def _folder(name: str, value) -> Path:
     if not isinstance(value, str | os.PathLike):
-        raise TypeError(f"{name} must be a folder path (str or pathlib.Path), not {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a folder path (str or pathlib.Path), not {type(value).__name__}"
+        )
     return Path(value)
 
 
@@ -148,7 +163,9 @@ def other_kernels(proc_root: str | os.PathLike = PROC_ROOT) -> list[Kernel]:
 
 
 def memory_report(
-    notebook: int, cgroup_root: str | os.PathLike = CGROUP_ROOT, proc_root: str | os.PathLike = PROC_ROOT
+    notebook: int,
+    cgroup_root: str | os.PathLike = CGROUP_ROOT,
+    proc_root: str | os.PathLike = PROC_ROOT,
 ) -> tuple[str, str | None] | None:
     """``(line, warning)`` for notebook ``notebook`` (1-6), or None without a container limit. ``warning`` (or
     None) is given when the memory left is less than the notebook's peak (``PEAK_MB``) minus what its kernel (this
@@ -168,7 +185,9 @@ def memory_report(
     if left >= needed:
         return line, None
     kernels = other_kernels(proc_root)
-    held = ", ".join(f"{k.notebook or f'a kernel (process {k.pid})'}: {k.memory / MB:,.0f} MB" for k in kernels)
+    held = ", ".join(
+        f"{k.notebook or f'a kernel (process {k.pid})'}: {k.memory / MB:,.0f} MB" for k in kernels
+    )
     fix = (
         f"Other notebooks' kernels are still running ({held}): {CLOSE_HOW}, then go on with this notebook."
         if kernels
@@ -183,7 +202,10 @@ def memory_report(
 
 
 def check_memory(
-    notebook: int, *, cgroup_root: str | os.PathLike = CGROUP_ROOT, proc_root: str | os.PathLike = PROC_ROOT
+    notebook: int,
+    *,
+    cgroup_root: str | os.PathLike = CGROUP_ROOT,
+    proc_root: str | os.PathLike = PROC_ROOT,
 ) -> None:
     """Print the session's memory for notebook ``notebook`` (1-6) when a container limit can be read (nothing
     otherwise), and warn when it is too little for this notebook (see ``memory_report``)."""

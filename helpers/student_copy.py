@@ -33,7 +33,9 @@ def student_notebook(notebook, checks: bool = True):
         if CHECK_TAG in tags:
             cell.outputs, cell.execution_count = [], None
         if cell.cell_type == "markdown" and not checks:
-            cell.source = re.sub(rf"\n*^[ \t]*{re.escape(CHECK_LINE)}.*$", "", cell.source, flags=re.MULTILINE)
+            cell.source = re.sub(
+                rf"\n*^[ \t]*{re.escape(CHECK_LINE)}.*$", "", cell.source, flags=re.MULTILINE
+            )
         kept.append(cell)
     notebook.cells = kept
     return notebook
@@ -48,14 +50,18 @@ def write_copies(source: Path, destination: Path, checks: bool = True) -> list[P
     elif source.suffix == ".ipynb" and source.is_file():
         notebooks = [source]
     else:
-        raise ValueError(f"source must be a folder of notebooks or an .ipynb file, got {str(source)!r}")
+        raise ValueError(
+            f"source must be a folder of notebooks or an .ipynb file, got {str(source)!r}"
+        )
     if not notebooks:
         raise ValueError(f"source {str(source)!r} holds no .ipynb file")
     if destination.exists() and not destination.is_dir():
         raise ValueError(f"destination must be a folder, got the file {str(destination)!r}")
     if any(destination.resolve() == path.parent.resolve() for path in notebooks):
-        raise ValueError(f"destination must not be the notebooks' own folder ({str(destination)!r}): the copies would "
-                         "overwrite the originals")  # fmt: skip
+        raise ValueError(
+            f"destination must not be the notebooks' own folder ({str(destination)!r}): the copies would "
+            "overwrite the originals"
+        )
     destination.mkdir(parents=True, exist_ok=True)
     written = []
     for path in notebooks:
@@ -68,9 +74,15 @@ def write_copies(source: Path, destination: Path, checks: bool = True) -> list[P
 
 def main(argv=None) -> int:
     """The command line: ``python -m helpers.student_copy SOURCE DESTINATION [--no-checks]``."""
-    parser = argparse.ArgumentParser(prog="python -m helpers.student_copy", description=__doc__.splitlines()[0])
-    parser.add_argument("source", type=Path, help="a folder of notebooks (e.g. notebooks/) or one .ipynb file")
-    parser.add_argument("destination", type=Path, help="the folder to write the copies into (made if missing)")
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.student_copy", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "source", type=Path, help="a folder of notebooks (e.g. notebooks/) or one .ipynb file"
+    )
+    parser.add_argument(
+        "destination", type=Path, help="the folder to write the copies into (made if missing)"
+    )
     parser.add_argument("--no-checks", action="store_true", help="remove the check cells too")
     args = parser.parse_args(argv)
     try:

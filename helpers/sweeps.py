@@ -16,7 +16,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from helpers import checks
-from helpers.training import History, Setting, _seed_list, held_out_accuracy, mean_sd, train_runs, verdict
+from helpers.training import (
+    History,
+    Setting,
+    _seed_list,
+    held_out_accuracy,
+    mean_sd,
+    train_runs,
+    verdict,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,7 +68,9 @@ class Sweep:
                 i += step
             j = i + step
             if 0 <= j < len(means) and np.isfinite(means[j]):  # crosses the limit between i and j
-                ends.append(logs[i] + (limit - means[i]) / (means[j] - means[i]) * (logs[j] - logs[i]))
+                ends.append(
+                    logs[i] + (limit - means[i]) / (means[j] - means[i]) * (logs[j] - logs[i])
+                )
             else:  # the edge of the sweep, or a diverged neighbour: stop at the last point inside
                 ends.append(logs[i])
         return float(np.exp(ends[0])), float(np.exp(ends[1]))
@@ -80,7 +90,10 @@ class Sweep:
         """``label``'s ``good_range`` against ``reference``'s, in words: the width (high / low) and the top end, each
         "wider"/"higher" or "narrower"/"lower" only when they differ by more than ``TOLERANCE`` (interpolated ends
         from a coarse grid over few seeds are not more precise than that)."""
-        (low, high), (low0, high0) = self.good_range(label, margin), self.good_range(reference, margin)
+        (low, high), (low0, high0) = (
+            self.good_range(label, margin),
+            self.good_range(reference, margin),
+        )
         width, width0 = high / low, high0 / low0
         return (
             f"range ×{width:.1f} vs ×{width0:.1f}: {_words(width / width0, 'wider', 'narrower')}; highest lr "
@@ -98,15 +111,30 @@ class Sweep:
     def table(self, margin: float, unit: str = "nats") -> str:
         """Per method: best learning rate, its final loss (mean ± sd, n seeds), clipped fraction and the range within
         ``margin`` (in the loss's ``unit``) of the best (``good_range``)."""
-        rows = [("method", "best lr", "final loss there", "clipped", f"lr within {margin:g} {unit} of its best")]
+        rows = [
+            (
+                "method",
+                "best lr",
+                "final loss there",
+                "clipped",
+                f"lr within {margin:g} {unit} of its best",
+            )
+        ]
         for label in self.methods:
             best, runs = self.best(label), self.histories(label)
             losses = self.final_losses(label)
             finite = losses[np.isfinite(losses)]
             low, high = self.good_range(label, margin)
             clipped = np.mean([h.clipped_fraction for h in runs])
-            rows.append((label, f"{best:g}", f"{mean_sd(finite, '{:.3f}')} (n={len(runs)})", f"{clipped:.0%}",
-                         f"{low:.2g} to {high:.2g} (×{high / low:.1f})"))  # fmt: skip
+            rows.append(
+                (
+                    label,
+                    f"{best:g}",
+                    f"{mean_sd(finite, '{:.3f}')} (n={len(runs)})",
+                    f"{clipped:.0%}",
+                    f"{low:.2g} to {high:.2g} (×{high / low:.1f})",
+                )
+            )
         widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
         lines = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
         lines.insert(1, "-+-".join("-" * w for w in widths))
@@ -125,8 +153,16 @@ def _words(ratio: float, more: str, less: str) -> str:
     return f"about the same (within {TOLERANCE:.0%})"
 
 
-def lr_sweep(methods: Mapping[str, Setting], learning_rates: Sequence[float], data, steps: int, seeds=3,
-             best_seeds: int = 5, reuse: Sequence = (), **train_kwargs) -> Sweep:  # fmt: skip
+def lr_sweep(
+    methods: Mapping[str, Setting],
+    learning_rates: Sequence[float],
+    data,
+    steps: int,
+    seeds=3,
+    best_seeds: int = 5,
+    reuse: Sequence = (),
+    **train_kwargs,
+) -> Sweep:
     """Train every method (``{label: Setting}``, its learning rate and seed replaced) at every learning rate with
     ``seeds``, then at each method's best learning rate up to ``best_seeds`` seeds, in two ``train_runs`` calls.
 
@@ -143,9 +179,13 @@ def lr_sweep(methods: Mapping[str, Setting], learning_rates: Sequence[float], da
     for label, setting in methods.items():
         if not isinstance(setting, Setting):
             raise TypeError(f"methods[{label!r}] must be a Setting, got {type(setting).__name__}")
-    rates = tuple(checks.positive(f"learning_rates[{i}]", lr) for i, lr in enumerate(learning_rates))
+    rates = tuple(
+        checks.positive(f"learning_rates[{i}]", lr) for i, lr in enumerate(learning_rates)
+    )
     if len(rates) < 2 or any(b <= a for a, b in zip(rates, rates[1:])):
-        raise ValueError(f"learning_rates must hold two or more increasing values, got {list(learning_rates)}")
+        raise ValueError(
+            f"learning_rates must hold two or more increasing values, got {list(learning_rates)}"
+        )
     grid = _seed_list(seeds)
     best_seeds = checks.positive_int("best_seeds", best_seeds, minimum=len(grid))
     reuse = list(reuse)
@@ -158,10 +198,27 @@ def lr_sweep(methods: Mapping[str, Setting], learning_rates: Sequence[float], da
         wanted = [replace(methods[label], learning_rate=lr, seed=s) for s in seed_list]
         return tuple(train_runs(wanted, data, steps, reuse=reuse))
 
-    fetch([replace(m, learning_rate=lr, seed=s) for m in methods.values() for lr in rates for s in grid])
-    sweep = Sweep(dict(methods), rates, {(label, lr): runs_of(label, lr, grid) for label in methods for lr in rates})
+    fetch(
+        [
+            replace(m, learning_rate=lr, seed=s)
+            for m in methods.values()
+            for lr in rates
+            for s in grid
+        ]
+    )
+    sweep = Sweep(
+        dict(methods),
+        rates,
+        {(label, lr): runs_of(label, lr, grid) for label in methods for lr in rates},
+    )
     more = [s for s in range(best_seeds) if s not in grid]
-    fetch([replace(m, learning_rate=sweep.best(label), seed=s) for label, m in methods.items() for s in more])
+    fetch(
+        [
+            replace(m, learning_rate=sweep.best(label), seed=s)
+            for label, m in methods.items()
+            for s in more
+        ]
+    )
     runs = dict(sweep.runs)
     for label in methods:
         best = sweep.best(label)

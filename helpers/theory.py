@@ -20,7 +20,9 @@ def scalar_jacobians(w: float, steps: int) -> np.ndarray:
     return np.abs(w) ** np.arange(steps + 1, dtype=np.float64)
 
 
-def matrix_with_spectral_radius(rho: float, size: int = 32, seed: int = 0, kind: str = "orthogonal") -> np.ndarray:
+def matrix_with_spectral_radius(
+    rho: float, size: int = 32, seed: int = 0, kind: str = "orthogonal"
+) -> np.ndarray:
     """A random ``(size, size)`` matrix (from ``seed``) with spectral radius exactly ``rho``.
 
     Args:
@@ -68,7 +70,9 @@ CLIFF_X0 = 0.5
 CLIFF_TARGET = 0.7
 
 
-def cliff_loss_and_grad(w, b, steps: int = CLIFF_STEPS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def cliff_loss_and_grad(
+    w, b, steps: int = CLIFF_STEPS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The cliff's ``(L, dL/dw, dL/db)`` (exact, forward mode), each of the broadcast shape of ``w`` and ``b``.
 
     Args:
@@ -100,7 +104,11 @@ ACTIVATIONS = {
 
 
 def recurrent_preactivations(
-    matrix: np.ndarray, steps: int, activation: str = "tanh", input_scale: float = 1.0, seed: int = 0
+    matrix: np.ndarray,
+    steps: int,
+    activation: str = "tanh",
+    input_scale: float = 1.0,
+    seed: int = 0,
 ) -> np.ndarray:
     """Pre-activations ``a_t = W h_{t-1} + x_t``, shape ``(steps, size)``, of ``h_t = σ(a_t)``, ``h_0 = 0``;
     ``σ'(a_t)`` tells how saturated the units are.
@@ -125,7 +133,11 @@ def recurrent_preactivations(
 
 
 def recurrent_jacobian_norms(
-    matrix: np.ndarray, steps: int, activation: str = "tanh", input_scale: float = 1.0, seed: int = 0
+    matrix: np.ndarray,
+    steps: int,
+    activation: str = "tanh",
+    input_scale: float = 1.0,
+    seed: int = 0,
 ) -> np.ndarray:
     """Spectral norms ``‖∂h_k/∂h_0‖₂`` for ``k = 0..steps`` of the recurrence of ``recurrent_preactivations``
     (same arguments, same numbers).

@@ -47,7 +47,9 @@ from typing import NamedTuple
 import keras
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.framework import config as tf_config  # disable_op_determinism is not exported
+from tensorflow.python.framework import (
+    config as tf_config,
+)  # disable_op_determinism is not exported
 from tqdm.auto import tqdm
 
 from helpers import checks, clipping, engines
@@ -81,19 +83,25 @@ class Setting:
 
     def __post_init__(self):
         object.__setattr__(self, "threshold", clipping.check_threshold(self.mode, self.threshold))
-        object.__setattr__(self, "learning_rate", checks.positive("learning_rate", self.learning_rate))
+        object.__setattr__(
+            self, "learning_rate", checks.positive("learning_rate", self.learning_rate)
+        )
         checks.one_of("optimizer", self.optimizer, OPTIMIZERS)
         momentum = checks.finite("momentum", self.momentum)
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         if momentum and self.optimizer != "sgd":
-            raise ValueError(f"momentum is an SGD option; it must be 0 for optimizer={self.optimizer!r}")
+            raise ValueError(
+                f"momentum is an SGD option; it must be 0 for optimizer={self.optimizer!r}"
+            )
         object.__setattr__(self, "momentum", momentum)
         object.__setattr__(self, "seed", checks.positive_int("seed", self.seed, minimum=0))
         largest = float(np.finfo(np.float32).max)
         if self.learning_rate > largest:
-            raise ValueError(f"learning_rate must be finite in float32, the gradients' dtype (at most {largest:.3g}), "
-                             f"got {self.learning_rate:g}")  # fmt: skip
+            raise ValueError(
+                f"learning_rate must be finite in float32, the gradients' dtype (at most {largest:.3g}), "
+                f"got {self.learning_rate:g}"
+            )
 
     @property
     def rule_label(self) -> str:
@@ -186,7 +194,9 @@ def _clip_all(grads, weights, hyper, rule_list, rule_states, context):
     """``(clipped gradients, pre-clip global norms, clipped flags, new rule states)``: each rule with a threshold
     that a setting of the block uses runs for every setting (``tf.vectorized_map``, skipped by ``tf.cond`` when no
     setting uses it), kept where ``hyper.rule`` picks it."""
-    global_norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(g), axis=list(range(1, g.shape.rank))) for g in grads]))
+    global_norm = tf.sqrt(
+        tf.add_n([tf.reduce_sum(tf.square(g), axis=list(range(1, g.shape.rank))) for g in grads])
+    )
     out = list(grads)
     was = tf.zeros_like(hyper.rule, tf.bool)
     new_states = list(rule_states)
@@ -199,7 +209,9 @@ def _clip_all(grads, weights, hyper, rule_list, rule_states, context):
             return rule.clip(grads_k, threshold_k, weights_k, state_k, context)
 
         def run(j=j, one_setting=one_setting):
-            return tf.vectorized_map(one_setting, (list(grads), list(weights), hyper.threshold, rule_states[j]))
+            return tf.vectorized_map(
+                one_setting, (list(grads), list(weights), hyper.threshold, rule_states[j])
+            )
 
         def skip(j=j):
             return list(grads), tf.zeros_like(hyper.rule, tf.bool), rule_states[j]
@@ -247,14 +259,24 @@ def _step(engine, rule_list, loss, state, hyper, x, y, step):
         _, losses, accuracy = engine.probabilities_and_loss(state.weights, x, y, loss)
         total = tf.reduce_sum(tf.where(state.alive, losses, 0.0))
     grads = tape.gradient(total, state.weights)
-    clipped, norm, was_clipped, rule_states = _clip_all(grads, state.weights, hyper, rule_list, state.rule_states,
-                                                        engine.context)  # fmt: skip
-    finite = [tf.reduce_all(tf.math.is_finite(c), axis=list(range(1, c.shape.rank))) for c in clipped]
-    ok = state.alive & tf.math.is_finite(losses) & tf.math.is_finite(norm) & tf.reduce_all(tf.stack(finite), axis=0)
+    clipped, norm, was_clipped, rule_states = _clip_all(
+        grads, state.weights, hyper, rule_list, state.rule_states, engine.context
+    )
+    finite = [
+        tf.reduce_all(tf.math.is_finite(c), axis=list(range(1, c.shape.rank))) for c in clipped
+    ]
+    ok = (
+        state.alive
+        & tf.math.is_finite(losses)
+        & tf.math.is_finite(norm)
+        & tf.reduce_all(tf.stack(finite), axis=0)
+    )
     count = state.count + tf.cast(ok, tf.float32)
     updated = _optimizer_step(state.weights, state.first, state.second, clipped, count, hyper)
-    weights, first, second = ([tf.where(_per_setting(ok, o), a, o) for a, o in zip(new, old)]
-                              for new, old in zip(updated, (state.weights, state.first, state.second)))  # fmt: skip
+    weights, first, second = (
+        [tf.where(_per_setting(ok, o), a, o) for a, o in zip(new, old)]
+        for new, old in zip(updated, (state.weights, state.first, state.second))
+    )
     rule_states = [tf.where(ok[:, None], a, o) for a, o in zip(rule_states, state.rule_states)]
     diverged_at = tf.where(state.alive & ~ok, step, state.diverged_at)
     new = _State(weights, first, second, rule_states, count, ok, diverged_at)
@@ -274,15 +296,21 @@ def _chunk_function(engine, rule_list, loss):
 
     @tf.function(jit_compile=True, autograph=False)  # explicit tf.while_loop: no AutoGraph needed
     def run(state, hyper, xs, ys, n, offset):
-        logs = [tf.TensorArray(dtype, size=tf.shape(xs)[0], element_shape=[None])
-                for dtype in (tf.float32, tf.float32, tf.float32, tf.bool)]  # fmt: skip
+        logs = [
+            tf.TensorArray(dtype, size=tf.shape(xs)[0], element_shape=[None])
+            for dtype in (tf.float32, tf.float32, tf.float32, tf.bool)
+        ]
 
         def body(i, state, logs):
             state, records = _step(engine, rule_list, loss, state, hyper, xs[i], ys[i], offset + i)
             return i + 1, state, [log.write(i, record) for log, record in zip(logs, records)]
 
-        i, state, logs = tf.while_loop(lambda i, state, logs: (i < n) & tf.reduce_any(state.alive), body,
-                                       (tf.constant(0), state, logs), maximum_iterations=xs.shape[0])  # fmt: skip
+        i, state, logs = tf.while_loop(
+            lambda i, state, logs: (i < n) & tf.reduce_any(state.alive),
+            body,
+            (tf.constant(0), state, logs),
+            maximum_iterations=xs.shape[0],
+        )
         return state, i, [log.stack() for log in logs]
 
     _CHUNK_FUNCTIONS[key] = run
@@ -302,7 +330,9 @@ def _blocks(settings: list[Setting], data_seeds: list[int]) -> list[list[int]]:
     groups: dict[tuple, list[int]] = {}
     for i, (setting, seed) in enumerate(zip(settings, data_seeds)):
         groups.setdefault((_family(setting.mode), seed), []).append(i)
-    return [members[j : j + BLOCK] for members in groups.values() for j in range(0, len(members), BLOCK)]
+    return [
+        members[j : j + BLOCK] for members in groups.values() for j in range(0, len(members), BLOCK)
+    ]
 
 
 class _Block:
@@ -311,8 +341,12 @@ class _Block:
 
     def __init__(self, settings, members, data_seed, engine, model_fn, loss):
         block = [settings[i] for i in members + [members[0]] * (BLOCK - len(members))]
-        fixed = _family(block[0].mode) == "fixed"  # each family's function holds only its rules: less to compile
-        names = [name for name in clipping.rules() if name == "none" or (name in clipping.MODES) == fixed]
+        fixed = (
+            _family(block[0].mode) == "fixed"
+        )  # each family's function holds only its rules: less to compile
+        names = [
+            name for name in clipping.rules() if name == "none" or (name in clipping.MODES) == fixed
+        ]
         rule_list = [clipping.rules()[name] for name in names]
         self.members, self.data_seed, self.running = members, data_seed, True
         self.function = _chunk_function(engine, rule_list, loss)
@@ -323,35 +357,60 @@ class _Block:
             tf.constant([names.index(s.mode) for s in block], tf.int32),
             tf.constant([OPTIMIZERS.index(s.optimizer) for s in block], tf.int32),
         )
-        weights = [tf.constant(np.stack(ws)) for ws in zip(*[initial_weights(model_fn, s.seed) for s in block])]
+        weights = [
+            tf.constant(np.stack(ws))
+            for ws in zip(*[initial_weights(model_fn, s.seed) for s in block])
+        ]
         zeros = [tf.zeros_like(w) for w in weights], [tf.zeros_like(w) for w in weights]
-        self.state = _State(weights, *zeros, [tf.zeros([BLOCK, rule.state_size], tf.float32) for rule in rule_list],
-                            tf.zeros([BLOCK], tf.float32),
-                            tf.constant([True] * len(members) + [False] * (BLOCK - len(members))),
-                            tf.fill([BLOCK], tf.constant(-1, tf.int32)))  # fmt: skip
-        self.records = [[] for _ in range(4)]  # loss, accuracy, grad_norm, clipped: one (steps, BLOCK) per chunk
+        self.state = _State(
+            weights,
+            *zeros,
+            [tf.zeros([BLOCK, rule.state_size], tf.float32) for rule in rule_list],
+            tf.zeros([BLOCK], tf.float32),
+            tf.constant([True] * len(members) + [False] * (BLOCK - len(members))),
+            tf.fill([BLOCK], tf.constant(-1, tf.int32)),
+        )
+        self.records = [
+            [] for _ in range(4)
+        ]  # loss, accuracy, grad_norm, clipped: one (steps, BLOCK) per chunk
 
     def advance(self, batches: dict, n: int, done: int) -> None:
         """Run steps ``done .. done + n - 1`` on this block's chunk of ``batches`` (``{data_seed: (xs, ys)}``)."""
         xs, ys = batches[self.data_seed]
-        self.state, ran, records = self.function(self.state, self.hyper, xs, ys, tf.constant(n), tf.constant(done))
+        self.state, ran, records = self.function(
+            self.state, self.hyper, xs, ys, tf.constant(n), tf.constant(done)
+        )
         for store, values in zip(self.records, records):
-            store.append(np.array(values.numpy()[: int(ran)]))  # own copies: no TF buffers kept alive
+            store.append(
+                np.array(values.numpy()[: int(ran)])
+            )  # own copies: no TF buffers kept alive
         self.running = bool(tf.reduce_any(self.state.alive))
 
     def histories(self, settings, steps_requested: int, done: int, seconds: float):
         """``(index in settings, History)`` for each member after ``done`` steps."""
-        stacked = [np.concatenate(store) if store else np.zeros((0, BLOCK)) for store in self.records]
+        stacked = [
+            np.concatenate(store) if store else np.zeros((0, BLOCK)) for store in self.records
+        ]
         diverged = self.state.diverged_at.numpy()
         final = [np.array(w.numpy()) for w in self.state.weights]
         for slot, i in enumerate(self.members):
             stop = int(diverged[slot]) + 1 if diverged[slot] >= 0 else done
             loss, accuracy, grad_norm, clipped = (values[:stop, slot] for values in stacked)
-            yield i, History(settings[i], loss.astype(np.float32), accuracy.astype(np.float32),
-                             grad_norm.astype(np.float32), clipped.astype(bool),
-                             diverged_at=int(diverged[slot]) if diverged[slot] >= 0 else None, steps=stop,
-                             steps_requested=steps_requested, seconds=seconds,
-                             weights=tuple(w[slot] for w in final))  # fmt: skip
+            yield (
+                i,
+                History(
+                    settings[i],
+                    loss.astype(np.float32),
+                    accuracy.astype(np.float32),
+                    grad_norm.astype(np.float32),
+                    clipped.astype(bool),
+                    diverged_at=int(diverged[slot]) if diverged[slot] >= 0 else None,
+                    steps=stop,
+                    steps_requested=steps_requested,
+                    seconds=seconds,
+                    weights=tuple(w[slot] for w in final),
+                ),
+            )
 
 
 _INITIAL_WEIGHTS: dict = {}
@@ -429,7 +488,9 @@ def _prepare(model_fn, engine):
             raise TypeError(f"model must return a keras.Model, got {type(template).__name__}")
         reason = engines.unsupported(template)
         if engine == "vectorized" and reason is not None:
-            raise ValueError(f"engine='vectorized' cannot run this model: {reason}; use engine='keras'")
+            raise ValueError(
+                f"engine='vectorized' cannot run this model: {reason}; use engine='keras'"
+            )
         vectorized = engine != "keras" and reason is None
         _ENGINES[key] = (engines.VectorizedEngine if vectorized else engines.KerasEngine)(template)
     return _ENGINES[key]
@@ -442,25 +503,40 @@ def _chunks(data, data_seed: int, batch_size: int, shuffle_buffer: int, size: in
     keras.utils.set_random_seed(data_seed)  # tf.data's shuffle order depends on the global seed too
     if isinstance(data, tuple | list) and len(data) == 2:
         x, y = data
-        x = x if x.dtype == np.uint8 else np.asarray(x, np.float32)  # uint8 pixels stay uint8 (4 times less memory)
+        x = (
+            x if x.dtype == np.uint8 else np.asarray(x, np.float32)
+        )  # uint8 pixels stay uint8 (4 times less memory)
         y = np.asarray(y, np.int64)
         order = batch_order(len(x), batch_size, shuffle_buffer, data_seed).batch(size).take(count)
         order = [chunk.numpy() for chunk in order]  # now, while the global seed is data_seed
         return ((scale_images(x[chunk]), y[chunk]) for chunk in order)
     if not callable(data):
-        raise TypeError("data must be (x, y) arrays for the article's pipeline or a function returning a "
-                        f"tf.data.Dataset, got {type(data).__name__}")  # fmt: skip
+        raise TypeError(
+            "data must be (x, y) arrays for the article's pipeline or a function returning a "
+            f"tf.data.Dataset, got {type(data).__name__}"
+        )
     dataset = data()
     if not isinstance(dataset, tf.data.Dataset):
         raise TypeError(f"data() must return a tf.data.Dataset, got {type(dataset).__name__}")
     spec = dataset.element_spec
-    if not (isinstance(spec, tuple) and len(spec) == 2 and spec[0].shape.rank == 3 and spec[1].shape.rank == 1):
-        raise ValueError("data must yield (x, y) batches with x of shape (batch, time, features) and y of shape "
-                         f"(batch,), got element_spec {spec}")  # fmt: skip
-    return ((xs.numpy(), ys.numpy()) for xs, ys in dataset.batch(size, drop_remainder=True).take(count))
+    if not (
+        isinstance(spec, tuple)
+        and len(spec) == 2
+        and spec[0].shape.rank == 3
+        and spec[1].shape.rank == 1
+    ):
+        raise ValueError(
+            "data must yield (x, y) batches with x of shape (batch, time, features) and y of shape "
+            f"(batch,), got element_spec {spec}"
+        )
+    return (
+        (xs.numpy(), ys.numpy()) for xs, ys in dataset.batch(size, drop_remainder=True).take(count)
+    )
 
 
-def draw_batches(data, steps: int, data_seed: int = 0, batch_size: int = 32, shuffle_buffer: int = 5000):
+def draw_batches(
+    data, steps: int, data_seed: int = 0, batch_size: int = 32, shuffle_buffer: int = 5000
+):
     """``(xs, ys)``: the first ``steps`` batches ``train`` uses with these arguments (to check against
     ``model.fit``), shapes ``(steps, batch, time, features)`` and ``(steps, batch)``."""
     steps = checks.positive_int("steps", steps)
@@ -508,8 +584,20 @@ def train(
     single = isinstance(settings, Setting)
     settings = _setting_list(settings)
     data_seed = checks.positive_int("data_seed", data_seed, minimum=0)
-    histories = _train(settings, [data_seed] * len(settings), data, steps, batch_size, shuffle_buffer, model, loss,
-                       engine, chunk, progress, on_chunk)  # fmt: skip
+    histories = _train(
+        settings,
+        [data_seed] * len(settings),
+        data,
+        steps,
+        batch_size,
+        shuffle_buffer,
+        model,
+        loss,
+        engine,
+        chunk,
+        progress,
+        on_chunk,
+    )
     return histories[0] if single else histories
 
 
@@ -520,8 +608,14 @@ def check_data(data, model: Callable | None = None, loss: str = "sparse_categori
         return data
     model = article_lstm if model is None else model
     classes = _prepare(model, "auto").outputs if loss == "sparse_categorical_crossentropy" else None
-    return checks.labelled_data(data[0], data[1], classes=classes, x_name="data[0] (x_train)",
-                                y_name="data[1] (y_train)", x_shape=(None, 28, 28))  # fmt: skip
+    return checks.labelled_data(
+        data[0],
+        data[1],
+        classes=classes,
+        x_name="data[0] (x_train)",
+        y_name="data[1] (y_train)",
+        x_shape=(None, 28, 28),
+    )
 
 
 def _setting_list(settings) -> list[Setting]:
@@ -529,7 +623,9 @@ def _setting_list(settings) -> list[Setting]:
     if isinstance(settings, Setting):
         settings = [settings]
     if isinstance(settings, str | bytes) or not isinstance(settings, Sequence):
-        raise TypeError(f"settings must be a Setting or a sequence of Settings, got {type(settings).__name__}")
+        raise TypeError(
+            f"settings must be a Setting or a sequence of Settings, got {type(settings).__name__}"
+        )
     settings = list(settings)
     if not settings:
         raise ValueError("settings must hold at least one Setting, got an empty sequence")
@@ -539,8 +635,20 @@ def _setting_list(settings) -> list[Setting]:
     return settings
 
 
-def _train(settings, data_seeds, data, steps, batch_size=32, shuffle_buffer=5000, model=None,
-           loss="sparse_categorical_crossentropy", engine="auto", chunk=100, progress=True, on_chunk=None):  # fmt: skip
+def _train(
+    settings,
+    data_seeds,
+    data,
+    steps,
+    batch_size=32,
+    shuffle_buffer=5000,
+    model=None,
+    loss="sparse_categorical_crossentropy",
+    engine="auto",
+    chunk=100,
+    progress=True,
+    on_chunk=None,
+):
     """``train`` with ``settings[i]`` on the batches of ``data_seeds[i]``, one ``History`` per setting."""
     steps = checks.positive_int("steps", steps)
     batch_size = checks.positive_int("batch_size", batch_size)
@@ -550,21 +658,33 @@ def _train(settings, data_seeds, data, steps, batch_size=32, shuffle_buffer=5000
     checks.one_of("loss", loss, LOSSES)
     model = article_lstm if model is None else model
     if not callable(model):
-        raise TypeError(f"model must be a function returning a Keras model, got {type(model).__name__}")
+        raise TypeError(
+            f"model must be a function returning a Keras model, got {type(model).__name__}"
+        )
     if on_chunk is not None and not callable(on_chunk):
         raise TypeError(f"on_chunk must be callable or None, got {type(on_chunk).__name__}")
     started = time.perf_counter()
     engine = _prepare(model, engine)
     if loss == "mse" and engine.outputs != 1:
-        raise ValueError(f"loss='mse' needs a model with one output unit, this one has {engine.outputs}")
+        raise ValueError(
+            f"loss='mse' needs a model with one output unit, this one has {engine.outputs}"
+        )
     data = check_data(data, model, loss)
     size = min(chunk, steps)
-    sources = {seed: iter(_chunks(data, seed, batch_size, shuffle_buffer, size, -(-steps // size)))
-               for seed in dict.fromkeys(data_seeds)}  # fmt: skip
-    blocks = [_Block(settings, members, data_seeds[members[0]], engine, model, loss)
-              for members in _blocks(settings, data_seeds)]  # fmt: skip
-    bar = tqdm(total=steps, desc=f"training {len(settings)} setting{'s' * (len(settings) > 1)}", unit="step",
-               disable=not progress)  # fmt: skip
+    sources = {
+        seed: iter(_chunks(data, seed, batch_size, shuffle_buffer, size, -(-steps // size)))
+        for seed in dict.fromkeys(data_seeds)
+    }
+    blocks = [
+        _Block(settings, members, data_seeds[members[0]], engine, model, loss)
+        for members in _blocks(settings, data_seeds)
+    ]
+    bar = tqdm(
+        total=steps,
+        desc=f"training {len(settings)} setting{'s' * (len(settings) > 1)}",
+        unit="step",
+        disable=not progress,
+    )
     with bar, _own_numerics():
         done = _run_chunks(blocks, sources, steps, size, bar, on_chunk)
     seconds = time.perf_counter() - started
@@ -586,22 +706,30 @@ def _run_chunks(blocks: list[_Block], sources: dict, steps: int, size: int, bar,
     def draw(seed):
         chunk_data = next(sources[seed], None)
         if chunk_data is None:
-            raise ValueError(f"data ran out after {done} steps: training needs {steps} batches, drawn in whole "
-                             f"chunks of {size}; make data() endless (dataset.repeat()) or ask for fewer steps")
+            raise ValueError(
+                f"data ran out after {done} steps: training needs {steps} batches, drawn in whole "
+                f"chunks of {size}; make data() endless (dataset.repeat()) or ask for fewer steps"
+            )
         return chunk_data
 
     try:
         while done < steps:
             n = min(size, steps - done)
-            running = sorted((block for block in blocks if block.running), key=lambda block: block.data_seed)
-            if pool is None or done == 0:  # the first chunk compiles: one XLA compile (~300 MB) at a time,
+            running = sorted(
+                (block for block in blocks if block.running), key=lambda block: block.data_seed
+            )
+            if (
+                pool is None or done == 0
+            ):  # the first chunk compiles: one XLA compile (~300 MB) at a time,
                 batches = {}  # with one data seed's batches in memory
                 for block in running:
                     if block.data_seed not in batches:
                         batches = {block.data_seed: draw(block.data_seed)}
                     block.advance(batches, n, done)
             else:
-                batches = {seed: draw(seed) for seed in dict.fromkeys(block.data_seed for block in running)}
+                batches = {
+                    seed: draw(seed) for seed in dict.fromkeys(block.data_seed for block in running)
+                }
                 for future in [pool.submit(block.advance, batches, n, done) for block in running]:
                     future.result()
             done += n
@@ -637,7 +765,9 @@ def keras_optimizer(setting: Setting):
     if setting.optimizer == "sgd":
         return keras.optimizers.SGD(momentum=setting.momentum, **kwargs)
     if setting.optimizer == "adam":
-        return keras.optimizers.Adam(beta_1=ADAM_BETA_1, beta_2=ADAM_BETA_2, epsilon=ADAM_EPSILON, **kwargs)
+        return keras.optimizers.Adam(
+            beta_1=ADAM_BETA_1, beta_2=ADAM_BETA_2, epsilon=ADAM_EPSILON, **kwargs
+        )
     return keras.optimizers.RMSprop(rho=RMSPROP_RHO, epsilon=RMSPROP_EPSILON, **kwargs)
 
 
@@ -647,35 +777,50 @@ def keras_model(history: History, model: Callable | None = None):
         raise TypeError(f"history must be a History, got {type(history).__name__}")
     built = _build(article_lstm if model is None else model)
     if len(built.trainable_variables) != len(history.weights):
-        raise ValueError("model does not match the weights in history (different number of trainable variables)")
+        raise ValueError(
+            "model does not match the weights in history (different number of trainable variables)"
+        )
     for variable, value in zip(built.trainable_variables, history.weights):
         variable.assign(value)
     return built
 
 
-def evaluate(history: History, x, y, model: Callable | None = None, batch_size: int = 10_000) -> tuple[float, float]:
+def evaluate(
+    history: History, x, y, model: Callable | None = None, batch_size: int = 10_000
+) -> tuple[float, float]:
     """``(mean loss, accuracy)`` of ``keras_model(history, model)`` on images ``x`` (uint8 pixels are scaled) and
     labels ``y``, ``batch_size`` examples per call."""
     batch_size = checks.positive_int("batch_size", batch_size)
     built = keras_model(history, model)
-    x, y = checks.labelled_data(x, y, classes=built.output_shape[-1], x_shape=(None, *built.input_shape[1:]))
-    batches = (scale_images(x[i : i + batch_size]).astype(np.float32, copy=False) for i in range(0, len(x), batch_size))
+    x, y = checks.labelled_data(
+        x, y, classes=built.output_shape[-1], x_shape=(None, *built.input_shape[1:])
+    )
+    batches = (
+        scale_images(x[i : i + batch_size]).astype(np.float32, copy=False)
+        for i in range(0, len(x), batch_size)
+    )
     probabilities = np.concatenate([np.asarray(built(batch, training=False)) for batch in batches])
     loss = float(np.mean(keras.losses.sparse_categorical_crossentropy(y, probabilities)))
     accuracy = float(np.mean(np.argmax(probabilities, axis=-1) == y))
     return loss, accuracy
 
 
-def held_out_accuracy(runs, x, y, model: Callable | None = None, batch_size: int = 8192) -> np.ndarray:
+def held_out_accuracy(
+    runs, x, y, model: Callable | None = None, batch_size: int = 8192
+) -> np.ndarray:
     """The accuracy on images ``x`` (uint8 pixels are scaled) and labels ``y`` of each run's final weights (NaN
     where the run diverged): ``evaluate``'s accuracy for many runs as one batched computation, ``batch_size``
     (runs x images) at a time, which bounds its memory. ``runs``: a ``SeedRuns`` (result per setting and seed) or
     a sequence of ``History`` (one result each)."""
     if isinstance(runs, SeedRuns):
-        flat = held_out_accuracy([h for row in runs.histories for h in row], x, y, model, batch_size)
+        flat = held_out_accuracy(
+            [h for row in runs.histories for h in row], x, y, model, batch_size
+        )
         return flat.reshape(len(runs.settings), len(runs.seeds))
     if isinstance(runs, str | bytes) or not isinstance(runs, Sequence) or not runs:
-        raise TypeError(f"runs must be a SeedRuns or a non-empty sequence of History, got {type(runs).__name__}")
+        raise TypeError(
+            f"runs must be a SeedRuns or a non-empty sequence of History, got {type(runs).__name__}"
+        )
     if not all(isinstance(h, History) for h in runs):
         raise TypeError("runs must hold History objects only")
     batch_size = checks.positive_int("batch_size", batch_size)
@@ -695,8 +840,10 @@ def verdict(losses, reference) -> str:
     words: ``"lower in 5/5 seeds"``, ``"higher in 5/5 seeds"`` or ``"lower in 2/5 seeds only: not separable"``."""
     losses, reference = np.asarray(losses, np.float64), np.asarray(reference, np.float64)
     if losses.shape != reference.shape or losses.ndim != 1 or not losses.size:
-        raise ValueError(f"losses and reference must be two lists of one final loss per seed, got shapes "
-                         f"{losses.shape} and {reference.shape}")  # fmt: skip
+        raise ValueError(
+            f"losses and reference must be two lists of one final loss per seed, got shapes "
+            f"{losses.shape} and {reference.shape}"
+        )
     wins, n = int(np.sum(losses < reference)), losses.size
     if wins == n or np.all(losses > reference):
         return f"{'lower' if wins == n else 'higher'} in {n}/{n} seeds"
@@ -710,7 +857,9 @@ def _seed_list(seeds) -> tuple[int, ...]:
     if isinstance(seeds, int | np.integer):
         return tuple(range(checks.positive_int("seeds", seeds)))
     if isinstance(seeds, str | bytes) or not isinstance(seeds, Sequence | np.ndarray):
-        raise TypeError(f"seeds must be a number of seeds or a sequence of ints, got {type(seeds).__name__}")
+        raise TypeError(
+            f"seeds must be a number of seeds or a sequence of ints, got {type(seeds).__name__}"
+        )
     result = tuple(checks.positive_int(f"seeds[{i}]", s, minimum=0) for i, s in enumerate(seeds))
     if not result:
         raise ValueError("seeds must hold at least one seed, got an empty sequence")
@@ -729,7 +878,9 @@ class SeedRuns:
 
     def final_losses(self, window: int = 50) -> np.ndarray:
         """``History.final_loss(window)`` per setting and seed (``inf`` where diverged)."""
-        return np.array([[h.final_loss(window) for h in row] for row in self.histories], dtype=np.float64)
+        return np.array(
+            [[h.final_loss(window) for h in row] for row in self.histories], dtype=np.float64
+        )
 
     def diverged(self) -> np.ndarray:
         """Whether each run diverged, per setting and seed."""
@@ -742,7 +893,11 @@ class SeedRuns:
             raise TypeError("join takes one or more SeedRuns")
         if any(r.seeds != runs[0].seeds for r in runs):
             raise ValueError(f"runs must share their seeds, got {[list(r.seeds) for r in runs]}")
-        return cls(sum((r.settings for r in runs), ()), runs[0].seeds, [row for r in runs for row in r.histories])
+        return cls(
+            sum((r.settings for r in runs), ()),
+            runs[0].seeds,
+            [row for r in runs for row in r.histories],
+        )
 
     def verdict(self, i: int, reference: int = 0, window: int = 50) -> str:
         """``verdict`` of setting ``i``'s final losses against setting ``reference``'s, seed by seed."""
@@ -769,28 +924,46 @@ class SeedRuns:
             labels = [s.label for s in self.settings]
         labels = [str(label) for label in labels]
         if len(labels) != len(self.settings):
-            raise ValueError(f"labels must have one entry per setting ({len(self.settings)}), got {len(labels)}")
+            raise ValueError(
+                f"labels must have one entry per setting ({len(self.settings)}), got {len(labels)}"
+            )
         losses = self.final_losses(window)
         n = len(self.seeds)
         if held_out is not None and np.shape(held_out) != losses.shape:
-            raise ValueError(f"held_out must hold one accuracy per setting and seed {losses.shape}, "
-                             f"got shape {np.shape(held_out)}")  # fmt: skip
+            raise ValueError(
+                f"held_out must hold one accuracy per setting and seed {losses.shape}, "
+                f"got shape {np.shape(held_out)}"
+            )
         rows = []
         for i, label in enumerate(labels):
             finite = losses[i][np.isfinite(losses[i])]
             spread = f"{finite.min():.3g}–{finite.max():.3g}" if finite.size else "–"
             wins = "reference" if i == reference else f"{self.wins(i, reference, window)}/{n}"
-            row = [label, mean_sd(finite, "{:.3g}"), spread, f"{int(np.sum(~np.isfinite(losses[i])))}/{n}", wins]
+            row = [
+                label,
+                mean_sd(finite, "{:.3g}"),
+                spread,
+                f"{int(np.sum(~np.isfinite(losses[i])))}/{n}",
+                wins,
+            ]
             if held_out is not None:
                 accuracy = np.asarray(held_out[i], np.float64)
                 row.append(mean_sd(accuracy[np.isfinite(accuracy)], "{:.3f}"))
             rows.append(tuple(row))
-        header = ["setting", f"final loss mean ± sd (n={n} seeds)", "min–max", "diverged",
-                  f"lower than {labels[reference]!r}"]  # fmt: skip
+        header = [
+            "setting",
+            f"final loss mean ± sd (n={n} seeds)",
+            "min–max",
+            "diverged",
+            f"lower than {labels[reference]!r}",
+        ]
         if held_out is not None:
             header.append("held-out accuracy")
         widths = [max(len(row[c]) for row in [header, *rows]) for c in range(len(header))]
-        lines = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+        lines = [
+            " | ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+            for row in [header, *rows]
+        ]
         lines.insert(1, "-+-".join("-" * w for w in widths))
         note = f"final loss: mean training loss of the last {window} steps; mean ± sd over the seeds not diverged"
         return "\n".join([*lines, note])
@@ -805,36 +978,48 @@ def mean_sd(values, fmt: str = "{:.3g}") -> str:
     return f"{fmt.format(np.mean(values))} ± {sd}"
 
 
-def train_seeds(settings: Setting | Sequence[Setting], data, steps: int, seeds=5, **train_kwargs) -> SeedRuns:
+def train_seeds(
+    settings: Setting | Sequence[Setting], data, steps: int, seeds=5, **train_kwargs
+) -> SeedRuns:
     """A ``SeedRuns``: every setting trained once per seed (``n`` means ``0 .. n-1``); seed ``s`` sets both the
     initial weights (``Setting.seed``) and the batch order (``data_seed``). ``data``, ``steps``, ``train_kwargs``:
     as for ``train``."""
     settings = tuple(_setting_list(settings))
     seeds = _seed_list(seeds)
     pairs = [(i, seed) for seed in seeds for i in range(len(settings))]
-    trained = train_runs([replace(settings[i], seed=seed) for i, seed in pairs], data, steps, **train_kwargs)
+    trained = train_runs(
+        [replace(settings[i], seed=seed) for i, seed in pairs], data, steps, **train_kwargs
+    )
     histories = [[None] * len(seeds) for _ in settings]
     for (i, seed), history in zip(pairs, trained):
         histories[i][seeds.index(seed)] = history
     return SeedRuns(settings, seeds, histories)
 
 
-def train_runs(settings: Sequence[Setting], data, steps: int, reuse=(), **train_kwargs) -> list[History]:
+def train_runs(
+    settings: Sequence[Setting], data, steps: int, reuse=(), **train_kwargs
+) -> list[History]:
     """One ``History`` per setting, each run with its own ``Setting.seed`` for the initial weights and the batch order
     (as ``train_seeds`` does), all in one call; ``data``, ``steps``, ``train_kwargs``: as for ``train``. ``reuse``:
     ``SeedRuns`` or lists of ``History`` already trained on the same data for ``steps`` steps; a setting found there
     is taken, not trained again (a setting's numbers do not depend on what it was trained with)."""
     settings = _setting_list(settings)
     if "data_seed" in train_kwargs:
-        raise TypeError("train_runs and train_seeds set data_seed from each seed; do not pass data_seed")
+        raise TypeError(
+            "train_runs and train_seeds set data_seed from each seed; do not pass data_seed"
+        )
     known = {}
     for runs in reuse:
         for h in [h for row in runs.histories for h in row] if isinstance(runs, SeedRuns) else runs:
             if not isinstance(h, History):
-                raise TypeError(f"reuse must hold SeedRuns or lists of History, got {type(h).__name__}")
+                raise TypeError(
+                    f"reuse must hold SeedRuns or lists of History, got {type(h).__name__}"
+                )
             if h.steps_requested == steps:
                 known[h.setting] = h
     missing = [s for s in dict.fromkeys(settings) if s not in known]
     if missing:
-        known.update(zip(missing, _train(missing, [s.seed for s in missing], data, steps, **train_kwargs)))
+        known.update(
+            zip(missing, _train(missing, [s.seed for s in missing], data, steps, **train_kwargs))
+        )
     return [known[s] for s in settings]

@@ -31,7 +31,10 @@ def check(outputs: str) -> list[str]:
         broken.append(f"01 {where}: no printed line for {what}")
 
     # §1: w = 0.9 and w = 1.1 change the factor by orders of magnitude, down and up
-    powers = {_f(m[1]): _f(m[2]) for m in _lines(outputs, rf"^w = ({NUMBER}):\s+dh_T/dh_0 = w\^100 = ({NUMBER})")}
+    powers = {
+        _f(m[1]): _f(m[2])
+        for m in _lines(outputs, rf"^w = ({NUMBER}):\s+dh_T/dh_0 = w\^100 = ({NUMBER})")
+    }
     if {0.9, 1.1} <= powers.keys():
         claim(
             powers[0.9] < 1e-3 and powers[1.1] > 1e3,
@@ -71,7 +74,8 @@ def check(outputs: str) -> list[str]:
 
     # §2: Pascanu et al.'s conditions, table of ||dh_T/dh_0|| at input scales 1 and 0.1
     table = _lines(
-        outputs, rf"^\s*(linear|tanh|sigmoid)\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s*$"
+        outputs,
+        rf"^\s*(linear|tanh|sigmoid)\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s*$",
     )
     if len(table) == 9:
         below = [(m[1], m[3], _f(m[5]), _f(m[6])) for m in table if _f(m[3]) < _f(m[4])]
@@ -103,7 +107,9 @@ def check(outputs: str) -> list[str]:
         missing("§2", "the 9-row table of the conditions")
 
     # §2, tanh at lambda_1 = 1.5: the state saturates by itself; small inputs grow slowly, large ones vanish
-    linear = _lines(outputs, rf"^linear, the same W: \|\|dh_T/dh_0\|\| = ({NUMBER}), ({NUMBER}) per step")
+    linear = _lines(
+        outputs, rf"^linear, the same W: \|\|dh_T/dh_0\|\| = ({NUMBER}), ({NUMBER}) per step"
+    )
     scales = _lines(
         outputs,
         rf"^\s*({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})"
@@ -111,7 +117,12 @@ def check(outputs: str) -> list[str]:
     )
     if linear and len(scales) == 6:
         rows = {
-            _f(m[1]): ([_f(m[i]) for i in (2, 3, 4)], _f(m[5]), _f(m[6]), [int(m[i]) for i in (7, 8, 9)])
+            _f(m[1]): (
+                [_f(m[i]) for i in (2, 3, 4)],
+                _f(m[5]),
+                _f(m[6]),
+                [int(m[i]) for i in (7, 8, 9)],
+            )
             for m in scales
         }
         small = [s for s in rows if s <= 0.1]
@@ -197,8 +208,13 @@ def check(outputs: str) -> list[str]:
     # §4: the wall's gradient is orders of magnitude above the median; the grid only gives a lower bound
     median = _lines(outputs, rf"^median gradient norm on the grid: ({NUMBER})")
     largest = _lines(outputs, rf"^largest on the grid .*: ({NUMBER}) at w")
-    wall = _lines(outputs, rf"^\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s*$")
-    wall = [m for m in wall if _f(m[1]) < 0 and "e" in m[4]]  # rows of the wall table: b < 0, spacing like 1.8e-15
+    wall = _lines(
+        outputs,
+        rf"^\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s*$",
+    )
+    wall = [
+        m for m in wall if _f(m[1]) < 0 and "e" in m[4]
+    ]  # rows of the wall table: b < 0, spacing like 1.8e-15
     if median and largest and len(wall) >= 5:
         grid = _f(largest[0][1])
         claim(
@@ -208,7 +224,9 @@ def check(outputs: str) -> list[str]:
             "there the gradient is orders of magnitude above the median",
             f"{grid} vs {median[0][1]}",
         )
-        by_b = sorted((_f(m[1]), _f(m[3]), _f(m[6])) for m in wall)  # (b, largest ||grad||, distance to line)
+        by_b = sorted(
+            (_f(m[1]), _f(m[3]), _f(m[6])) for m in wall
+        )  # (b, largest ||grad||, distance to line)
         claim(
             by_b[0][1] > 1e10 * by_b[-1][1],
             "§4",
@@ -284,7 +302,9 @@ def check(outputs: str) -> list[str]:
 
     # Exercise 3: 1e-4 still ends in NaN; the runs that stay finite end far from the target h_T = 2
     runs = {m[1]: m[2] for m in _lines(outputs, r"^lr (\de-\d+): first update .*?; (.*)$")}
-    finite = {lr: _f(m[1]) for lr, end in runs.items() if (m := re.search(rf"h_T = ({NUMBER})$", end))}
+    finite = {
+        lr: _f(m[1]) for lr, end in runs.items() if (m := re.search(rf"h_T = ({NUMBER})$", end))
+    }
     if "1e-04" in runs:
         claim(
             runs["1e-04"].endswith("w = nan after 50"),

@@ -28,7 +28,9 @@ def check(outputs: str) -> list[str]:
 
     # §1: the hand loop reproduces the layer, and the helper reproduces the hand loop
     same = _all(outputs, rf"^hand loop vs the Keras layer, largest difference in h_T: ({NUMBER})")
-    agree = _all(outputs, rf"^helper vs hand loop, largest relative difference in ‖∂L/∂h_t‖: ({NUMBER})")
+    agree = _all(
+        outputs, rf"^helper vs hand loop, largest relative difference in ‖∂L/∂h_t‖: ({NUMBER})"
+    )
     if same and agree:
         claim(
             float(same[0][1]) < 1e-12 and float(agree[0][1]) < 1e-12,
@@ -68,13 +70,22 @@ def check(outputs: str) -> list[str]:
     drive = _all(outputs, rf"^input drive x_t·K \+ b: standard deviation ({NUMBER})")
     tanh = [
         tuple(float(m[i]) for i in (1, 2, 3, 4, 5))
-        for m in _all(outputs, rf"^({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})%\s*$")
+        for m in _all(
+            outputs, rf"^({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})%\s*$"
+        )
     ]
     if drive and len(tanh) == 5:
-        claim(float(drive[0][1]) < 0.5, "§4", "the input drive's sd < 0.5", "The input drive ... is small", drive[0][1])
+        claim(
+            float(drive[0][1]) < 0.5,
+            "§4",
+            "the input drive's sd < 0.5",
+            "The input drive ... is small",
+            drive[0][1],
+        )
         rho, _, measured, prime, saturated = zip(*tanh)
         claim(
-            list(measured) == sorted(measured) and all(f - 1 < (r - 1) / 2 for r, f in zip(rho, measured) if r > 1),
+            list(measured) == sorted(measured)
+            and all(f - 1 < (r - 1) / 2 for r, f in zip(rho, measured) if r > 1),
             "§4",
             "the tanh factor rises with rho, by less than half of rho's excess over 1",
             "the measured factor grows with rho far more slowly than the linear rho",
@@ -102,15 +113,30 @@ def check(outputs: str) -> list[str]:
     probes = _all(outputs, rf"^probes vs helpers.gradients: largest relative difference ({NUMBER})")
     lstm = {
         (float(m[1]), float(m[2])): (float(m[3]), float(m[4]), float(m[6]))
-        for m in _all(outputs, rf"^\s+(1|5)\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s*$")
+        for m in _all(
+            outputs,
+            rf"^\s+(1|5)\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s*$",
+        )
     }  # (bias, rho) -> (mean f, factor of c_t, SimpleRNN's factor)
     totals = {
         float(m[1]): [float(m[i]) for i in (2, 3, 4)]
-        for m in _all(outputs, rf"^\s+(1|5)\s+×({NUMBER})\s+×({NUMBER})\s+×({NUMBER})\s+({NUMBER}) \(({NUMBER}) of")
+        for m in _all(
+            outputs,
+            rf"^\s+(1|5)\s+×({NUMBER})\s+×({NUMBER})\s+×({NUMBER})\s+({NUMBER}) \(({NUMBER}) of",
+        )
     }
-    shares = {float(m[1]): float(m[2]) for m in _all(outputs, rf"^\s+(1|5)\s+×.*\(({NUMBER}) of the SimpleRNN's\)")}
+    shares = {
+        float(m[1]): float(m[2])
+        for m in _all(outputs, rf"^\s+(1|5)\s+×.*\(({NUMBER}) of the SimpleRNN's\)")
+    }
     if probes and len(lstm) == 6 and len(totals) == 2 and len(shares) == 2:
-        claim(float(probes[0][1]) < 1e-12, "§5", "probes = helper to < 1e-12", "the two must agree", probes[0][1])
+        claim(
+            float(probes[0][1]) < 1e-12,
+            "§5",
+            "probes = helper to < 1e-12",
+            "the two must agree",
+            probes[0][1],
+        )
         claim(
             max(shares.values()) < 0.5,
             "§5",
@@ -159,12 +185,23 @@ def check(outputs: str) -> list[str]:
         rf"^\s+(\d)\s+({NUMBER})\s+\[([\d, ]*)\]\s+({NUMBER})× at step (\d+)\s+({NUMBER})\s+({NUMBER})\s*$",
     )
     late = _all(outputs, r"^seeds with a step > 10× the median after the start-up: (\d+) of (\d+)")
-    replays = _all(outputs, rf"^\s+(\d)\s+(\d+)\s+({NUMBER})\s+({NUMBER})%\s+({NUMBER}) → ({NUMBER}) \| ({NUMBER})")
+    replays = _all(
+        outputs,
+        rf"^\s+(\d)\s+(\d+)\s+({NUMBER})\s+({NUMBER})%\s+({NUMBER}) → ({NUMBER}) \| ({NUMBER})",
+    )
     rose = _all(outputs, r"^the SGD step raised the held-out loss in (\d+) of (\d+) seeds")
-    drift = _all(outputs, rf"^retrained vs logged held-out loss before the step: largest gap ({NUMBER})")
+    drift = _all(
+        outputs, rf"^retrained vs logged held-out loss before the step: largest gap ({NUMBER})"
+    )
     if baseline and seeds and late and replays and rose and drift:
         base = float(baseline[0][1])
-        claim(abs(base - 1 / 6) < 0.05, "§6", "predicting 1 scores about 1/6", "scores ... 2/12 = 1/6", base)
+        claim(
+            abs(base - 1 / 6) < 0.05,
+            "§6",
+            "predicting 1 scores about 1/6",
+            "scores ... 2/12 = 1/6",
+            base,
+        )
         early = [int(s) for m in seeds for s in m[3].split(",") if s.strip()]
         claim(
             all(s < 50 for s in early) and late[0][1] == "0",
@@ -197,7 +234,9 @@ def check(outputs: str) -> list[str]:
             drift[0][1],
         )
         ends = {m[1]: float(m[7]) for m in seeds}
-        steps = {m[1]: (float(m[3]), float(m[5]), float(m[6])) for m in replays}  # ratio, before, after
+        steps = {
+            m[1]: (float(m[3]), float(m[5]), float(m[6])) for m in replays
+        }  # ratio, before, after
         claim(
             all(1 < r < 10 and before < 0.75 * base for r, before, _ in steps.values()),
             "§6",
@@ -227,7 +266,13 @@ def check(outputs: str) -> list[str]:
     measured = _all(outputs, rf"^measured\s+= ({NUMBER})")
     if predicted and measured:
         p, m = float(predicted[0][1]), float(measured[0][1])
-        claim(abs(m / p - 1) < 1e-6, "exercise 1", "measured = predicted to 1e-6", "predict, then measure", f"{p}, {m}")
+        claim(
+            abs(m / p - 1) < 1e-6,
+            "exercise 1",
+            "measured = predicted to 1e-6",
+            "predict, then measure",
+            f"{p}, {m}",
+        )
     else:
         missing("exercise 1", "the prediction and the measurement")
 
@@ -246,8 +291,13 @@ def check(outputs: str) -> list[str]:
         missing("exercise 2", "the spreads of the GRU and the LSTM")
 
     # Exercise 3: half the learning rate: the same norms/median, smaller rises, no clear win at the end
-    rows = _all(outputs, rf"^\s+(\d)\s+(lr|lr/2)\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+(\d+|never)\s*$")
-    counts = _all(outputs, r"in (\d+), lower held-out loss at the end in (\d+), below ½ baseline sooner in (\d+)")
+    rows = _all(
+        outputs, rf"^\s+(\d)\s+(lr|lr/2)\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+(\d+|never)\s*$"
+    )
+    counts = _all(
+        outputs,
+        r"in (\d+), lower held-out loss at the end in (\d+), below ½ baseline sooner in (\d+)",
+    )
     total = _all(outputs, r"^half the learning rate, out of (\d+) seeds")
     if rows and counts and total:
         n = int(total[0][1])
@@ -261,7 +311,13 @@ def check(outputs: str) -> list[str]:
             "The norms relative to the median hardly move",
             f"{ratio}",
         )
-        claim(smaller == n, "exercise 3", "smaller largest rise in every seed", "the largest rises ... shrink", smaller)
+        claim(
+            smaller == n,
+            "exercise 3",
+            "smaller largest rise in every seed",
+            "the largest rises ... shrink",
+            smaller,
+        )
         claim(
             lower < n and sooner < n,
             "exercise 3",

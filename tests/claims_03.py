@@ -20,7 +20,11 @@ def _all(outputs: str, pattern: str) -> list[re.Match]:
 
 def _losses(outputs: str, name: str) -> list[float]:
     """The printed array of a cliff run's losses (it spans several lines)."""
-    match = re.search(rf"^{name} run: the loss at the start and after each update\n\[([^\]]*)\]", outputs, re.MULTILINE)
+    match = re.search(
+        rf"^{name} run: the loss at the start and after each update\n\[([^\]]*)\]",
+        outputs,
+        re.MULTILINE,
+    )
     return [float(v) for v in match[1].split()] if match else []
 
 
@@ -38,7 +42,8 @@ def check(outputs: str) -> list[str]:
     vectors = {
         m[1]: (float(m[2]), float(m[3]))
         for m in _all(
-            outputs, rf"^\s*(raw g|norm-clipped|value-clipped):.*length ({NUMBER})\s+angle to g\s+({NUMBER})°"
+            outputs,
+            rf"^\s*(raw g|norm-clipped|value-clipped):.*length ({NUMBER})\s+angle to g\s+({NUMBER})°",
         )
     }
     if len(vectors) == 3:
@@ -59,7 +64,9 @@ def check(outputs: str) -> list[str]:
     )
     rules = {}
     for m in table:
-        rules.setdefault(m[1], []).append((float(m[3]), float(m[4]), float(m[6])))  # cosine, angle, % changed
+        rules.setdefault(m[1], []).append(
+            (float(m[3]), float(m[4]), float(m[6]))
+        )  # cosine, angle, % changed
     if len(rules.get("clipvalue", [])) == 2 and "clipnorm" in rules and "global_clipnorm" in rules:
         (g_cos, g_angle, _), (n_cos, _, _) = rules["global_clipnorm"][0], rules["clipnorm"][0]
         claim(
@@ -69,7 +76,13 @@ def check(outputs: str) -> list[str]:
             "global_clipnorm keeps the direction (cosine 1)",
             f"{rules['global_clipnorm']}",
         )
-        claim(n_cos < 0.999, "§2", "clipnorm: cosine < 0.999", "the full gradient turns (cosine below 1)", n_cos)
+        claim(
+            n_cos < 0.999,
+            "§2",
+            "clipnorm: cosine < 0.999",
+            "the full gradient turns (cosine below 1)",
+            n_cos,
+        )
         same_c, entry_c = rules["clipvalue"]
         claim(
             same_c[2] < 5 and same_c[1] == 0.0,
@@ -90,9 +103,12 @@ def check(outputs: str) -> list[str]:
 
     # §2: Keras does exactly this; a threshold of 0 is silently "off"
     keras = _all(
-        outputs, rf"^(\w+)\s+max \|Keras − our lines\| = ({NUMBER})\s+max \|Keras − helpers.clipping\| = ({NUMBER})"
+        outputs,
+        rf"^(\w+)\s+max \|Keras − our lines\| = ({NUMBER})\s+max \|Keras − helpers.clipping\| = ({NUMBER})",
     )
-    zeros = _all(outputs, rf"^(\w+)=0: update norm ({NUMBER}), max \|difference to unclipped\| = ({NUMBER})")
+    zeros = _all(
+        outputs, rf"^(\w+)=0: update norm ({NUMBER}), max \|difference to unclipped\| = ({NUMBER})"
+    )
     if len(keras) == 3 and len(zeros) == 3:
         claim(
             all(float(m[2]) < 1e-6 and float(m[3]) == 0 for m in keras),
@@ -110,9 +126,20 @@ def check(outputs: str) -> list[str]:
         )
     else:
         missing("§2", "the Keras comparison and the threshold-0 check")
-    refused = _all(outputs, r"^helpers.clipping refuses it: threshold must be a positive finite number")
-    claim(bool(refused), "§2", "helpers.clipping raises for 0", "helpers.clipping raises a ValueError for 0", "-")
-    broken_rules = {m[1]: m[2] for m in _all(outputs, r"^\s*(value|norm|global_norm): (\[.*\])\s+pre-clip norm inf")}
+    refused = _all(
+        outputs, r"^helpers.clipping refuses it: threshold must be a positive finite number"
+    )
+    claim(
+        bool(refused),
+        "§2",
+        "helpers.clipping raises for 0",
+        "helpers.clipping raises a ValueError for 0",
+        "-",
+    )
+    broken_rules = {
+        m[1]: m[2]
+        for m in _all(outputs, r"^\s*(value|norm|global_norm): (\[.*\])\s+pre-clip norm inf")
+    }
     claim(
         len(broken_rules) == 3
         and "nan" not in broken_rules.get("value", "nan")
@@ -134,9 +161,13 @@ def check(outputs: str) -> list[str]:
 
     # §3: the cliff: both runs cross the wall; unclipped ends above its start, clipped below and descending
     start = _all(outputs, rf"^start \(w, b\) = .*, loss ({NUMBER})")
-    wall = _all(outputs, rf"^‖∇L‖ where update (\d+) starts: ({NUMBER}) \(threshold c = ({NUMBER})\)")
+    wall = _all(
+        outputs, rf"^‖∇L‖ where update (\d+) starts: ({NUMBER}) \(threshold c = ({NUMBER})\)"
+    )
     free, safe = _losses(outputs, "unclipped"), _losses(outputs, "clipped")
-    blocks = re.split(r"^clipped run:", outputs, flags=re.MULTILINE)  # [... unclipped run, clipped run ...]
+    blocks = re.split(
+        r"^clipped run:", outputs, flags=re.MULTILINE
+    )  # [... unclipped run, clipped run ...]
     jumps = {
         name: [int(m[1]) for m in _all(block, r"^\s+update (\d+): loss")]
         for name, block in zip(("unclipped", "clipped"), blocks[-2:] if len(blocks) == 2 else [])
@@ -152,7 +183,13 @@ def check(outputs: str) -> list[str]:
             "Both runs take the same first updates ... both cross the wall",
             f"jumps {jumps}, wall update {update}",
         )
-        claim(norm > 100 * c, "§3", "the gradient at the wall is > 100 c", "the gradient is huge", f"{norm} vs c = {c}")
+        claim(
+            norm > 100 * c,
+            "§3",
+            "the gradient at the wall is > 100 c",
+            "the gradient is huge",
+            f"{norm} vs c = {c}",
+        )
         claim(
             free[-1] > free[0] and float(lengths[0][1].split()[-1]) == 0.0,
             "§3",
@@ -176,7 +213,9 @@ def check(outputs: str) -> list[str]:
         tuple(float(m[i]) for i in (1, 2, 3, 4, 5))
         for m in _all(outputs, rf"^\s+(\d+)\s+({NUMBER})\s+(\d+)%\s+({NUMBER})\s+({NUMBER})°\s*$")
     ]  # percentile, c, % clipped, length ratio, angle
-    split = _all(outputs, rf"along E g ({NUMBER})·‖E g‖ \(a shrink\), across it ({NUMBER})·‖E g‖ \(a turn\)")
+    split = _all(
+        outputs, rf"along E g ({NUMBER})·‖E g‖ \(a shrink\), across it ({NUMBER})·‖E g‖ \(a turn\)"
+    )
     if len(bias) == 6 and split:
         q, _, clipped, ratio, turn = zip(*bias)
         claim(
@@ -187,7 +226,8 @@ def check(outputs: str) -> list[str]:
             f"{dict(zip(q, clipped))}",
         )
         claim(
-            all(r < 1 for r, f in zip(ratio, clipped) if f > 0) and all(t > 0 for t, f in zip(turn, clipped) if f > 0),
+            all(r < 1 for r, f in zip(ratio, clipped) if f > 0)
+            and all(t > 0 for t, f in zip(turn, clipped) if f > 0),
             "§4",
             "wherever steps are clipped, the clipped mean is shorter (ratio < 1) and turned (angle > 0)",
             "The clipped mean is shorter than the mean gradient and points in a slightly different direction",
@@ -255,9 +295,12 @@ def check(outputs: str) -> list[str]:
         turn[0][0] if turn else "-",
     )
     rows = _all(
-        outputs, rf"^\s+({NUMBER})\s+({NUMBER})\s+(True|False)\s+({NUMBER})\s+\(({NUMBER}), ({NUMBER})\)\s+({NUMBER})"
+        outputs,
+        rf"^\s+({NUMBER})\s+({NUMBER})\s+(True|False)\s+({NUMBER})\s+\(({NUMBER}), ({NUMBER})\)\s+({NUMBER})",
     )
-    start_loss = _all(outputs, rf"^start loss ({NUMBER}); ‖∇L‖ at the wall \(update \d+\): ({NUMBER})")
+    start_loss = _all(
+        outputs, rf"^start loss ({NUMBER}); ‖∇L‖ at the wall \(update \d+\): ({NUMBER})"
+    )
     same = _all(outputs, r"^c = 1000 gives exactly the unclipped run: (True|False)")
     if len(rows) == 5 and start_loss and same:
         s, wall_norm = float(start_loss[0][1]), float(start_loss[0][2])
@@ -302,7 +345,10 @@ def check(outputs: str) -> list[str]:
         missing("exercise 3", "the five thresholds, the start loss and the c = 1000 check")
     angles = {
         m[1]: float(m[2])
-        for m in _all(outputs, rf"^\s*(global|per-tensor) clipping at c = {NUMBER}: angle to E g = ({NUMBER})°")
+        for m in _all(
+            outputs,
+            rf"^\s*(global|per-tensor) clipping at c = {NUMBER}: angle to E g = ({NUMBER})°",
+        )
     }
     claim(
         len(angles) == 2 and angles["per-tensor"] > 3 * angles["global"],

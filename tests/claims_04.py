@@ -58,7 +58,10 @@ def check(outputs: str) -> list[str]:
     )
 
     # §2: at c = 0.1 the norm rules clip (nearly) every step
-    fractions = {m[1].strip(): float(m[2]) for m in find(rf"^(.+?) clipped +({NUMBER})% of the steps \(mean over")}
+    fractions = {
+        m[1].strip(): float(m[2])
+        for m in find(rf"^(.+?) clipped +({NUMBER})% of the steps \(mean over")
+    }
     norm_rules = [fractions.get("per-tensor norm ≤ 0.1"), fractions.get("global norm ≤ 0.1")]
     claim(
         None not in norm_rules and min(norm_rules) >= 95,
@@ -70,11 +73,23 @@ def check(outputs: str) -> list[str]:
     # §3: the sweep's two thresholds, and normalised SGD's curve at larger learning rates
     rows = {
         m[1].strip(): (float(m[2]), float(m[3]))
-        for m in find(rf"^(no clipping|global norm ≤ 0\.1|global norm ≤ 1) +\| ({NUMBER}) +\| .*?\| ({NUMBER})% +\|")
+        for m in find(
+            rf"^(no clipping|global norm ≤ 0\.1|global norm ≤ 1) +\| ({NUMBER}) +\| .*?\| ({NUMBER})% +\|"
+        )
     }
     if len(rows) == 3:
-        claim(rows["global norm ≤ 0.1"][1] >= 95, "§3", "global norm ≤ 0.1 ... clips (nearly) every step", rows)
-        claim(rows["global norm ≤ 1"][1] <= 10, "§3", "global norm ≤ 1 ... clips only the rare large steps", rows)
+        claim(
+            rows["global norm ≤ 0.1"][1] >= 95,
+            "§3",
+            "global norm ≤ 0.1 ... clips (nearly) every step",
+            rows,
+        )
+        claim(
+            rows["global norm ≤ 1"][1] <= 10,
+            "§3",
+            "global norm ≤ 1 ... clips only the rare large steps",
+            rows,
+        )
         claim(
             rows["global norm ≤ 0.1"][0] > rows["no clipping"][0],
             "§3",
@@ -101,7 +116,12 @@ def check(outputs: str) -> list[str]:
         chaos,
     )
     never = find(rf"the clip at c = 100 clipped ({NUMBER})% of the steps")
-    claim(len(never) == 1 and float(never[0][1]) == 0, "§4", "a clip that never fires", [m[0] for m in never])
+    claim(
+        len(never) == 1 and float(never[0][1]) == 0,
+        "§4",
+        "a clip that never fires",
+        [m[0] for m in never],
+    )
 
     # §6: below the median norm a threshold clips (nearly) every step, far above it rarely
     median = find(rf"median pre-clip global norm without clipping at lr 1: ({NUMBER})")
@@ -123,7 +143,10 @@ def check(outputs: str) -> list[str]:
         broken.append(f"04 §6: the threshold table or the median norm is not printed: {table}")
 
     # §7: at learning rate 1e37 every run hits NaN/inf within a few steps, clipped or not
-    steps = [[int(s) for s in m[2].split(",")] for m in find(r"^(.+?lr=1e\+37) +NaN/inf at step \[([\d, ]+)\]")]
+    steps = [
+        [int(s) for s in m[2].split(",")]
+        for m in find(r"^(.+?lr=1e\+37) +NaN/inf at step \[([\d, ]+)\]")
+    ]
     claim(
         len(steps) == 4 and max(max(s) for s in steps) <= 10,
         "§7",
@@ -132,7 +155,10 @@ def check(outputs: str) -> list[str]:
     )
 
     # exercise 3: a constant factor leaves Adam's first step; a clipped spike changes the steps after it
-    first = [[float(v) for v in m[1].split()] for m in find(r"\(a\) gradient x [\d.]+: Keras step \[([^\]]*)\]")]
+    first = [
+        [float(v) for v in m[1].split()]
+        for m in find(r"\(a\) gradient x [\d.]+: Keras step \[([^\]]*)\]")
+    ]
     claim(
         len(first) == 2 and all(abs(abs(step[i]) - 0.01) < 1e-5 for step in first for i in (0, 1)),
         "exercise 3",

@@ -59,7 +59,12 @@ def check(outputs: str) -> list[str]:
         [m[0] for m in first[:1]],
     )
     gap = find(rf"the thresholds differ by at most ({NUMBER}) \(relative\)")
-    claim(len(gap) == 1 and float(gap[0][1]) < 1e-5, "§3", "the same rule ... in float32", [m[0] for m in gap])
+    claim(
+        len(gap) == 1 and float(gap[0][1]) < 1e-5,
+        "§3",
+        "the same rule ... in float32",
+        [m[0] for m in gap],
+    )
     agree = find(rf"clipped ⇔ ‖g‖ > running percentile on ({NUMBER})% of the steps")
     claim(
         len(agree) == 1 and float(agree[0][1]) == 100,
@@ -85,7 +90,9 @@ def check(outputs: str) -> list[str]:
     )
 
     # §5: the threshold of the adding problem comes from runs that did not diverge and learned
-    stable = find(r"^no clipping, lr 0\.1: learned in (\d)/(\d) seeds, diverged at steps \[([^\]]*)\]")
+    stable = find(
+        r"^no clipping, lr 0\.1: learned in (\d)/(\d) seeds, diverged at steps \[([^\]]*)\]"
+    )
     claim(
         len(stable) == 1 and stable[0][1] == stable[0][2] and not stable[0][3].strip(),
         "§5",
@@ -111,7 +118,12 @@ def check(outputs: str) -> list[str]:
     )
     if growth:
         first, last, norm = (float(growth[0][i]) for i in (1, 2, 3))
-        claim(1 < last / first < norm, "exercise 4", "the threshold grows too, but slower than the norm", growth[0][0])
+        claim(
+            1 < last / first < norm,
+            "exercise 4",
+            "the threshold grows too, but slower than the norm",
+            growth[0][0],
+        )
         claim(
             abs(math.log(last / first) / math.log(1.05) - 20) < 1.5,
             "exercise 4",

@@ -32,7 +32,9 @@ def two_cpus(count=2):
     import tensorflow as tf
 
     cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * count
+    )
     devices = [f"/cpu:{i}" for i in range(count)]
     return tf.distribute.OneDeviceStrategy("/cpu:0"), tf.distribute.MirroredStrategy(devices)
 
@@ -45,7 +47,9 @@ def dense_fit(strategy, optimizer_fn):
     x = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], np.float32)
     y = np.array([[1], [1], [-1], [-1]], np.float32)
     with strategy.scope():
-        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+        model = keras.Sequential(
+            [keras.Input((2,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")]
+        )
         model.compile(optimizer=optimizer_fn(), loss="mse")
     model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
     return model.get_weights()[0].ravel().tolist()
@@ -75,7 +79,9 @@ def lstm_fit(strategy, optimizer_fn, xs, ys, dataset=None):
     callbacks = [log] if isinstance(model.optimizer, fit_clipping._ClipAfterAggregation) else []
     if dataset is None:
         dataset = tf.data.Dataset.from_tensor_slices((xs, ys))
-    model.fit(dataset, epochs=1, steps_per_epoch=len(xs), verbose=0, callbacks=callbacks, shuffle=False)
+    model.fit(
+        dataset, epochs=1, steps_per_epoch=len(xs), verbose=0, callbacks=callbacks, shuffle=False
+    )
     return [w.tolist() for w in model.get_weights()], log.grad_norm.tolist()
 
 
@@ -89,7 +95,9 @@ def case_dense_facts():
     for name, make in {
         "global_clipnorm": lambda: keras.optimizers.SGD(1.0, global_clipnorm=1.0),
         "clipnorm": lambda: keras.optimizers.SGD(1.0, clipnorm=1.0),
-        "clipping_optimizer": lambda: fit_clipping.clipping_optimizer(keras.optimizers.SGD(1.0), "global_norm", 1.0),
+        "clipping_optimizer": lambda: fit_clipping.clipping_optimizer(
+            keras.optimizers.SGD(1.0), "global_norm", 1.0
+        ),
     }.items():
         result[name] = {"one": dense_fit(one, make), "two": dense_fit(two, make)}
     return result
@@ -104,7 +112,9 @@ def case_lstm_recipe():
     xs, ys = batches()
 
     def ours():
-        return fit_clipping.clipping_optimizer(keras.optimizers.SGD(LEARNING_RATE), "global_norm", THRESHOLD)
+        return fit_clipping.clipping_optimizer(
+            keras.optimizers.SGD(LEARNING_RATE), "global_norm", THRESHOLD
+        )
 
     def keras_own():
         return keras.optimizers.SGD(LEARNING_RATE, global_clipnorm=THRESHOLD)
@@ -112,8 +122,13 @@ def case_lstm_recipe():
     one_weights, one_norms = lstm_fit(one, ours, xs, ys)
     two_weights, two_norms = lstm_fit(two, ours, xs, ys)
     keras_weights, _ = lstm_fit(two, keras_own, xs, ys)
-    return {"one": one_weights, "two": two_weights, "keras_two": keras_weights,
-            "one_norms": one_norms, "two_norms": two_norms}  # fmt: skip
+    return {
+        "one": one_weights,
+        "two": two_weights,
+        "keras_two": keras_weights,
+        "one_norms": one_norms,
+        "two_norms": two_norms,
+    }
 
 
 def case_accumulation_mirrored():
@@ -121,7 +136,10 @@ def case_accumulation_mirrored():
 
     _, two = two_cpus()
     try:
-        dense_fit(two, lambda: keras.optimizers.SGD(1.0, global_clipnorm=1.0, gradient_accumulation_steps=2))
+        dense_fit(
+            two,
+            lambda: keras.optimizers.SGD(1.0, global_clipnorm=1.0, gradient_accumulation_steps=2),
+        )
     except Exception as error:  # noqa: BLE001 - the point is to report what Keras raises
         return {"trains": False, "error": f"{type(error).__name__}: {str(error)[:300]}"}
     return {"trains": True, "error": None}
@@ -146,7 +164,9 @@ def case_worker(output: str):
     keras.utils.set_random_seed(0)
     with strategy.scope():
         model = models.article_lstm()
-        optimizer = fit_clipping.clipping_optimizer(keras.optimizers.SGD(LEARNING_RATE), "global_norm", THRESHOLD)
+        optimizer = fit_clipping.clipping_optimizer(
+            keras.optimizers.SGD(LEARNING_RATE), "global_norm", THRESHOLD
+        )
         optimizer.build(model.trainable_variables)
 
     def replica_step(x, y):
@@ -162,7 +182,9 @@ def case_worker(output: str):
         norms.append(float(optimizer.pre_clip_norm.numpy()))
     weights = [w.tolist() for w in model.get_weights()]
     with open(output, "w") as file:
-        json.dump({"weights": weights, "norms": norms, "replicas": strategy.num_replicas_in_sync}, file)
+        json.dump(
+            {"weights": weights, "norms": norms, "replicas": strategy.num_replicas_in_sync}, file
+        )
     return {"done": True}
 
 
@@ -228,11 +250,17 @@ def mixed_fit(strategy, scaler, inner, clip=None):
     from helpers import fit_clipping, models
 
     xs, ys = mixed_batches()
-    scalers = {"keras": keras.optimizers.LossScaleOptimizer, "ours": fit_clipping.LossScaleOptimizer}
+    scalers = {
+        "keras": keras.optimizers.LossScaleOptimizer,
+        "ours": fit_clipping.LossScaleOptimizer,
+    }
     with strategy.scope():
         model = mixed_model()
-        optimizer = scalers[scaler](mixed_optimizer(inner, clip), initial_scale=INITIAL_SCALE,
-                                    dynamic_growth_steps=GROWTH_STEPS)  # fmt: skip
+        optimizer = scalers[scaler](
+            mixed_optimizer(inner, clip),
+            initial_scale=INITIAL_SCALE,
+            dynamic_growth_steps=GROWTH_STEPS,
+        )
         model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     scales, finite = [], []
 
@@ -244,12 +272,22 @@ def mixed_fit(strategy, scaler, inner, clip=None):
     callbacks = [Steps()]
     log = fit_clipping.NormLog() if inner == "clipping" else None
     callbacks += [log] if log else []
-    model.fit(tf.data.Dataset.from_tensor_slices((xs, ys)), epochs=1, verbose=0, shuffle=False, callbacks=callbacks)
-    copies = [[c.numpy() for c in strategy.experimental_local_results(v.value)] for v in model.weights]
+    model.fit(
+        tf.data.Dataset.from_tensor_slices((xs, ys)),
+        epochs=1,
+        verbose=0,
+        shuffle=False,
+        callbacks=callbacks,
+    )
+    copies = [
+        [c.numpy() for c in strategy.experimental_local_results(v.value)] for v in model.weights
+    ]
     same = all(all(np.array_equal(c[0], other, equal_nan=True) for other in c[1:]) for c in copies)
     plain = models.article_lstm()  # float32, to measure the final weights' loss
     plain.set_weights(model.get_weights())
-    loss = keras.losses.sparse_categorical_crossentropy(ys.reshape(-1), plain(xs.reshape(-1, 28, 28)))
+    loss = keras.losses.sparse_categorical_crossentropy(
+        ys.reshape(-1), plain(xs.reshape(-1, 28, 28))
+    )
     result = {
         "scales": scales,
         "finite": finite,
@@ -273,11 +311,18 @@ def case_mixed_mirrored(scaler: str):
     one, three = two_cpus(3)
     clip = MIXED_THRESHOLD
     runs = {
-        "keras": {"one": (one, "keras", "plain"), "three": (three, "keras", "plain"),
-                  "clipping_three": (three, "keras", "clipping", clip)},
-        "ours": {"one": (one, "ours", "clipping"), "three": (three, "ours", "clipping"),
-                 "clipping_one": (one, "ours", "clipping", clip), "clipping_three": (three, "ours", "clipping", clip)},
-    }[scaler]  # fmt: skip
+        "keras": {
+            "one": (one, "keras", "plain"),
+            "three": (three, "keras", "plain"),
+            "clipping_three": (three, "keras", "clipping", clip),
+        },
+        "ours": {
+            "one": (one, "ours", "clipping"),
+            "three": (three, "ours", "clipping"),
+            "clipping_one": (one, "ours", "clipping", clip),
+            "clipping_three": (three, "ours", "clipping", clip),
+        },
+    }[scaler]
     return {name: mixed_fit(*args) for name, args in runs.items()}
 
 
@@ -294,36 +339,50 @@ def case_mixed_worker(scaler: str, output: str):
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     xs, ys = mixed_batches()
-    flat = tf.data.Dataset.from_tensor_slices((xs.reshape(-1, 28, 28), ys.reshape(-1))).batch(MIXED_BATCH)
+    flat = tf.data.Dataset.from_tensor_slices((xs.reshape(-1, 28, 28), ys.reshape(-1))).batch(
+        MIXED_BATCH
+    )
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     dataset = strategy.experimental_distribute_dataset(flat.with_options(options))
-    scalers = {"keras": keras.optimizers.LossScaleOptimizer, "ours": fit_clipping.LossScaleOptimizer}
+    scalers = {
+        "keras": keras.optimizers.LossScaleOptimizer,
+        "ours": fit_clipping.LossScaleOptimizer,
+    }
     with strategy.scope():
         model = mixed_model()
         inner = "plain" if scaler == "keras" else "clipping"
-        optimizer = scalers[scaler](mixed_optimizer(inner), initial_scale=INITIAL_SCALE,
-                                    dynamic_growth_steps=GROWTH_STEPS)  # fmt: skip
+        optimizer = scalers[scaler](
+            mixed_optimizer(inner), initial_scale=INITIAL_SCALE, dynamic_growth_steps=GROWTH_STEPS
+        )
         optimizer.build(model.trainable_variables)
 
     def replica_step(x, y):
         with tf.GradientTape() as tape:
             probabilities = tf.cast(model(x, training=True), tf.float32)  # as model.fit's loss does
             losses = keras.losses.sparse_categorical_crossentropy(y, probabilities)
-            scaled = optimizer.scale_loss(tf.reduce_sum(losses) / MIXED_BATCH)  # this share of the batch mean
+            scaled = optimizer.scale_loss(
+                tf.reduce_sum(losses) / MIXED_BATCH
+            )  # this share of the batch mean
         optimizer.apply(tape.gradient(scaled, model.trainable_variables), model.trainable_variables)
 
     step = tf.function(lambda x, y: strategy.run(replica_step, args=(x, y)))
     record = {"scales": [], "finite": [], "skipped": [], "has_rare": []}
     for x, y in dataset:
-        record["has_rare"].append(bool(np.any(strategy.experimental_local_results(y)[0].numpy() == RARE)))
-        print(f"step {len(record['scales'])} starts", file=sys.stderr, flush=True)  # shows where a worker waits
+        record["has_rare"].append(
+            bool(np.any(strategy.experimental_local_results(y)[0].numpy() == RARE))
+        )
+        print(
+            f"step {len(record['scales'])} starts", file=sys.stderr, flush=True
+        )  # shows where a worker waits
         step(x, y)
         record["scales"].append(float(optimizer.dynamic_scale.numpy()))
         record["finite"].append(bool(all(np.isfinite(w).all() for w in model.get_weights())))
         if scaler == "ours":
             record["skipped"].append(bool(optimizer.inner_optimizer.was_skipped.numpy()))
-    record.update(weights=[w.tolist() for w in model.get_weights()], replicas=strategy.num_replicas_in_sync)
+    record.update(
+        weights=[w.tolist() for w in model.get_weights()], replicas=strategy.num_replicas_in_sync
+    )
     with open(output, "w") as file:
         json.dump(record, file)
     return {"done": True}

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 def _folded_answer(output) -> bool:
     """A solution's output from helpers.answers.folded (its text/plain holds the printed answer)."""
-    return output["output_type"] == "display_data" and output["data"].get("text/html", "").startswith("<details>")
+    return output["output_type"] == "display_data" and output["data"].get(
+        "text/html", ""
+    ).startswith("<details>")
 
 
 def _outputs(cell) -> list:
@@ -19,7 +21,11 @@ def _outputs(cell) -> list:
     if len(chunks) < 2 or not rest or not chunks[0].endswith(rest):
         return outputs
     first = next(o for o in outputs if o["output_type"] == "stream" and o["name"] == "stdout")
-    return [o for o in outputs if o is first or not (o["output_type"] == "stream" and o["name"] == "stdout")]
+    return [
+        o
+        for o in outputs
+        if o is first or not (o["output_type"] == "stream" and o["name"] == "stdout")
+    ]
 
 
 def cell_texts(notebook) -> list[tuple[int, str]]:

@@ -50,13 +50,17 @@ def _np_agc(grads, params, lam, eps=1e-3, skip=()):
 
 def test_unitwise_norm_is_per_output_column_for_kernels_and_whole_for_vectors():
     kernel = np.array([[3.0, 0.0, 1.0], [4.0, 2.0, 0.0]])  # (inputs=2, outputs=3)
-    np.testing.assert_allclose(clipping.unitwise_norm(kernel).numpy(), [[5.0, 2.0, 1.0], [5.0, 2.0, 1.0]])
+    np.testing.assert_allclose(
+        clipping.unitwise_norm(kernel).numpy(), [[5.0, 2.0, 1.0], [5.0, 2.0, 1.0]]
+    )
     np.testing.assert_allclose(clipping.unitwise_norm(np.array([3.0, 4.0])).numpy(), [5.0, 5.0])
     assert float(clipping.unitwise_norm(np.float64(-2.0))) == 2.0
     rng = np.random.default_rng(0)
     for shape in [(4, 3, 2), (2, 2, 3, 5)]:
         x = rng.normal(size=shape)
-        np.testing.assert_allclose(clipping.unitwise_norm(x).numpy(), _np_unitwise_norm(x), rtol=1e-12)
+        np.testing.assert_allclose(
+            clipping.unitwise_norm(x).numpy(), _np_unitwise_norm(x), rtol=1e-12
+        )
     conv = clipping.unitwise_norm(rng.normal(size=(2, 2, 3, 5))).numpy()
     assert np.allclose(conv, conv[:1, :1, :1, :])  # one value per output channel
     with pytest.raises(ValueError, match="rank"):
@@ -96,16 +100,22 @@ def test_agc_eps_floors_the_weight_norm():
 
 def test_agc_rescales_tiny_gradients_exactly_to_the_bound():
     # ‖G‖ = 1.2e-7 > λ·ε = 1e-7: rescaled to exactly 1e-7 (a 1e-6 floor on ‖G‖, as optax has, would give 1.2e-8)
-    clipped, _ = clipping.agc([np.array([1.1920929e-07], np.float32)], [np.zeros(1, np.float32)], 1e-3, eps=1e-4)
+    clipped, _ = clipping.agc(
+        [np.array([1.1920929e-07], np.float32)], [np.zeros(1, np.float32)], 1e-3, eps=1e-4
+    )
     np.testing.assert_allclose(clipped[0].numpy(), [1e-7], rtol=1e-5)
 
 
-finite32 = st.floats(-1e3, 1e3, width=32, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+finite32 = st.floats(
+    -1e3, 1e3, width=32, allow_nan=False, allow_infinity=False, allow_subnormal=False
+)
 
 
 @st.composite
 def grads_and_params(draw):
-    shapes = draw(st.lists(hnp.array_shapes(min_dims=1, max_dims=4, max_side=4), min_size=1, max_size=4))
+    shapes = draw(
+        st.lists(hnp.array_shapes(min_dims=1, max_dims=4, max_side=4), min_size=1, max_size=4)
+    )
     grads = [draw(hnp.arrays(np.float32, shape, elements=finite32)) for shape in shapes]
     params = [draw(hnp.arrays(np.float32, shape, elements=finite32)) for shape in shapes]
     return grads, params
@@ -153,7 +163,9 @@ def test_agc_on_real_gradients_leaves_the_final_layer_alone(lstm_and_grads):
     model, grads = lstm_and_grads
     params = model.trainable_variables
     # λ below the typical ratio, so that the recurrent layer is clipped
-    ratios = np.concatenate([r.numpy().ravel() for r in clipping.unitwise_ratios(grads[:3], params[:3])])
+    ratios = np.concatenate(
+        [r.numpy().ravel() for r in clipping.unitwise_ratios(grads[:3], params[:3])]
+    )
     lam = float(np.median(ratios))
     clipped, norm = clipping.agc(grads, params, lam, skip=clipping.last_layer(model))
     assert float(norm) == pytest.approx(float(clipping.global_norm(grads)), rel=1e-6)
@@ -195,7 +207,9 @@ def test_agc_non_finite_gradients_stay_in_their_unit():
     assert np.isnan(out[0, 0]) and out[1, 0] == 0.0  # inf unit: NaN where inf, 0 elsewhere
     assert np.all(np.isnan(out[:, 1]))  # NaN unit: NaN everywhere
     expected_unit = 0.1 * math.sqrt(2.0) / math.sqrt(1.01) * np.array([1.0, 0.1])
-    np.testing.assert_allclose(out[:, 2], expected_unit, rtol=1e-12)  # the other unit clipped as usual
+    np.testing.assert_allclose(
+        out[:, 2], expected_unit, rtol=1e-12
+    )  # the other unit clipped as usual
     assert math.isnan(float(norm))
 
 
@@ -232,7 +246,9 @@ def test_autoclip_threshold_sequence_is_the_running_percentile(p):
     clipper = clipping.AutoClip(p, capacity=100, dtype="float64")
     for t, n in enumerate(norms):
         clipped, norm = clipper(_grads_with_norm(n))
-        expected = np.percentile(norms[: t + 1], p)  # the current norm included, linear interpolation
+        expected = np.percentile(
+            norms[: t + 1], p
+        )  # the current norm included, linear interpolation
         assert float(clipper.last_threshold) == pytest.approx(expected, rel=1e-12)
         assert float(norm) == pytest.approx(n, rel=1e-12)
         assert float(clipping.global_norm(clipped)) == pytest.approx(min(n, expected), rel=1e-12)
@@ -254,7 +270,10 @@ def test_percentile_over_a_batch_of_histories_with_counts():
 
 def test_autoclip_in_a_jit_compiled_function_matches_eager():
     norms = _norm_stream(30, seed=4).astype(np.float32)
-    eager, compiled_clipper = clipping.AutoClip(10.0, capacity=64), clipping.AutoClip(10.0, capacity=64)
+    eager, compiled_clipper = (
+        clipping.AutoClip(10.0, capacity=64),
+        clipping.AutoClip(10.0, capacity=64),
+    )
 
     @tf.function(jit_compile=True)
     def step(g):
@@ -270,7 +289,9 @@ def test_autoclip_in_a_jit_compiled_function_matches_eager():
             np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
     assert step.experimental_get_tracing_count() == 1
     np.testing.assert_allclose(compiled_clipper.history(), norms, rtol=1e-6)
-    assert float(compiled_clipper.last_threshold) == pytest.approx(np.percentile(norms, 10.0), rel=1e-5)
+    assert float(compiled_clipper.last_threshold) == pytest.approx(
+        np.percentile(norms, 10.0), rel=1e-5
+    )
 
 
 def test_autoclip_keeps_a_sliding_window_beyond_its_capacity():
@@ -279,7 +300,9 @@ def test_autoclip_keeps_a_sliding_window_beyond_its_capacity():
     for t, n in enumerate(norms):
         clipper(_grads_with_norm(n))
         window = norms[max(0, t + 1 - 8) : t + 1]
-        assert float(clipper.last_threshold) == pytest.approx(np.percentile(window, 30.0), rel=1e-12)
+        assert float(clipper.last_threshold) == pytest.approx(
+            np.percentile(window, 30.0), rel=1e-12
+        )
     np.testing.assert_allclose(clipper.history(), norms[-8:])
     clipper.reset()
     assert clipper.history().size == 0 and math.isnan(float(clipper.threshold()))

@@ -30,7 +30,9 @@ def test_printed_answer_is_only_inside_a_closed_details_element():
     assert outer.stdout == ""
     (output,) = outer.outputs
     page = output.data["text/html"]
-    assert page.startswith("<details><summary>Show the answer</summary>") and page.endswith("</details>")
+    assert page.startswith("<details><summary>Show the answer</summary>") and page.endswith(
+        "</details>"
+    )
     assert "<details open" not in page
     assert "the answer is 42" in page
     assert output.data["text/plain"] == "the answer is 42"  # what a terminal or a test reads

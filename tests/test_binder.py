@@ -27,7 +27,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"
-PIP_INSTALL = 'RUN ${KERNEL_PYTHON_PREFIX}/bin/pip install --no-cache-dir -r "binder/requirements.txt"'
+PIP_INSTALL = (
+    'RUN ${KERNEL_PYTHON_PREFIX}/bin/pip install --no-cache-dir -r "binder/requirements.txt"'
+)
 POST_BUILD = "RUN ./binder/postBuild"
 COPY_REPO = "COPY --chown=1000:1000 src/ ${REPO_DIR}/"
 
@@ -41,11 +43,15 @@ def repo2docker():
     """(stdout, stderr) of ``jupyter-repo2docker --no-build`` on this repository, for Binder's user."""
     exe = shutil.which("jupyter-repo2docker", path=_venv_path())
     if exe is None:
-        pytest.fail("jupyter-repo2docker is not installed: `pip install -r requirements-dev.txt` pins it")
+        pytest.fail(
+            "jupyter-repo2docker is not installed: `pip install -r requirements-dev.txt` pins it"
+        )
     command = [exe, "--no-build", "--user-id", "1000", "--user-name", "jovyan", str(ROOT)]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     if result.returncode != 0 or "FROM " not in result.stdout:
-        pytest.fail(f"{' '.join(command)} failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
+        pytest.fail(
+            f"{' '.join(command)} failed (exit {result.returncode}):\n{result.stderr[-3000:]}"
+        )
     return result.stdout, result.stderr
 
 
@@ -72,7 +78,11 @@ def _unescape(name: str) -> str:
 def test_runtime_pins_python_311_and_the_image_uses_it(repo2docker, lines):
     assert (BINDER / "runtime.txt").read_text().strip() == "python-3.11"
     assert "Building conda environment for python=3.11" in repo2docker[1]
-    copies = [line for line in lines if line.startswith("COPY ") and line.endswith("/tmp/env/environment.lock")]
+    copies = [
+        line
+        for line in lines
+        if line.startswith("COPY ") and line.endswith("/tmp/env/environment.lock")
+    ]
     assert len(copies) == 1, copies
     source = _unescape(copies[0].split()[2])
     assert source.split("/")[-1].startswith("environment.py-3.11-linux-64.lock"), source
@@ -80,7 +90,9 @@ def test_runtime_pins_python_311_and_the_image_uses_it(repo2docker, lines):
 
 def test_requirements_install_runs_from_the_full_repository_as_the_notebook_user(lines):
     install, copy = _index(lines, PIP_INSTALL), _index(lines, COPY_REPO)
-    assert copy < install, "pip must run after the whole repository is copied (the requirements point outside binder/)"
+    assert copy < install, (
+        "pip must run after the whole repository is copied (the requirements point outside binder/)"
+    )
     assert _index(lines, "WORKDIR ${REPO_DIR}") < install, "pip must run from the repository root"
     assert _user_at(lines, install) == "USER ${NB_USER}"
     assert "ARG REPO_DIR=${HOME}" in lines and "HOME=/home/${NB_USER}" in lines
@@ -89,15 +101,24 @@ def test_requirements_install_runs_from_the_full_repository_as_the_notebook_user
 
 
 def test_binder_requirements_reuse_the_one_root_file():
-    entries = [line.split("#", 1)[0].strip() for line in (BINDER / "requirements.txt").read_text().splitlines()]
+    entries = [
+        line.split("#", 1)[0].strip()
+        for line in (BINDER / "requirements.txt").read_text().splitlines()
+    ]
     entries = [entry for entry in entries if entry]
     assert entries == ["-r ../requirements.txt"], entries
     assert (BINDER / "../requirements.txt").resolve() == ROOT / "requirements.txt"
     root_entries = [line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
-    assert "-e ." in root_entries, "the root requirements.txt must install helpers (`-e .`, relative to pip's cwd)"
+    assert "-e ." in root_entries, (
+        "the root requirements.txt must install helpers (`-e .`, relative to pip's cwd)"
+    )
     test_tools = ("pytest", "nbval", "playwright", "jupyter-repo2docker", "hypothesis", "ruff")
-    assert not [e for e in root_entries if e.split("=")[0] in test_tools], "learners and Binder get no test tools"
-    dev_entries = [line.strip() for line in (ROOT / "requirements-dev.txt").read_text().splitlines()]
+    assert not [e for e in root_entries if e.split("=")[0] in test_tools], (
+        "learners and Binder get no test tools"
+    )
+    dev_entries = [
+        line.strip() for line in (ROOT / "requirements-dev.txt").read_text().splitlines()
+    ]
     assert "-r requirements.txt" in dev_entries and "jupyter-repo2docker==2026.4.0" in dev_entries
 
 
@@ -105,14 +126,18 @@ def test_post_build_runs_last_as_the_notebook_user(lines):
     post_build, install = _index(lines, POST_BUILD), _index(lines, PIP_INSTALL)
     assert install < post_build
     assert _user_at(lines, post_build) == "USER ${NB_USER}"
-    assert not any("KERAS_HOME" in line for line in lines), "the dataset cache must be the user's ~/.keras"
+    assert not any("KERAS_HOME" in line for line in lines), (
+        "the dataset cache must be the user's ~/.keras"
+    )
 
 
 def test_post_build_script_is_strict_bash():
     script = BINDER / "postBuild"
     text = script.read_text()
     assert text.startswith("#!/usr/bin/env bash\n")
-    commands = [line for line in text.splitlines()[1:] if line.strip() and not line.lstrip().startswith("#")]
+    commands = [
+        line for line in text.splitlines()[1:] if line.strip() and not line.lstrip().startswith("#")
+    ]
     assert commands[0] == "set -euo pipefail", "set -euo pipefail must come before any command"
     assert "keras.datasets.fashion_mnist.load_data()" in text
     assert os.access(script, os.X_OK)
@@ -131,23 +156,36 @@ def binder_home(tmp_path_factory) -> Path:
         for source in files:
             shutil.copyfile(source, cache / source.name)
     result = subprocess.run(
-        [str(BINDER / "postBuild")], cwd=home.parent, env=_session_env(home), capture_output=True, text=True,
+        [str(BINDER / "postBuild")],
+        cwd=home.parent,
+        env=_session_env(home),
+        capture_output=True,
+        text=True,
         timeout=300,
     )
-    assert result.returncode == 0, f"{result.stdout}{result.stderr}\ncache: {sorted(p.name for p in cache.iterdir())}"
+    assert result.returncode == 0, (
+        f"{result.stdout}{result.stderr}\ncache: {sorted(p.name for p in cache.iterdir())}"
+    )
     (home / "postBuild.log").write_text(result.stdout)
     return home
 
 
 def _session_env(home: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in {"KERAS_HOME", "JUPYTER_CONFIG_DIR"}}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"KERAS_HOME", "JUPYTER_CONFIG_DIR"}
+    }
     env.update(HOME=str(home), PATH=_venv_path())
     return env
 
 
 def test_post_build_prefetches_into_the_users_keras_cache(binder_home):
     cache = binder_home / ".keras" / "datasets" / "fashion-mnist"
-    assert "postBuild: Fashion-MNIST cached in " + str(cache) in (binder_home / "postBuild.log").read_text()
+    assert (
+        "postBuild: Fashion-MNIST cached in " + str(cache)
+        in (binder_home / "postBuild.log").read_text()
+    )
     for name in (
         "train-images-idx3-ubyte.gz",
         "train-labels-idx1-ubyte.gz",
@@ -167,10 +205,20 @@ def test_post_build_installs_the_session_configuration(binder_home):
     assert config["ServerApp"]["default_url"] == "/lab/tree/notebooks"
     assert config["LabApp"]["default_url"] == "/lab/tree/notebooks"
     culling = config["MappingKernelManager"]
-    assert culling["cull_connected"] is False and culling["cull_busy"] is False, "never cull an open or busy kernel"
-    assert 60 <= culling["cull_idle_timeout"] <= 600 and 0 < culling["cull_interval"] <= culling["cull_idle_timeout"]
-    assert json.loads(overrides.read_text()) == {"@jupyterlab/notebook-extension:tracker": {"kernelShutdown": True}}
-    assert f"shut down after {culling['cull_idle_timeout']} idle seconds" in (binder_home / "postBuild.log").read_text()
+    assert culling["cull_connected"] is False and culling["cull_busy"] is False, (
+        "never cull an open or busy kernel"
+    )
+    assert (
+        60 <= culling["cull_idle_timeout"] <= 600
+        and 0 < culling["cull_interval"] <= culling["cull_idle_timeout"]
+    )
+    assert json.loads(overrides.read_text()) == {
+        "@jupyterlab/notebook-extension:tracker": {"kernelShutdown": True}
+    }
+    assert (
+        f"shut down after {culling['cull_idle_timeout']} idle seconds"
+        in (binder_home / "postBuild.log").read_text()
+    )
 
 
 def test_the_sessions_jupyterlab_reads_it(binder_home):
@@ -179,12 +227,20 @@ def test_the_sessions_jupyterlab_reads_it(binder_home):
     that no tab ever connected to is culled (here with the timeout shortened on the command line)."""
     env = _session_env(binder_home)
     shown = subprocess.run(
-        [sys.executable, "-m", "jupyterlab", "--show-config"], cwd=binder_home, env=env, capture_output=True,
-        text=True, timeout=120,
+        [sys.executable, "-m", "jupyterlab", "--show-config"],
+        cwd=binder_home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     ).stdout
-    culling = json.loads((BINDER / "jupyter_server_config.json").read_text())["MappingKernelManager"]
+    culling = json.loads((BINDER / "jupyter_server_config.json").read_text())[
+        "MappingKernelManager"
+    ]
     for key, value in culling.items():
-        assert f".{key} = {value}" in shown, f"MappingKernelManager.{key} is not {value} in:\n{shown}"
+        assert f".{key} = {value}" in shown, (
+            f"MappingKernelManager.{key} is not {value} in:\n{shown}"
+        )
     short = ("--MappingKernelManager.cull_idle_timeout=2", "--MappingKernelManager.cull_interval=1")
     with _lab(binder_home, *short) as api:
         tracker = api("GET", "/lab/api/settings/@jupyterlab/notebook-extension:tracker")
@@ -206,17 +262,27 @@ def _lab(home: Path, *options: str):
     token = secrets.token_hex(16)
     env = _session_env(home) | {"JUPYTER_RUNTIME_DIR": str(home / "runtime")}
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={home}",
-        "--ServerApp.allow_root=True", *options,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={home}",
+        "--ServerApp.allow_root=True",
+        *options,
+    ]
     log = home / "jupyterlab.log"
     with log.open("w") as out:
         server = subprocess.Popen(command, cwd=home, env=env, stdout=out, stderr=subprocess.STDOUT)
 
     def api(method: str, route: str, body: dict | None = None):
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}{route}", method=method, data=None if body is None else json.dumps(body).encode(),
+            f"http://127.0.0.1:{port}{route}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
             headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -231,7 +297,9 @@ def _lab(home: Path, *options: str):
                 api("GET", "/api/status")
                 break
             except OSError:
-                assert time.monotonic() < deadline, f"JupyterLab did not answer:\n{log.read_text()[-3000:]}"
+                assert time.monotonic() < deadline, (
+                    f"JupyterLab did not answer:\n{log.read_text()[-3000:]}"
+                )
                 time.sleep(0.3)
         yield api
     finally:
@@ -244,8 +312,14 @@ def _lab(home: Path, *options: str):
 
 
 def test_the_readme_gives_the_configured_culling_delay():
-    culling = json.loads((BINDER / "jupyter_server_config.json").read_text())["MappingKernelManager"]
+    culling = json.loads((BINDER / "jupyter_server_config.json").read_text())[
+        "MappingKernelManager"
+    ]
     minutes = culling["cull_idle_timeout"] / 60
-    section = (ROOT / "README.md").read_text().split("## Run it on Binder", 1)[1].split("\n## ", 1)[0]
+    section = (
+        (ROOT / "README.md").read_text().split("## Run it on Binder", 1)[1].split("\n## ", 1)[0]
+    )
     assert f"shut down after {minutes:g} idle minutes" in " ".join(section.split())
-    assert "kernelShutdown" in section and "Close and Shut Down Notebook" in " ".join(section.split())
+    assert "kernelShutdown" in section and "Close and Shut Down Notebook" in " ".join(
+        section.split()
+    )

@@ -40,8 +40,12 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
 SCREENSHOTS = ROOT / "tests" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 REPOSITORY_URL = yaml.safe_load((ROOT / "CITATION.cff").read_text())["repository-code"].rstrip("/")
 REPOSITORY = REPOSITORY_URL.removeprefix("https://github.com/")
@@ -49,7 +53,9 @@ OWNER, REPO = REPOSITORY.split("/")
 BINDER = f"https://mybinder.org/v2/gh/{REPOSITORY}/HEAD"
 BOOK_URL = f"https://{OWNER.lower()}.github.io/{REPO}/"
 # What must never show on a page: error outputs, widget reprs, a figure printed as text.
-BAD_TEXT = re.compile(r"Traceback \(most recent call last\)|\b[VH]Box\(|<Figure size|Error displaying widget")
+BAD_TEXT = re.compile(
+    r"Traceback \(most recent call last\)|\b[VH]Box\(|<Figure size|Error displaying widget"
+)
 
 
 def _unavailable(reason: str):
@@ -62,13 +68,17 @@ def _unavailable(reason: str):
 
 
 def test_repository_address_is_a_github_path():
-    assert REPOSITORY_URL.startswith("https://github.com/") and re.fullmatch(r"[\w.-]+/[\w.-]+", REPOSITORY)
+    assert REPOSITORY_URL.startswith("https://github.com/") and re.fullmatch(
+        r"[\w.-]+/[\w.-]+", REPOSITORY
+    )
 
 
 def test_readme_binder_badge_and_book_link_use_the_one_address():
     readme = (ROOT / "README.md").read_text()
     binder = re.findall(r"https://mybinder\.org/v2/gh/([^/\s)]+/[^/\s)]+)/", readme)
-    assert binder and set(binder) == {REPOSITORY}, f"README's Binder links {binder} vs CITATION.cff {REPOSITORY}"
+    assert binder and set(binder) == {REPOSITORY}, (
+        f"README's Binder links {binder} vs CITATION.cff {REPOSITORY}"
+    )
     pages = re.findall(r"https://[\w.-]+\.github\.io/[^\s)>*]*", readme)
     assert pages and set(pages) == {BOOK_URL}, f"README's book links {pages} vs {BOOK_URL}"
     repos = re.findall(r"https://github\.com/([\w.-]+/[\w.-]+)", readme)
@@ -118,7 +128,9 @@ def browser():
     except ImportError:
         _unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
         yield chromium
         chromium.close()
 
@@ -126,8 +138,12 @@ def browser():
 def test_every_notebook_has_a_page():
     if not (BOOK / "index.html").is_file():
         _unavailable(f"no built book in {BOOK}: run the README's book command first")
-    missing = [nb.name for nb in NOTEBOOKS if not (BOOK / "notebooks" / f"{nb.stem}.html").is_file()]
-    assert not missing, f"pages missing (a stale build? rebuild with the README's book command): {missing}"
+    missing = [
+        nb.name for nb in NOTEBOOKS if not (BOOK / "notebooks" / f"{nb.stem}.html").is_file()
+    ]
+    assert not missing, (
+        f"pages missing (a stale build? rebuild with the README's book command): {missing}"
+    )
 
 
 JS_IMAGES = """async () => {
@@ -159,7 +175,9 @@ def _open(page, url: str, failures: list, external: list):
     failures.clear()
     external.clear()
     page.goto(url, wait_until="networkidle")
-    page.wait_for_function("() => !window.MathJax || !MathJax.startup || MathJax.startup.promise", timeout=30_000)
+    page.wait_for_function(
+        "() => !window.MathJax || !MathJax.startup || MathJax.startup.promise", timeout=30_000
+    )
     page.evaluate("() => window.MathJax?.startup?.promise")
     return page.evaluate(JS_STATE)
 
@@ -172,14 +190,18 @@ def _check_links(site: str, page_url: str, links: list[str]) -> list[str]:
         if not target.startswith(site):
             continue
         parts = urllib.parse.urlsplit(target)
-        path = BOOK / urllib.parse.unquote(parts.path).removeprefix(urllib.parse.urlsplit(site).path)
+        path = BOOK / urllib.parse.unquote(parts.path).removeprefix(
+            urllib.parse.urlsplit(site).path
+        )
         if path.is_dir():
             path = path / "index.html"
         if not path.is_file():
             broken.append(href)
         elif parts.fragment and path.suffix == ".html":
             ids = set(re.findall(r'\bid="([^"]+)"', path.read_text(encoding="utf-8")))
-            if html.unescape(urllib.parse.unquote(parts.fragment)) not in {html.unescape(i) for i in ids}:
+            if html.unescape(urllib.parse.unquote(parts.fragment)) not in {
+                html.unescape(i) for i in ids
+            }:
                 broken.append(href)
     return broken
 
@@ -199,8 +221,12 @@ def test_book_pages_in_chromium(site, browser):
             route_.abort()
 
     page.route("**/*", route)
-    page.on("response", lambda r: failures.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    page.on("requestfailed", lambda r: r.url.startswith(site) and failures.append(f"failed {r.url}"))
+    page.on(
+        "response", lambda r: failures.append(f"{r.status} {r.url}") if r.status >= 400 else None
+    )
+    page.on(
+        "requestfailed", lambda r: r.url.startswith(site) and failures.append(f"failed {r.url}")
+    )
 
     pages = [("index.html", None)] + [(f"notebooks/{nb.stem}.html", nb) for nb in NOTEBOOKS]
     problems = []
@@ -211,14 +237,20 @@ def test_book_pages_in_chromium(site, browser):
         where = path
         problems += [f"{where}: {f}" for f in failures]
         problems += [f"{where}: fetched from outside 127.0.0.1: {u}" for u in external]
-        problems += [f"{where}: image does not decode: {i['src']}" for i in images if i["width"] <= 0]
+        problems += [
+            f"{where}: image does not decode: {i['src']}" for i in images if i["width"] <= 0
+        ]
         if match := BAD_TEXT.search(state["text"]):
             problems.append(f"{where}: shows {match.group(0)!r}")
         if state["errors"] or state["stderr"] or state["widgets"]:
-            problems.append(f"{where}: {state['errors']} error outputs, errors on stderr {state['stderr']}, "
-                            f"{state['widgets']} widget views (empty boxes without a kernel)")
+            problems.append(
+                f"{where}: {state['errors']} error outputs, errors on stderr {state['stderr']}, "
+                f"{state['widgets']} widget views (empty boxes without a kernel)"
+            )
         if state["mathSource"] and not state["math"]:
-            problems.append(f"{where}: {state['mathSource']} maths elements but nothing typeset by MathJax")
+            problems.append(
+                f"{where}: {state['mathSource']} maths elements but nothing typeset by MathJax"
+            )
         problems += [f"{where}: broken link {h}" for h in _check_links(site, url, state["links"])]
         if notebook is None:
             page.screenshot(path=str(SCREENSHOTS / "book-index.png"))
@@ -226,11 +258,15 @@ def test_book_pages_in_chromium(site, browser):
         source = notebook.read_text(encoding="utf-8")
         if '\\"solution\\"' in source or '"solution"' in source:
             folded = state["solutions"] + state["markdownSolutions"]
-            if any(open_ is not False for open_ in state["solutions"]) or any(state["markdownSolutions"]):
+            if any(open_ is not False for open_ in state["solutions"]) or any(
+                state["markdownSolutions"]
+            ):
                 problems.append(f"{where}: a solution is not folded: {folded}")
         if "helpers.widgets" in source:
             if not state["notes"] or min(state["notes"]) <= 0:
-                problems.append(f"{where}: widgets without a static image and note: {state['notes']}")
+                problems.append(
+                    f"{where}: widgets without a static image and note: {state['notes']}"
+                )
         launch = f"{BINDER}?urlpath=lab/tree/notebooks/{notebook.name}"
         if launch not in state["links"]:
             problems.append(f"{where}: no Binder launch link {launch}")
@@ -239,7 +275,9 @@ def test_book_pages_in_chromium(site, browser):
         if notebook.name.startswith("04_"):
             page.screenshot(path=str(SCREENSHOTS / "book-04.png"))
             static_widget = page.locator(".cell_output:has(.static-widget-note)").first
-            if static_widget.count():  # the lab as the book shows it: its image and the line under it
+            if (
+                static_widget.count()
+            ):  # the lab as the book shows it: its image and the line under it
                 static_widget.screenshot(path=str(SCREENSHOTS / "book-04-widget.png"))
     context.close()
     assert not problems, "\n".join(problems)
@@ -272,14 +310,20 @@ def _alt_problem(alt: str | None, src: str) -> str | None:
 
 
 def test_alt_problem_tells_a_description_from_a_path():
-    assert _alt_problem("A line falls from 10 to 0.1 over 50 steps: the gradient vanishes.", "x.png") is None
+    assert (
+        _alt_problem("A line falls from 10 to 0.1 over 50 steps: the gradient vanishes.", "x.png")
+        is None
+    )
     assert "path" in _alt_problem("../_images/e9cb99.png", "../_images/e9cb99.png")
     assert "not a sentence" in _alt_problem("loss curve", "x.png")
     assert _alt_problem(None, "x.png") == "no alt text"
 
 
 def _axe_summary(violations: list[dict]) -> str:
-    return ", ".join(f"{v['id']} ({v['impact']}, {len(v['nodes'])})" for v in violations) or "no violations"
+    return (
+        ", ".join(f"{v['id']} ({v['impact']}, {len(v['nodes'])})" for v in violations)
+        or "no violations"
+    )
 
 
 def test_book_pages_pass_axe_and_describe_their_figures(site, browser):
@@ -300,19 +344,28 @@ def test_book_pages_pass_axe_and_describe_their_figures(site, browser):
             page.evaluate(JS_OPEN_DETAILS)
             result = axe.run(page).response
             violations, review = result["violations"], sorted(r["id"] for r in result["incomplete"])
-            summary.append(f"{path} ({scheme}): {_axe_summary(violations)}; needs review: {review or 'nothing'}")
+            summary.append(
+                f"{path} ({scheme}): {_axe_summary(violations)}; needs review: {review or 'nothing'}"
+            )
             for v in violations:
                 if v["impact"] in AXE_BLOCKING:
                     targets = [" ".join(node["target"]) for node in v["nodes"][:5]]
-                    problems.append(f"{path} ({scheme}): {v['id']} ({v['impact']}): {v['help']}; at {targets}")
+                    problems.append(
+                        f"{path} ({scheme}): {v['id']} ({v['impact']}): {v['help']}; at {targets}"
+                    )
             if scheme == "light" and path.startswith("notebooks/"):
                 figures = page.evaluate(JS_FIGURES)
-                missing = [f"{path}: figure {f['src']}: {why}" for f in figures
-                           if (why := _alt_problem(f["alt"], f["src"]))]  # fmt: skip
+                missing = [
+                    f"{path}: figure {f['src']}: {why}"
+                    for f in figures
+                    if (why := _alt_problem(f["alt"], f["src"]))
+                ]
                 if Path(path).stem not in ALT_TEXT_PENDING:
                     problems += missing
                 elif not missing:
-                    problems.append(f"{path}: every figure is described now: remove it from ALT_TEXT_PENDING")
+                    problems.append(
+                        f"{path}: every figure is described now: remove it from ALT_TEXT_PENDING"
+                    )
         context.close()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     (SCREENSHOTS / "book-axe.txt").write_text("\n".join(summary) + "\n", encoding="utf-8")

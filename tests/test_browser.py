@@ -64,7 +64,10 @@ RUN_TIMEOUT_S = 300  # all cells of one notebook (each should take well under a 
 REDRAW_TIMEOUT_S = 180  # one control change (a widget may train a small model first)
 # Throw-away user settings: no news/update pop-up over the notebook; every cell kept in the DOM (no windowing).
 LAB_SETTINGS = {
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     # Never write the executed notebook (with outputs) back into the repository.
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
@@ -74,7 +77,9 @@ LAB_SETTINGS = {
 def _unavailable(reason: str):
     """Missing browser tooling: a failure under CI, a skip on a developer's machine."""
     if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI must run the browser test: .ci/run installs Chromium, requirements-dev.txt has it)")
+        pytest.fail(
+            f"{reason} (CI must run the browser test: .ci/run installs Chromium, requirements-dev.txt has it)"
+        )
     pytest.skip(reason)
 
 
@@ -115,12 +120,20 @@ def lab(tmp_path_factory):
     port, token = _free_port(), secrets.token_hex(24)
     log = tmp / "jupyterlab.log"
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser",
-        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT}", "--ServerApp.allow_root=True",
-        "--LabApp.news_url=None", "--LabApp.expose_app_in_browser=True",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={ROOT}",
+        "--ServerApp.allow_root=True",
+        "--LabApp.news_url=None",
+        "--LabApp.expose_app_in_browser=True",
         f"--FileCheckpoints.checkpoint_dir={tmp / 'checkpoints'}",  # not .ipynb_checkpoints/ in the repository
-    ]  # fmt: skip
+    ]
     with log.open("w") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
     server = {"url": f"http://127.0.0.1:{port}", "token": token, "log": log}
@@ -128,13 +141,17 @@ def lab(tmp_path_factory):
         deadline = time.monotonic() + 90
         while True:
             if process.poll() is not None:
-                pytest.fail(f"JupyterLab exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+                pytest.fail(
+                    f"JupyterLab exited with {process.returncode}:\n{log.read_text()[-3000:]}"
+                )
             try:
                 _api(server, "/api/status")
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not answer within 90 s:\n{log.read_text()[-3000:]}")
+                    pytest.fail(
+                        f"JupyterLab did not answer within 90 s:\n{log.read_text()[-3000:]}"
+                    )
                 time.sleep(0.5)
         yield server
     finally:
@@ -157,7 +174,9 @@ def browser():
         _unavailable(f"playwright is not installed ({error})")
     with sync_playwright() as playwright:
         try:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+            chromium = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            )
         except Exception as error:  # the reason, not a skip: a browser that is there must start
             pytest.fail(f"Chromium at {CHROMIUM} could not be started by Playwright: {error}")
         yield chromium
@@ -359,7 +378,8 @@ FORWARD_KEYS = ("ArrowRight", "Space", "ArrowDown", "PageDown")
 BACK_KEYS = ("ArrowLeft", "ArrowUp")
 #: A text-only slide must not point at printed output "above" (it would be on another slide).
 POINTS_ABOVE = re.compile(
-    r"\b(?:lines?|tables?|outputs?|numbers|figures?|plots?|columns?|median|printed \w+)\s+above\b", re.IGNORECASE
+    r"\b(?:lines?|tables?|outputs?|numbers|figures?|plots?|columns?|median|printed \w+)\s+above\b",
+    re.IGNORECASE,
 )
 HEADING_ONLY = re.compile(r"\s*#{1,6} [^\n]*\s*")
 
@@ -381,7 +401,9 @@ def _wait_for_kernel(page, lab: dict, notebook: str) -> str:
         ):
             return sessions[0]["id"]
         time.sleep(0.5)
-    pytest.fail(f"the kernel for {notebook} did not become idle within 120 s:\n{lab['log'].read_text()[-2000:]}")
+    pytest.fail(
+        f"the kernel for {notebook} did not become idle within 120 s:\n{lab['log'].read_text()[-2000:]}"
+    )
 
 
 def _close_sessions(lab: dict, notebook: str) -> None:
@@ -398,10 +420,14 @@ def _run_all(page, notebook: str) -> list[dict]:
     while time.monotonic() < deadline:
         cells = page.evaluate(JS_CELLS)
         running = page.locator(".jp-Notebook-ExecutionIndicator[data-status=busy]").count()
-        if any(cell["errors"] for cell in cells) or (not running and all(cell["count"] is not None for cell in cells)):
+        if any(cell["errors"] for cell in cells) or (
+            not running and all(cell["count"] is not None for cell in cells)
+        ):
             return cells
         time.sleep(1)
-    pytest.fail(f"{notebook}: not all cells ran within {RUN_TIMEOUT_S} s: {[c['count'] for c in cells]}")
+    pytest.fail(
+        f"{notebook}: not all cells ran within {RUN_TIMEOUT_S} s: {[c['count'] for c in cells]}"
+    )
 
 
 def _start_deck(page, notebook: str) -> None:
@@ -410,9 +436,13 @@ def _start_deck(page, notebook: str) -> None:
     for _ in range(10):
         button.click()
         try:
-            page.wait_for_function("() => document.body.dataset.jpDeckMode === 'presenting'", timeout=3000)
+            page.wait_for_function(
+                "() => document.body.dataset.jpDeckMode === 'presenting'", timeout=3000
+            )
             return
-        except Exception:  # Playwright's TimeoutError: the settings of the extension were still loading
+        except (
+            Exception
+        ):  # Playwright's TimeoutError: the settings of the extension were still loading
             continue
     pytest.fail(f"{notebook}: the deck button did not start the presentation")
 
@@ -439,16 +469,18 @@ def _drag_slider(page, figure) -> tuple[str, str] | None:
     """Drag the handle of the first enabled slider of the figure a quarter of its track towards the side with room
     and release it, as a user does; (readout before, after), or None without an enabled slider."""
     for slider in figure.locator(".widget-slider").all():
-        if slider.locator(".noUi-target[disabled], .noUi-handle[disabled]").count() or "mod-disabled" in (
-            slider.get_attribute("class") or ""
-        ):
+        if slider.locator(
+            ".noUi-target[disabled], .noUi-handle[disabled]"
+        ).count() or "mod-disabled" in (slider.get_attribute("class") or ""):
             continue
         readout = slider.locator(".widget-readout")
         before = readout.inner_text()
         handle = slider.locator(".noUi-handle").first.bounding_box()
         track = slider.locator(".noUi-base").first.bounding_box()
         x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
-        assert 0 <= y <= VIEWPORT["height"] and 0 <= x <= VIEWPORT["width"], f"slider handle off the slide at {x, y}"
+        assert 0 <= y <= VIEWPORT["height"] and 0 <= x <= VIEWPORT["width"], (
+            f"slider handle off the slide at {x, y}"
+        )
         dx = track["width"] / 4 * (-1 if x > track["x"] + track["width"] / 2 else 1)
         page.mouse.move(x, y)
         page.mouse.down()
@@ -512,10 +544,18 @@ def _content_problems(notebook, slide: tuple[int, ...]) -> list[str]:
     """A slide of a heading alone, or of text only whose paragraph points at printed output above it."""
     cells = [notebook.cells[i] for i in slide]
     problems = []
-    if len(cells) == 1 and cells[0].cell_type == "markdown" and HEADING_ONLY.fullmatch(cells[0].source):
+    if (
+        len(cells) == 1
+        and cells[0].cell_type == "markdown"
+        and HEADING_ONLY.fullmatch(cells[0].source)
+    ):
         problems.append("a heading alone")
     if all(cell.cell_type == "markdown" for cell in cells):
-        problems += [f"text only, but points {m[0]!r}" for c in cells for m in POINTS_ABOVE.finditer(c.source)]
+        problems += [
+            f"text only, but points {m[0]!r}"
+            for c in cells
+            for m in POINTS_ABOVE.finditer(c.source)
+        ]
     return problems
 
 
@@ -540,7 +580,9 @@ def _keyboard_change(page, notebook: str, active: int, figure_id: str) -> str | 
         page.wait_for_function(
             """([index, id, before]) => { const f = window.testFigures(index).find(f => f.id === id);
                 return f && f.caption !== before && !/training …$/.test(f.caption); }""",
-            arg=[active, figure_id, before], timeout=REDRAW_TIMEOUT_S * 1000, polling=250,
+            arg=[active, figure_id, before],
+            timeout=REDRAW_TIMEOUT_S * 1000,
+            polling=250,
         )
     except Exception:  # Playwright's TimeoutError: reported below
         return f"the line under the figure did not change after an arrow key on {focus['classes']!r}: {before!r}"
@@ -569,34 +611,46 @@ def test_presentation_is_live_and_fits_a_projector(context, lab, path):
     stored = path.read_bytes()
     page = context.new_page()
     session = None
-    problems: list[str] = []  # collected over the whole walk, so one run reports every slide that fails
+    problems: list[
+        str
+    ] = []  # collected over the whole walk, so one run reports every slide that fails
     sizes: dict[str, dict] = {}
     try:
         page.goto(f"{lab['url']}/lab/tree/notebooks/{path.name}?reset")
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
         session = _wait_for_kernel(page, lab, path.name)
-        assert page.evaluate("() => document.body.dataset.jpDeckMode") != "presenting", "the deck was left running"
+        assert page.evaluate("() => document.body.dataset.jpDeckMode") != "presenting", (
+            "the deck was left running"
+        )
 
         # 1. Prepare: Run All, no errors.
         cells = _run_all(page, path.name)
         errors = [error for cell in cells for error in cell["errors"]]
         assert not errors, f"{path.name}: cells raised {errors}"
-        assert all(cell["count"] is not None for cell in cells), f"{path.name}: cells left unexecuted"
+        assert all(cell["count"] is not None for cell in cells), (
+            f"{path.name}: cells left unexecuted"
+        )
         shown = page.evaluate(JS_ERROR_TEXT)
         assert not shown, f"{path.name}: error output on the page: {shown}"
 
         # 2. Answers stay folded, the hidden state is the file's, widgets are widgets.
         solutions = page.evaluate(JS_SOLUTIONS)
-        assert any(s["outputs"] for s in solutions), f"{path.name}: no solution with an answer to check"
+        assert any(s["outputs"] for s in solutions), (
+            f"{path.name}: no solution with an answer to check"
+        )
         leaked = [(s["index"], s["shown"]) for s in solutions if s["shown"]]
         if leaked:
             problems.append(f"solution text visible after Run All as (cell, text): {leaked}")
         for index, (now, cell) in enumerate(zip(page.evaluate(JS_HIDDEN_STATE), notebook.cells)):
             jupyter, collapsed = cell.metadata.get("jupyter"), cell.metadata.get("collapsed")
             if now["jupyter"] != jupyter or (now["collapsed"] or None) != (collapsed or None):
-                problems.append(f"cell {index}: Run All changed its hidden state from {jupyter, collapsed} to {now}")
+                problems.append(
+                    f"cell {index}: Run All changed its hidden state from {jupyter, collapsed} to {now}"
+                )
         reprs = page.evaluate(JS_WIDGET_REPRS, False)
-        assert not reprs, f"{path.name}: outputs show a widget as text instead of the widget: {reprs}"
+        assert not reprs, (
+            f"{path.name}: outputs show a widget as text instead of the widget: {reprs}"
+        )
         widget_cells = {}  # interactive figures by cell (a progress bar is a widget too, but not one to move)
         for index, _ in page.evaluate(JS_WIDGET_CELLS):
             if figures := page.evaluate(JS_FIGURES, index):
@@ -609,12 +663,22 @@ def test_presentation_is_live_and_fits_a_projector(context, lab, path):
         page.wait_for_timeout(300)
         page.screenshot(path=str(SCREENSHOTS / f"{prefix}_first_slide.png"))
         if state["onscreen"][:1] != [0]:
-            problems.append(f"the deck opened on cells {state['onscreen']}, not on the title slide (cell 0)")
+            problems.append(
+                f"the deck opened on cells {state['onscreen']}, not on the title slide (cell 0)"
+            )
         page.mouse.move(VIEWPORT["width"] / 2, 8)
         page.wait_for_timeout(400)
         bar = page.evaluate(JS_TOOLBAR)
-        if not bar or bar["opacity"] < 0.5 or bar["top"] > 2 or bar["right"] > VIEWPORT["width"] or bar["left"] < 0:
-            problems.append(f"the notebook toolbar is not shown whole at the top edge under the pointer: {bar}")
+        if (
+            not bar
+            or bar["opacity"] < 0.5
+            or bar["top"] > 2
+            or bar["right"] > VIEWPORT["width"]
+            or bar["left"] < 0
+        ):
+            problems.append(
+                f"the notebook toolbar is not shown whole at the top edge under the pointer: {bar}"
+            )
         page.mouse.move(VIEWPORT["width"] / 2, VIEWPORT["height"] / 2)
 
         # 4-5. Walk forward with the slide keys in turn; widgets moved on their slides.
@@ -628,13 +692,18 @@ def test_presentation_is_live_and_fits_a_projector(context, lab, path):
             if slide and slide not in checked:
                 checked.add(slide)
                 where = f"slide of cells {slide[0]}-{slide[-1]} ({_first_line(notebook.cells[slide[0]])!r})"
-                sizes[f"{slide[0]}-{slide[-1]}"] = {"zoom": round(state["zoom"], 3), "prose_px": state["prose"]}
+                sizes[f"{slide[0]}-{slide[-1]}"] = {
+                    "zoom": round(state["zoom"], 3),
+                    "prose_px": state["prose"],
+                }
                 found = _slide_problems(state) + _content_problems(notebook, slide)
                 found += [f"widget as text: {t}" for t in page.evaluate(JS_WIDGET_REPRS, True)]
                 if found:
                     problems.append(f"{where}: {'; '.join(found)}")
                     if any("tall" in f or "wide" in f for f in found):
-                        page.screenshot(path=str(SCREENSHOTS / f"{prefix}_overflow_cell{slide[0]:02d}.png"))
+                        page.screenshot(
+                            path=str(SCREENSHOTS / f"{prefix}_overflow_cell{slide[0]:02d}.png")
+                        )
             active = state["active"]
             if active in widget_cells and active in state["visible"] and active not in moved:
                 moved.add(active)
@@ -645,7 +714,9 @@ def test_presentation_is_live_and_fits_a_projector(context, lab, path):
                 try:  # the widget views are built after the cell finished
                     page.wait_for_function(
                         "([index, n]) => window.testFigures(index).filter(f => f.image).length >= n",
-                        arg=[active, widget_cells[active]], timeout=30_000, polling=500,
+                        arg=[active, widget_cells[active]],
+                        timeout=30_000,
+                        polling=500,
                     )
                 except Exception:  # Playwright's TimeoutError: reported by the assertion below
                     pass
@@ -656,7 +727,9 @@ def test_presentation_is_live_and_fits_a_projector(context, lab, path):
                 )
                 rerun = _settle(page)
                 if rerun["stderr"]:
-                    problems.append(f"cell {active} run on its slide printed to stderr: {rerun['stderr']}")
+                    problems.append(
+                        f"cell {active} run on its slide printed to stderr: {rerun['stderr']}"
+                    )
                 if not keyboard_done:  # the keyboard only: Tab, arrows, Escape
                     keyboard_done = True
                     result = _keyboard_change(page, path.name, active, figures[0]["id"])
@@ -664,13 +737,17 @@ def test_presentation_is_live_and_fits_a_projector(context, lab, path):
                         problems.append(f"cell {active}, keyboard: {result}")
                 for found in figures:
                     figure = page.locator(f'[data-test-figure="{found["id"]}"]')
-                    assert found["image"], f"{path.name} cell {active}: no plot image, only text {found['text']!r}"
+                    assert found["image"], (
+                        f"{path.name} cell {active}: no plot image, only text {found['text']!r}"
+                    )
                     before = page.evaluate(JS_IMAGE, figure.element_handle())
                     change = _drag_slider(page, figure)
                     dragged = change is not None
                     if change is None:
                         change = _pick_dropdown(page, figure)
-                    assert change and change[0] != change[1], f"{path.name} cell {active}: no control moved ({change})"
+                    assert change and change[0] != change[1], (
+                        f"{path.name} cell {active}: no control moved ({change})"
+                    )
                     _wait_redraw(page, figure, before)
                     if not screenshot_done:
                         page.screenshot(path=str(SCREENSHOTS / f"{prefix}.png"))
@@ -678,21 +755,33 @@ def test_presentation_is_live_and_fits_a_projector(context, lab, path):
                     here = page.evaluate(JS_DECK)
                     found_now = _slide_problems(here)
                     if found_now:
-                        problems.append(f"cell {active} after its widget moved: {'; '.join(found_now)}")
-                    if dragged and not drag_done:  # → after a drag moves the deck, not the slider; ← comes back
+                        problems.append(
+                            f"cell {active} after its widget moved: {'; '.join(found_now)}"
+                        )
+                    if (
+                        dragged and not drag_done
+                    ):  # → after a drag moves the deck, not the slider; ← comes back
                         drag_done = True
                         value = figure.locator(".widget-readout").all_text_contents()
                         after = _press(page, "ArrowRight", here)
                         page.screenshot(path=str(SCREENSHOTS / f"{prefix}_after_drag_right.png"))
                         if after is None:
-                            problems.append(f"cell {active}: → after a slider drag did not move the deck")
+                            problems.append(
+                                f"cell {active}: → after a slider drag did not move the deck"
+                            )
                         elif figure.locator(".widget-readout").all_text_contents() != value:
-                            problems.append(f"cell {active}: → after a slider drag also moved the slider")
+                            problems.append(
+                                f"cell {active}: → after a slider drag also moved the slider"
+                            )
                         back = _press(page, "ArrowLeft", after or here)
                         if after is not None and (back is None or back["active"] != here["active"]):
-                            problems.append(f"cell {active}: ← after → did not return to the widget's slide")
+                            problems.append(
+                                f"cell {active}: ← after → did not return to the widget's slide"
+                            )
                     picked = _pick_dropdown(page, figure) if not dropdown_done else None
-                    if picked:  # ↑ after a mouse pick moves the deck; Enter opens no markdown for editing
+                    if (
+                        picked
+                    ):  # ↑ after a mouse pick moves the deck; Enter opens no markdown for editing
                         dropdown_done = True
                         _wait_redraw(page, figure, page.evaluate(JS_IMAGE, figure.element_handle()))
                         here = page.evaluate(JS_DECK)
@@ -702,9 +791,13 @@ def test_presentation_is_live_and_fits_a_projector(context, lab, path):
                         page.keyboard.press("Enter")
                         after = _settle(page)
                         if up is None or select.input_value() != value:
-                            problems.append(f"cell {active}: ↑ after a dropdown pick did not move the deck only")
+                            problems.append(
+                                f"cell {active}: ↑ after a dropdown pick did not move the deck only"
+                            )
                         if after["editing"] or not after["presenting"]:
-                            problems.append(f"cell {active}: Enter after a dropdown pick opened a cell for editing")
+                            problems.append(
+                                f"cell {active}: Enter after a dropdown pick opened a cell for editing"
+                            )
                         if up is not None and _press(page, "ArrowDown", after) is None:
                             problems.append(f"cell {active}: ↓ did not return after ↑")
                 state = _settle(page)
@@ -715,7 +808,9 @@ def test_presentation_is_live_and_fits_a_projector(context, lab, path):
         if not screenshot_done:  # a notebook without widgets: its last slide
             page.screenshot(path=str(SCREENSHOTS / f"{prefix}.png"))
         missing_widgets = sorted(set(widget_cells) - moved)
-        assert not missing_widgets, f"{path.name}: widget cells {missing_widgets} were never reached on a slide"
+        assert not missing_widgets, (
+            f"{path.name}: widget cells {missing_widgets} were never reached on a slide"
+        )
         if widget_cells and not keyboard_done:
             problems.append("no widget was driven from the keyboard")
         if len(walk) < 2 or walk[-1] <= walk[0]:
@@ -728,13 +823,19 @@ def test_presentation_is_live_and_fits_a_projector(context, lab, path):
             key = BACK_KEYS[step % len(BACK_KEYS)]
             back = _press(page, key, state)
             if back is None or back["active"] >= state["active"]:
-                problems.append(f"{key} on the slide of cell {state['active']} did not go back: {back}")
+                problems.append(
+                    f"{key} on the slide of cell {state['active']} did not go back: {back}"
+                )
                 break
             state = back
         shown = page.evaluate(JS_ERROR_TEXT) + page.evaluate(JS_WIDGET_REPRS, False)
-        assert not shown, f"{path.name}: error output or widget as text after the presentation: {shown}"
+        assert not shown, (
+            f"{path.name}: error output or widget as text after the presentation: {shown}"
+        )
         page.keyboard.press("Escape")  # stops the deck
-        page.wait_for_function("() => document.body.dataset.jpDeckMode !== 'presenting'", timeout=10_000)
+        page.wait_for_function(
+            "() => document.body.dataset.jpDeckMode !== 'presenting'", timeout=10_000
+        )
 
         # 6. Every cell that belongs on a slide was on screen.
         unseen = [(i, _first_line(notebook.cells[i])) for i in shown_kinds if i not in seen]

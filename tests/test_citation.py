@@ -24,9 +24,16 @@ def cffconvert(tmp_path_factory) -> Path:
     venv = tmp_path_factory.mktemp("cffconvert") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     install = subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "-r",
-         str(ROOT / "requirements-citation.txt")],
-        capture_output=True, text=True,
+        [
+            str(venv / "bin" / "pip"),
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-r",
+            str(ROOT / "requirements-citation.txt"),
+        ],
+        capture_output=True,
+        text=True,
     )
     if install.returncode:
         reason = f"cannot install cffconvert: {install.stderr[-1500:]}"
@@ -37,7 +44,9 @@ def cffconvert(tmp_path_factory) -> Path:
 
 
 def _validate(cffconvert: Path, path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(cffconvert), "--validate", "-i", str(path)], capture_output=True, text=True)
+    return subprocess.run(
+        [str(cffconvert), "--validate", "-i", str(path)], capture_output=True, text=True
+    )
 
 
 def test_citation_cff_validates(cffconvert):

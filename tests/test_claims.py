@@ -56,13 +56,25 @@ def test_prose_is_carried_by_the_printed_numbers(folder, path):
 
 def test_every_notebook_has_its_claims():
     for path in NOTEBOOKS:
-        assert (ROOT / "tests" / f"claims_{path.stem[:2]}.py").is_file(), f"{path.name} has no tests/claims_NN.py"
+        assert (ROOT / "tests" / f"claims_{path.stem[:2]}.py").is_file(), (
+            f"{path.name} has no tests/claims_NN.py"
+        )
 
 
 def test_the_book_builds_duplicated_stream_chunks_are_read_once():
     """MyST-NB merges a cell's stdout chunks into the first in place and keeps the rest (``notebook_outputs``)."""
     chunks = ["line 1\n", "line 2\n", "line 3\n"]
-    plain = {"cells": [{"outputs": [{"output_type": "stream", "name": "stdout", "text": c} for c in chunks]}]}
-    merged = {"cells": [{"outputs": [{"output_type": "stream", "name": "stdout", "text": "".join(chunks)}]
-                         + plain["cells"][0]["outputs"][1:]}]}  # fmt: skip
+    plain = {
+        "cells": [
+            {"outputs": [{"output_type": "stream", "name": "stdout", "text": c} for c in chunks]}
+        ]
+    }
+    merged = {
+        "cells": [
+            {
+                "outputs": [{"output_type": "stream", "name": "stdout", "text": "".join(chunks)}]
+                + plain["cells"][0]["outputs"][1:]
+            }
+        ]
+    }
     assert printed(plain) == printed(merged) == "line 1\nline 2\nline 3\n"

@@ -47,11 +47,19 @@ def test_the_outputs_of_a_run_keep_every_claim():
 @pytest.mark.parametrize(
     "old, new, section",
     [
-        ("on 200 images 1.158", "on 200 images 2.310", "section 1 trains"),  # e.g. pixels scaled twice: at chance
+        (
+            "on 200 images 1.158",
+            "on 200 images 2.310",
+            "section 1 trains",
+        ),  # e.g. pixels scaled twice: at chance
         ("clipped 26 of 100 steps", "clipped 100 of 100 steps", "section 1's per-step log"),
         ("(c/S = 0.000195)", "(c/S = 0.02)", "length c/S"),
         ("[-0.5 -0.5], length 0.71, 8.1°", "[-0.5 -0.5], length 0.71, 0.0°", "section 3"),
-        ("two replicas [ 1. -1.], length 1.414", "two replicas [ 0.707 -0.707], length 1.000", "each replica's share"),
+        (
+            "two replicas [ 1. -1.], length 1.414",
+            "two replicas [ 0.707 -0.707], length 1.000",
+            "each replica's share",
+        ),
         ("to one device 1.19e-07", "to one device 2.00e-03", "ours equals one device"),
         ("turned NaN: True", "turned NaN: False", "its weights turn NaN"),
         ("all weights finite: True", "all weights finite: False", "all weights finite"),
@@ -66,7 +74,9 @@ def test_a_broken_claim_is_named(old, new, section):
 
 
 def test_a_missing_line_is_a_broken_claim():
-    without = "\n".join(line for line in OUTPUTS.splitlines() if not line.startswith("ours, 2 replicas: first"))
+    without = "\n".join(
+        line for line in OUTPUTS.splitlines() if not line.startswith("ours, 2 replicas: first")
+    )
     assert any("is missing" in message for message in claims_06.check(without))
     with pytest.raises(TypeError, match="outputs"):
         claims_06.check(["not", "a", "str"])

@@ -25,7 +25,10 @@ NOTEBOOK = "notebooks/01_what_exploding_gradients_are.ipynb"
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob("*"))}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 def offline_prefix() -> list[str]:
@@ -40,7 +43,12 @@ def offline_prefix() -> list[str]:
 
 
 def test_readme_pytest_passes_in_a_clean_clone_with_only_the_users_keras_cache(tmp_path):
-    if subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True).returncode != 0:
+    if (
+        subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.fail(f"{ROOT} is not a git checkout: this test clones it")
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=300)
@@ -48,23 +56,54 @@ def test_readme_pytest_passes_in_a_clean_clone_with_only_the_users_keras_cache(t
     home = tmp_path / "home"
     cache = home / ".keras" / "datasets" / "fashion-mnist"
     cache.mkdir(parents=True)
-    for name in data_cache.FASHION_MNIST_FILES:  # the session's data, as the user's own cache would hold it
+    for name in (
+        data_cache.FASHION_MNIST_FILES
+    ):  # the session's data, as the user's own cache would hold it
         shutil.copyfile(data_cache.keras_cache_dir() / name, cache / name)
-    (home / ".keras" / "keras.json").write_text('{"floatx": "float32", "epsilon": 1e-07, "backend": "tensorflow"}')
+    (home / ".keras" / "keras.json").write_text(
+        '{"floatx": "float32", "epsilon": 1e-07, "backend": "tensorflow"}'
+    )
     before = snapshot(home / ".keras")
 
-    drop = {"KERAS_HOME", "CLIPPING_TESTS_KERAS_HOME", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "MPLCONFIGDIR"}
+    drop = {
+        "KERAS_HOME",
+        "CLIPPING_TESTS_KERAS_HOME",
+        "JUPYTER_CONFIG_DIR",
+        "JUPYTER_DATA_DIR",
+        "MPLCONFIGDIR",
+    }
     env = {key: value for key, value in os.environ.items() if key not in drop}
-    unreachable = "http://127.0.0.1:9"  # nothing listens on the discard port: any download fails at once
-    env.update(
-        HOME=str(home), PYTHONPATH=str(clone), http_proxy=unreachable, https_proxy=unreachable,
-        HTTP_PROXY=unreachable, HTTPS_PROXY=unreachable, no_proxy="", NO_PROXY="",
-        TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0",
+    unreachable = (
+        "http://127.0.0.1:9"  # nothing listens on the discard port: any download fails at once
     )
-    command = [*offline_prefix(), sys.executable, "-m", "pytest", "-x", "tests/test_data.py", NOTEBOOK]
-    result = subprocess.run(command, cwd=clone, env=env, capture_output=True, text=True, timeout=900)
+    env.update(
+        HOME=str(home),
+        PYTHONPATH=str(clone),
+        http_proxy=unreachable,
+        https_proxy=unreachable,
+        HTTP_PROXY=unreachable,
+        HTTPS_PROXY=unreachable,
+        no_proxy="",
+        NO_PROXY="",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        TF_ENABLE_ONEDNN_OPTS="0",
+    )
+    command = [
+        *offline_prefix(),
+        sys.executable,
+        "-m",
+        "pytest",
+        "-x",
+        "tests/test_data.py",
+        NOTEBOOK,
+    ]
+    result = subprocess.run(
+        command, cwd=clone, env=env, capture_output=True, text=True, timeout=900
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     assert " passed" in result.stdout and " failed" not in result.stdout
-    assert f"copied from {cache}" in result.stdout, "conftest must take the data from the user's Keras cache"
+    assert f"copied from {cache}" in result.stdout, (
+        "conftest must take the data from the user's Keras cache"
+    )
     assert snapshot(home / ".keras") == before, "the tests must not write into ~/.keras"

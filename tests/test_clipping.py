@@ -29,7 +29,10 @@ MODES = ("value", "norm", "global_norm")
 def batches():
     """Three Fashion-MNIST batches of 32 sequences (28 steps x 28 pixels) and their labels."""
     (x, y), _ = data.load_fashion_mnist()
-    return [(tf.constant(x[i * 32 : (i + 1) * 32]), tf.constant(y[i * 32 : (i + 1) * 32])) for i in range(3)]
+    return [
+        (tf.constant(x[i * 32 : (i + 1) * 32]), tf.constant(y[i * 32 : (i + 1) * 32]))
+        for i in range(3)
+    ]
 
 
 def _twin_models(seed: int = 7):
@@ -57,13 +60,19 @@ def _threshold_that_clips(grads, mode: str) -> float:
 
 
 def _max_difference(first, second) -> float:
-    return max(float(np.max(np.abs(a - b))) for a, b in zip(first.get_weights(), second.get_weights(), strict=True))
+    return max(
+        float(np.max(np.abs(a - b)))
+        for a, b in zip(first.get_weights(), second.get_weights(), strict=True)
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(
     ("optimizer", "steps"),
-    [(lambda **kw: keras.optimizers.SGD(learning_rate=0.5, **kw), 1), (lambda **kw: keras.optimizers.Adam(**kw), 3)],
+    [
+        (lambda **kw: keras.optimizers.SGD(learning_rate=0.5, **kw), 1),
+        (lambda **kw: keras.optimizers.Adam(**kw), 3),
+    ],
     ids=["SGD", "Adam"],
 )
 def test_keras_argument_equals_helper_clip_then_unclipped_step(batches, mode, optimizer, steps):
@@ -75,11 +84,16 @@ def test_keras_argument_equals_helper_clip_then_unclipped_step(batches, mode, op
     for step, (x, y) in enumerate(batches[:steps]):
         raw = _gradients(with_helper, x, y)
         clipped, _ = clipping.clip(raw, mode, threshold)
-        changed = [not np.allclose(g.numpy(), c.numpy(), rtol=1e-6, atol=0) for g, c in zip(raw, clipped, strict=True)]
+        changed = [
+            not np.allclose(g.numpy(), c.numpy(), rtol=1e-6, atol=0)
+            for g, c in zip(raw, clipped, strict=True)
+        ]
         assert any(changed), "the threshold must actually clip"
         if mode == "norm" and step == 0:
             assert not all(changed), "per-tensor clipping must leave the small tensors alone"
-        keras_optimizer.apply_gradients(zip(_gradients(with_keras, x, y), with_keras.trainable_variables, strict=True))
+        keras_optimizer.apply_gradients(
+            zip(_gradients(with_keras, x, y), with_keras.trainable_variables, strict=True)
+        )
         plain_optimizer.apply_gradients(zip(clipped, with_helper.trainable_variables, strict=True))
         unclipped_optimizer.apply_gradients(
             zip(_gradients(unclipped, x, y), unclipped.trainable_variables, strict=True)
@@ -95,9 +109,15 @@ def test_keras_silently_disables_clipping_at_zero(batches, argument):
     zero_optimizer = keras.optimizers.SGD(learning_rate=0.5, **{argument: 0.0})
     plain_optimizer = keras.optimizers.SGD(learning_rate=0.5)
     x, y = batches[0]
-    zero_optimizer.apply_gradients(zip(_gradients(with_zero, x, y), with_zero.trainable_variables, strict=True))
-    plain_optimizer.apply_gradients(zip(_gradients(unclipped, x, y), unclipped.trainable_variables, strict=True))
-    moved = max(float(np.max(np.abs(a - b))) for a, b in zip(before, with_zero.get_weights(), strict=True))
+    zero_optimizer.apply_gradients(
+        zip(_gradients(with_zero, x, y), with_zero.trainable_variables, strict=True)
+    )
+    plain_optimizer.apply_gradients(
+        zip(_gradients(unclipped, x, y), unclipped.trainable_variables, strict=True)
+    )
+    moved = max(
+        float(np.max(np.abs(a - b))) for a, b in zip(before, with_zero.get_weights(), strict=True)
+    )
     assert moved > 1e-3, "a threshold of 0 would zero every gradient if Keras applied it"
     assert _max_difference(with_zero, unclipped) == 0.0
     with pytest.raises(ValueError, match="threshold"):
@@ -130,7 +150,9 @@ def test_per_layer_clipping_on_real_gradients(batches):
     model, _ = _twin_models()
     grads = _gradients(model, *batches[0])
     groups = clipping.layer_groups(model)
-    layer_norms = {name: float(clipping.global_norm([grads[i] for i in idx])) for name, idx in groups.items()}
+    layer_norms = {
+        name: float(clipping.global_norm([grads[i] for i in idx])) for name, idx in groups.items()
+    }
     # hidden layer clipped to half its norm, output layer given a wider range than its norm: left alone
     thresholds = {"lstm": 0.5 * layer_norms["lstm"], "softmax": 2.0 * layer_norms["softmax"]}
     clipped, norms = clipping.clip_per_layer(grads, groups, thresholds)
@@ -139,7 +161,9 @@ def test_per_layer_clipping_on_real_gradients(batches):
     assert lstm_after == pytest.approx(thresholds["lstm"], rel=1e-5)
     for i in groups["softmax"]:
         np.testing.assert_allclose(clipped[i].numpy(), grads[i].numpy(), rtol=1e-6)
-    expected, _ = clipping.clip_by_global_norm([grads[i] for i in groups["lstm"]], thresholds["lstm"])
+    expected, _ = clipping.clip_by_global_norm(
+        [grads[i] for i in groups["lstm"]], thresholds["lstm"]
+    )
     for i, e in zip(groups["lstm"], expected, strict=True):
         np.testing.assert_array_equal(clipped[i].numpy(), e.numpy())
 
@@ -147,7 +171,9 @@ def test_per_layer_clipping_on_real_gradients(batches):
 # ---------------------------------------------------------------------------------------------------------------
 # Property tests on random gradient lists
 
-finite32 = st.floats(-1e3, 1e3, width=32, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+finite32 = st.floats(
+    -1e3, 1e3, width=32, allow_nan=False, allow_infinity=False, allow_subnormal=False
+)
 gradient_lists = st.lists(
     hnp.arrays(np.float32, hnp.array_shapes(min_dims=1, max_dims=3, max_side=5), elements=finite32),
     min_size=1,
@@ -230,12 +256,16 @@ def test_per_layer_clipping_is_global_clipping_within_each_layer(grads, draw):
     clipped, norms = clipping.clip_per_layer(grads, groups, limits)
     for name, indices in groups.items():
         layer = [grads[i] for i in indices]
-        assert float(norms[name]) == pytest.approx(math.sqrt(sum(_norm(g) ** 2 for g in layer)), rel=1e-5)
+        assert float(norms[name]) == pytest.approx(
+            math.sqrt(sum(_norm(g) ** 2 for g in layer)), rel=1e-5
+        )
         if limits[name] is None:
             expected = layer
         else:
             expected = [e.numpy() for e in clipping.clip_by_global_norm(layer, limits[name])[0]]
-            assert math.sqrt(sum(_norm(clipped[i]) ** 2 for i in indices)) <= limits[name] * (1 + 1e-5)
+            assert math.sqrt(sum(_norm(clipped[i]) ** 2 for i in indices)) <= limits[name] * (
+                1 + 1e-5
+            )
         for i, e in zip(indices, expected, strict=True):
             np.testing.assert_array_equal(clipped[i].numpy(), e)
 
@@ -271,9 +301,13 @@ def test_value_clipping_maps_inf_to_the_threshold_and_keeps_nan():
 def test_norm_clipping_of_non_finite_tensors():
     grads = [WITH_INF, WITH_NAN, FINITE]
     clipped, norms = clipping.clip_by_norm(grads, 2.0)
-    np.testing.assert_array_equal(clipped[0].numpy(), [np.nan, 0.0, 0.0])  # NaN where inf, 0 elsewhere
+    np.testing.assert_array_equal(
+        clipped[0].numpy(), [np.nan, 0.0, 0.0]
+    )  # NaN where inf, 0 elsewhere
     assert np.all(np.isnan(clipped[1].numpy()))  # a NaN anywhere: NaN everywhere
-    np.testing.assert_allclose(clipped[2].numpy(), FINITE * 2.0 / 5.0, rtol=1e-6)  # the others: clipped as usual
+    np.testing.assert_allclose(
+        clipped[2].numpy(), FINITE * 2.0 / 5.0, rtol=1e-6
+    )  # the others: clipped as usual
     for ours, theirs in zip(clipped, _keras_clipped(grads, "clipnorm", 2.0), strict=True):
         np.testing.assert_array_equal(ours.numpy(), theirs)
     norms = norms.numpy()
@@ -315,7 +349,10 @@ FUNCTIONS = {
     "clip_by_value": clipping.clip_by_value,
     "clip_by_norm": clipping.clip_by_norm,
     "clip_by_global_norm": clipping.clip_by_global_norm,
-    **{f"clip/{mode}": (lambda grads, c, mode=mode: clipping.clip(grads, mode, c)) for mode in MODES},
+    **{
+        f"clip/{mode}": (lambda grads, c, mode=mode: clipping.clip(grads, mode, c))
+        for mode in MODES
+    },
     "clip_per_layer": lambda grads, c: clipping.clip_per_layer(grads, {"a": [0]}, c),
     "clip_per_layer/mapping": lambda grads, c: clipping.clip_per_layer(grads, {"a": [0]}, {"a": c}),
 }
@@ -344,7 +381,9 @@ def test_clip_dispatcher_bad_input():
         clipping.clip([FINITE], "none", 1.0)
 
 
-@pytest.mark.parametrize("function", [clipping.clip_by_norm, clipping.global_norm, clipping.tensor_norms])
+@pytest.mark.parametrize(
+    "function", [clipping.clip_by_norm, clipping.global_norm, clipping.tensor_norms]
+)
 def test_grads_must_be_a_non_empty_list(function):
     args = (1.0,) if function is clipping.clip_by_norm else ()
     with pytest.raises(TypeError, match="grads"):
@@ -425,8 +464,12 @@ def test_unclipped_descent_catapults_off_the_cliff_and_clipped_descent_does_not(
     start, rate = (5.5, -2.0), 0.5
     free = descent.descend_cliff(start, rate, steps=40)
     safe = descent.descend_cliff(start, rate, steps=40, threshold=1.0)
-    assert free.points.shape == (41, 2) and free.step_sizes.shape == (40,) and not free.clipped.any()
-    assert free.step_sizes.max() > 100 * rate * 1.0  # one step far longer than any clipped step can be
+    assert (
+        free.points.shape == (41, 2) and free.step_sizes.shape == (40,) and not free.clipped.any()
+    )
+    assert (
+        free.step_sizes.max() > 100 * rate * 1.0
+    )  # one step far longer than any clipped step can be
     assert safe.step_sizes.max() <= rate * 1.0 + 1e-12
     assert safe.clipped.any()
     assert np.all(np.abs(safe.points) < 10)

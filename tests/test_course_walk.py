@@ -30,15 +30,21 @@ CLOSES = ["menu", "tab"]
 def _course_walk():
     """benchmarks/course_walk.py as a module (benchmarks/ is a folder of scripts, not a package)."""
     if "course_walk" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("course_walk", ROOT / "benchmarks" / "course_walk.py")
-        sys.modules["course_walk"] = importlib.util.module_from_spec(spec)  # dataclasses look their module up
+        spec = importlib.util.spec_from_file_location(
+            "course_walk", ROOT / "benchmarks" / "course_walk.py"
+        )
+        sys.modules["course_walk"] = importlib.util.module_from_spec(
+            spec
+        )  # dataclasses look their module up
         spec.loader.exec_module(sys.modules["course_walk"])
     return sys.modules["course_walk"]
 
 
 def _unavailable(reason: str):
     if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI must run the browser tests: .ci/run installs Chromium, requirements-dev.txt has it)")
+        pytest.fail(
+            f"{reason} (CI must run the browser tests: .ci/run installs Chromium, requirements-dev.txt has it)"
+        )
     pytest.skip(reason)
 
 
@@ -55,9 +61,13 @@ def test_two_notebooks_open_run_close_and_their_kernels_are_gone():
     assert [step.notebook[:2] for step in result.steps] == NOTEBOOKS, report
     for step, how in zip(result.steps, CLOSES):
         assert not step.error, f"{step.notebook}: {step.error}\n{report}"
-        assert step.gone_after_s is not None, f"{step.notebook}: kernel still alive after closing by {how}\n{report}"
+        assert step.gone_after_s is not None, (
+            f"{step.notebook}: kernel still alive after closing by {how}\n{report}"
+        )
         assert step.kernels_after == 0, report
-        assert step.kernel_pid is not None and step.kernel_peak_mb > 300, f"no real TensorFlow kernel seen:\n{report}"
+        assert step.kernel_pid is not None and step.kernel_peak_mb > 300, (
+            f"no real TensorFlow kernel seen:\n{report}"
+        )
     assert result.max_kernels == 1, f"one notebook at a time, one kernel at a time:\n{report}"
     assert walk.LIMIT_MB > result.peak_mb > result.start_mb > 0, report
     assert result.samples > 50, f"the session was sampled {result.samples} times only"

@@ -40,19 +40,27 @@ socket.socket.connect = refuse
 
 def run_python(code: str, keras_home) -> subprocess.CompletedProcess:
     env = os.environ | {"KERAS_HOME": str(keras_home)}
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_cache_dir_follows_keras_home(tmp_path):
-    result = run_python("from helpers import data_cache; print(data_cache.keras_cache_dir())", tmp_path)
+    result = run_python(
+        "from helpers import data_cache; print(data_cache.keras_cache_dir())", tmp_path
+    )
     assert result.stdout.strip() == str(tmp_path / "datasets" / "fashion-mnist"), result.stderr
 
 
 def test_no_network_and_no_cache_gives_one_clear_error(tmp_path):
-    result = run_python(NO_NETWORK + "from helpers import data\ndata.load_fashion_mnist()\n", tmp_path)
+    result = run_python(
+        NO_NETWORK + "from helpers import data\ndata.load_fashion_mnist()\n", tmp_path
+    )
     assert result.returncode != 0
     error = result.stderr
-    assert error.count("Traceback") == 1 and "urllib" not in error.split("DatasetUnavailableError")[0]
+    assert (
+        error.count("Traceback") == 1 and "urllib" not in error.split("DatasetUnavailableError")[0]
+    )
     message = error[error.index("helpers.data_cache.DatasetUnavailableError") :]
     assert str(tmp_path / "datasets" / "fashion-mnist") in message
     for name in data_cache.FASHION_MNIST_FILES:
@@ -71,7 +79,10 @@ def copy_dataset(target: Path) -> Path:
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     """Every file and folder under ``folder`` with its size and modification time (ns)."""
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob("*"))}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 def make_read_only(folder: Path) -> None:
@@ -91,12 +102,19 @@ def test_folder_argument_reads_a_read_only_folder_without_writing(tmp_path):
     before, keras_before = snapshot(folder), snapshot(keras_home)
     try:
         (x_train, y_train), (x_test, y_test) = data.load_fashion_mnist(folder=folder)
-        (kx_train, ky_train), (kx_test, ky_test) = data.load_fashion_mnist()  # Keras's loader on the same files
+        (kx_train, ky_train), (kx_test, ky_test) = (
+            data.load_fashion_mnist()
+        )  # Keras's loader on the same files
     finally:
         after, keras_after = snapshot(folder), snapshot(keras_home)
         make_writable(folder)
     assert after == before and keras_after == keras_before, "nothing may be written or downloaded"
-    for mine, keras_s in ((x_train, kx_train), (y_train, ky_train), (x_test, kx_test), (y_test, ky_test)):
+    for mine, keras_s in (
+        (x_train, kx_train),
+        (y_train, ky_train),
+        (x_test, kx_test),
+        (y_test, ky_test),
+    ):
         assert mine.dtype == keras_s.dtype and mine.shape == keras_s.shape
         np.testing.assert_array_equal(mine, keras_s)
 
@@ -145,7 +163,9 @@ def test_read_only_keras_home_with_the_files_loads_without_writing(tmp_path):
     import json
 
     folder = copy_dataset(tmp_path / "datasets" / "fashion-mnist")
-    (tmp_path / "keras.json").write_text('{"floatx": "float32"}')  # as a first run leaves it (Keras writes it)
+    (tmp_path / "keras.json").write_text(
+        '{"floatx": "float32"}'
+    )  # as a first run leaves it (Keras writes it)
     make_read_only(tmp_path)
     try:
         result = run_python(NO_NETWORK + READ_ONLY_SESSION, tmp_path)
@@ -162,21 +182,34 @@ def test_read_only_keras_home_with_the_files_loads_without_writing(tmp_path):
 @pytest.mark.parametrize("how", ["folder", "KERAS_HOME"])
 def test_files_that_do_not_belong_together_are_named_with_the_real_fix(tmp_path, how):
     folder = copy_dataset(tmp_path / "datasets" / "fashion-mnist")
-    shutil.copyfile(folder / "train-labels-idx1-ubyte.gz", folder / "t10k-labels-idx1-ubyte.gz")  # a valid file
+    shutil.copyfile(
+        folder / "train-labels-idx1-ubyte.gz", folder / "t10k-labels-idx1-ubyte.gz"
+    )  # a valid file
     assert not data_cache.corrupt_cache_files(folder)
     if how == "folder":
         with pytest.raises(data.DatasetUnavailableError) as caught:
             data.load_fashion_mnist(folder=folder)
         message = str(caught.value)
     else:
-        result = run_python(NO_NETWORK + "from helpers import data\ndata.load_fashion_mnist()\n", tmp_path)
+        result = run_python(
+            NO_NETWORK + "from helpers import data\ndata.load_fashion_mnist()\n", tmp_path
+        )
         assert result.returncode != 0 and result.stderr.count("Traceback") == 1
         message = result.stderr[result.stderr.index("helpers.data_cache.DatasetUnavailableError") :]
     (x_train, _), (x_test, _) = data.load_fashion_mnist()
-    assert str(folder / "t10k-labels-idx1-ubyte.gz") in message and str(folder / "t10k-images-idx3-ubyte.gz") in message
+    assert (
+        str(folder / "t10k-labels-idx1-ubyte.gz") in message
+        and str(folder / "t10k-images-idx3-ubyte.gz") in message
+    )
     assert f"{len(x_train):,} labels" in message and f"{len(x_test):,} images" in message
-    assert "do not belong together" in message and "copy all four files again" in message and "delete" in message
-    assert "train-images-idx3-ubyte.gz:" not in message  # the train split matches: not named as a culprit
+    assert (
+        "do not belong together" in message
+        and "copy all four files again" in message
+        and "delete" in message
+    )
+    assert (
+        "train-images-idx3-ubyte.gz:" not in message
+    )  # the train split matches: not named as a culprit
     assert "internet once" not in message and "Download error" not in message
 
 
@@ -185,7 +218,9 @@ def test_folder_argument_missing_files_and_bad_values(tmp_path):
     (folder / "t10k-images-idx3-ubyte.gz").unlink()
     with pytest.raises(data.DatasetUnavailableError, match="t10k-images-idx3-ubyte.gz") as caught:
         data.load_fashion_mnist(folder=folder)
-    assert str(folder) in str(caught.value) and "train-images" not in str(caught.value).split("\n")[0]
+    assert (
+        str(folder) in str(caught.value) and "train-images" not in str(caught.value).split("\n")[0]
+    )
     with pytest.raises(ValueError, match="folder"):
         data.load_fashion_mnist(folder=tmp_path / "no such folder")
     with pytest.raises(TypeError, match="folder"):
@@ -194,17 +229,25 @@ def test_folder_argument_missing_files_and_bad_values(tmp_path):
 
 def test_scaling_gives_the_same_float32_values_as_before():
     every_byte = np.arange(256, dtype=np.uint8).repeat(28 * 28).reshape(256, 28, 28)
-    np.testing.assert_array_equal(data.scale_images(every_byte), every_byte.astype(np.float32) / 255.0)
+    np.testing.assert_array_equal(
+        data.scale_images(every_byte), every_byte.astype(np.float32) / 255.0
+    )
     assert data.scale_images(every_byte).dtype == np.float32
 
 
 def test_unscaled_pixels_scale_to_exactly_the_loaded_values_part_by_part():
     (x_train, y_train), (x_test, y_test) = data.load_fashion_mnist()
     (p_train, q_train), (p_test, q_test) = data.load_fashion_mnist(scaled=False)
-    assert p_train.dtype == np.uint8 and p_train.shape == x_train.shape and p_test.shape == x_test.shape
+    assert (
+        p_train.dtype == np.uint8
+        and p_train.shape == x_train.shape
+        and p_test.shape == x_test.shape
+    )
     np.testing.assert_array_equal(q_train, y_train)
     np.testing.assert_array_equal(q_test, y_test)
-    batch = np.random.default_rng(0).integers(0, len(p_train), size=(3, 32))  # a gathered chunk, as the trainer does
+    batch = np.random.default_rng(0).integers(
+        0, len(p_train), size=(3, 32)
+    )  # a gathered chunk, as the trainer does
     np.testing.assert_array_equal(data.scale_images(p_train[batch]), x_train[batch])
     np.testing.assert_array_equal(data.scale_images(p_test), x_test)
     assert data.scale_images(x_test) is x_test  # already scaled: unchanged
@@ -219,8 +262,12 @@ def test_corrupt_cached_file_is_named_with_the_fix(tmp_path, damage):
     target = copy_dataset(tmp_path / "datasets" / "fashion-mnist")
     broken = target / "train-images-idx3-ubyte.gz"
     content = broken.read_bytes()
-    broken.write_bytes(content[: len(content) // 2] if damage == "truncate" else b"not a gzip file at all")
-    result = run_python(NO_NETWORK + "from helpers import data\ndata.load_fashion_mnist()\n", tmp_path)
+    broken.write_bytes(
+        content[: len(content) // 2] if damage == "truncate" else b"not a gzip file at all"
+    )
+    result = run_python(
+        NO_NETWORK + "from helpers import data\ndata.load_fashion_mnist()\n", tmp_path
+    )
     assert result.returncode != 0
     message = result.stderr[result.stderr.index("helpers.data_cache.DatasetUnavailableError") :]
     assert "corrupt" in message and str(broken) in message and "delete" in message
@@ -242,11 +289,15 @@ def test_pipeline_batches_and_determinism():
 def test_pipeline_on_uint8_pixels_gives_the_same_batches_bit_for_bit():
     (x, y), _ = data.load_fashion_mnist()
     (pixels, _), _ = data.load_fashion_mnist(scaled=False)
-    every_byte = np.arange(256, dtype=np.uint8).repeat(28 * 28).reshape(256, 28, 28)  # every pixel value
+    every_byte = (
+        np.arange(256, dtype=np.uint8).repeat(28 * 28).reshape(256, 28, 28)
+    )  # every pixel value
     for images, labels in ((x, y), (data.scale_images(every_byte), np.arange(256) % 10)):
         raw = pixels if images is x else every_byte
         scaled = [b for b, _ in zip(data.fashion_mnist_pipeline(images, labels, seed=5), range(12))]
-        from_pixels = [b for b, _ in zip(data.fashion_mnist_pipeline(raw, labels, seed=5), range(12))]
+        from_pixels = [
+            b for b, _ in zip(data.fashion_mnist_pipeline(raw, labels, seed=5), range(12))
+        ]
         for (xa, ya), (xb, yb) in zip(scaled, from_pixels):
             assert xb.dtype == xa.dtype == np.float32
             np.testing.assert_array_equal(xa.numpy(), xb.numpy())

@@ -45,8 +45,12 @@ def other_run(path: Path):
         return nbformat.read(BOOK_EXECUTED / path.name, as_version=4)
     notebook = nbformat.read(path, as_version=4)
     with _static_widgets():
-        NotebookClient(notebook, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()  # fmt: skip
+        NotebookClient(
+            notebook,
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
     return notebook
 
 

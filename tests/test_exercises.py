@@ -31,9 +31,9 @@ CHECK_CALL = re.compile(r'exercises\.check\("(\d\d\.\d+)", answer\)')
 
 def _typed(part: Part):
     """A value of the right type for ``part`` (not necessarily right)."""
-    return {"number": 1.0, "fraction": 0.5, "count": 1, "yes/no": True, "list": [1.0, 2.0]}.get(part.kind) or next(
-        iter(part.choices)
-    )
+    return {"number": 1.0, "fraction": 0.5, "count": 1, "yes/no": True, "list": [1.0, 2.0]}.get(
+        part.kind
+    ) or next(iter(part.choices))
 
 
 def _typed_answer(exercise: Exercise):
@@ -62,7 +62,9 @@ def test_a_wrong_type_is_named_not_a_traceback(exercise):
     assert not result.correct and expected in result.message, result.message
     if len(spec.parts) > 1:  # the right number of values, one of the wrong type
         result = exercises.feedback(exercise, (object(),) + _typed_answer(spec)[1:], {})
-        assert not result.correct and result.message.startswith("Not yet.\n(a) expected "), result.message
+        assert not result.correct and result.message.startswith("Not yet.\n(a) expected "), (
+            result.message
+        )
 
 
 def test_numbers_are_read_from_numpy_and_tensors_but_not_bools_or_strings():
@@ -103,18 +105,25 @@ def test_a_changed_notebook_variable_is_a_message_not_a_traceback(exercise):
     namespace = {name: "changed" for name, _ in spec.needs}
     result = exercises.feedback(exercise, _typed_answer(spec), namespace)
     assert not result.correct
-    assert result.message.startswith("The check could not compute the expected answer from"), result.message
+    assert result.message.startswith("The check could not compute the expected answer from"), (
+        result.message
+    )
     assert "Run All Cells" in result.message
 
 
 def test_check_prints_and_reads_the_callers_variables(capsys):
     namespace = {}
-    exec("from helpers import exercises\nanswer = 0.25\nresult = exercises.check('01.2', answer)", namespace)
+    exec(
+        "from helpers import exercises\nanswer = 0.25\nresult = exercises.check('01.2', answer)",
+        namespace,
+    )
     assert namespace["result"] is None
     assert capsys.readouterr().out.startswith("Not yet: that is γ")
     exec("def train_w(*args, **kwargs):\n    raise RuntimeError('boom')", namespace)
     exec("ok = exercises.correct('01.3', (True, 1e-7))", namespace)
-    assert namespace["ok"] is False  # train_w found in the caller's globals, and its error is a message
+    assert (
+        namespace["ok"] is False
+    )  # train_w found in the caller's globals, and its error is a message
     exercises.hint("01.1")
     hint = capsys.readouterr().out
     assert hint.startswith("Hint for exercise 01.1: ") and "2.4" not in hint
@@ -123,7 +132,9 @@ def test_check_prints_and_reads_the_callers_variables(capsys):
 # Exercises whose expected answer needs no notebook state: the right value (worked out here) and typical mistakes.
 LARGEST = float(np.finfo(np.float32).max)
 GROWING = 1.05 ** np.arange(200)
-THRESHOLD_GROWTH = np.percentile(GROWING, 10) / 1.0  # the threshold at step 200 over the one at step 1 (= norm 1)
+THRESHOLD_GROWTH = (
+    np.percentile(GROWING, 10) / 1.0
+)  # the threshold at step 200 over the one at step 1 (= norm 1)
 STATELESS = {
     "01.1": (
         [LARGEST**0.01, np.float32(LARGEST) ** np.float32(0.01)],
@@ -135,9 +146,18 @@ STATELESS = {
         ],
     ),
     "01.2": ([4.0, 4], [(0.25, "that is γ"), (1.0, "tanh")]),
-    "02.1": ([0.9**79], [(0.9**80, "one factor ρ too many"), (0.9**-79, "upside down"), (-(0.9**79), "sign")]),
-    "03.1": (["clipvalue", "value", "ClipValue"], [("global_clipnorm", "one common factor"), ("neither", "|g|")]),
-    "03.2": ([45, 44.9], [(math.pi / 4, "radians"), (90, "sign"), (30, "is not the largest angle")]),
+    "02.1": (
+        [0.9**79],
+        [(0.9**80, "one factor ρ too many"), (0.9**-79, "upside down"), (-(0.9**79), "sign")],
+    ),
+    "03.1": (
+        ["clipvalue", "value", "ClipValue"],
+        [("global_clipnorm", "one common factor"), ("neither", "|g|")],
+    ),
+    "03.2": (
+        [45, 44.9],
+        [(math.pi / 4, "radians"), (90, "sign"), (30, "is not the largest angle")],
+    ),
     "04.3": (
         [(1.0, "smaller"), (1, "shorter")],
         [
@@ -171,8 +191,11 @@ def test_checks_without_notebook_state_accept_the_answer_and_name_mistakes(exerc
 
 def _toy(kind="fraction", mistakes=(), compute=None, **part):
     values = {"x": 0.3, "other": 0.6, "same": 0.3}
-    return Exercise("99.1", parts=(Part("the share", kind, "x", mistakes=mistakes, **part),),
-                    compute=compute or (lambda namespace: values))  # fmt: skip
+    return Exercise(
+        "99.1",
+        parts=(Part("the share", kind, "x", mistakes=mistakes, **part),),
+        compute=compute or (lambda namespace: values),
+    )
 
 
 def test_generic_mistakes_of_a_fraction_and_the_tolerance():
@@ -207,15 +230,21 @@ def test_not_ready_is_passed_on_and_open_questions_list_what_to_mention():
     assert judge(_toy(compute=not_yet), 0.3, {}).message == "Train it first."
     spec = exercises.EXERCISES["02.3"]
     result = exercises.feedback("02.3", "the steps are shorter, the norms are not smaller", {})
-    assert result.correct and result.message.startswith("Compare your answer with what a good answer mentions:")
+    assert result.correct and result.message.startswith(
+        "Compare your answer with what a good answer mentions:"
+    )
     assert all(item in result.message for item in spec.mentions)
 
 
 def test_parts_are_answered_one_by_one():
     result = exercises.feedback("04.3", (1.0, "larger"), {})
-    assert result.message.startswith("Not yet.\n(a) correct.\n(b) m carries the spike"), result.message
+    assert result.message.startswith("Not yet.\n(a) correct.\n(b) m carries the spike"), (
+        result.message
+    )
     result = exercises.feedback("04.3", (1.0, "smaller"), {})
-    assert result.message.startswith("Correct (a: to within 1 %).\nNow the why: a good answer mentions\n")
+    assert result.message.startswith(
+        "Correct (a: to within 1 %).\nNow the why: a good answer mentions\n"
+    )
 
 
 def test_parts_and_kinds_are_checked_when_an_exercise_is_written():
@@ -229,7 +258,9 @@ def test_parts_and_kinds_are_checked_when_an_exercise_is_written():
 def _check_cells(notebook) -> dict[str, int]:
     """Exercise id -> the index of its check cell."""
     cells = enumerate(notebook.cells)
-    return {CHECK_CALL.search(c.source)[1]: i for i, c in cells if "check" in c.metadata.get("tags", [])}
+    return {
+        CHECK_CALL.search(c.source)[1]: i for i, c in cells if "check" in c.metadata.get("tags", [])
+    }
 
 
 def test_every_registered_exercise_has_its_check_cell_and_every_exercise_is_registered():
@@ -239,17 +270,28 @@ def test_every_registered_exercise_has_its_check_cell_and_every_exercise_is_regi
             continue  # a notebook whose exercises have no checks yet
         notebook = nbformat.read(path, as_version=4)
         checks = _check_cells(notebook)
-        assert set(checks) == registered, f"{path.name}: check cells {sorted(checks)}, registered {sorted(registered)}"
-        exercise_cells = [c for c in notebook.cells if c.cell_type == "markdown" and CHECK_LINE in c.source]
-        assert len(exercise_cells) == len(registered), f"{path.name}: each exercise says '{CHECK_LINE} …' once"
+        assert set(checks) == registered, (
+            f"{path.name}: check cells {sorted(checks)}, registered {sorted(registered)}"
+        )
+        exercise_cells = [
+            c for c in notebook.cells if c.cell_type == "markdown" and CHECK_LINE in c.source
+        ]
+        assert len(exercise_cells) == len(registered), (
+            f"{path.name}: each exercise says '{CHECK_LINE} …' once"
+        )
         for index in checks.values():
             before = notebook.cells[index - 1]
-            assert before.cell_type == "markdown" and CHECK_LINE in before.source, (path.name, index)
+            assert before.cell_type == "markdown" and CHECK_LINE in before.source, (
+                path.name,
+                index,
+            )
 
 
 def _bound_names(source: str) -> set[str]:
     """The names a code cell binds at top level or in loops/with blocks (magics and shell lines dropped)."""
-    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    code = "\n".join(
+        line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))
+    )
     names = set()
     for node in ast.walk(ast.parse(code)):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -265,10 +307,14 @@ def _bound_names(source: str) -> set[str]:
 def test_every_variable_a_check_reads_is_defined_by_the_lesson_before_its_check_cell(exercise):
     notebook = nbformat.read(NOTEBOOKS[exercise[:2]], as_version=4)
     index = _check_cells(notebook)[exercise]
-    lesson = [c for c in notebook.cells[:index] if c.cell_type == "code" and not c.metadata.get("tags")]
+    lesson = [
+        c for c in notebook.cells[:index] if c.cell_type == "code" and not c.metadata.get("tags")
+    ]
     bound = set().union(*(_bound_names(c.source) for c in lesson))
     missing = [name for name, _ in exercises.EXERCISES[exercise].needs if name not in bound]
-    assert not missing, f"{exercise} reads {missing}, which no lesson cell before its check cell defines"
+    assert not missing, (
+        f"{exercise} reads {missing}, which no lesson cell before its check cell defines"
+    )
 
 
 def test_a_list_answer_is_compared_entry_by_entry():
@@ -293,5 +339,7 @@ def test_a_list_answer_is_compared_entry_by_entry():
     assert "the unclipped sum" in judge(toy, [2, 2.83, 4, 5.66], {}).message
     assert "expected 4 numbers" in judge(toy, [1, 1.414], {}).message
     assert "entries 3 of your list" in judge(toy, [1, 1.414, 3, 2.83], {}).message
-    assert judge(toy, "1, 1.4, 2, 2.8", {}).message.startswith("Not yet: expected a list of numbers")
+    assert judge(toy, "1, 1.4, 2, 2.8", {}).message.startswith(
+        "Not yet: expected a list of numbers"
+    )
     assert judge(toy, [1, "x", 2, 3], {}).message.startswith("Not yet: expected a list of numbers")

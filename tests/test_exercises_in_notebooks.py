@@ -25,25 +25,37 @@ from helpers import exercises
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKED = {exercise[:2] for exercise in exercises.EXERCISES}
-NOTEBOOKS = [path for path in sorted((ROOT / "notebooks").glob("0*.ipynb")) if path.name[:2] in CHECKED]
+NOTEBOOKS = [
+    path for path in sorted((ROOT / "notebooks").glob("0*.ipynb")) if path.name[:2] in CHECKED
+]
 
 
 def _finite_rates(text):
     """01.3: the learning rates whose printed line ends "after 50 updates" (w finite after 50 updates)."""
-    return [float(rate) for rate in re.findall(r"^lr (\S+): .* after 50 updates", text, re.MULTILINE)]
+    return [
+        float(rate) for rate in re.findall(r"^lr (\S+): .* after 50 updates", text, re.MULTILINE)
+    ]
 
 
 def _angles(text):
     """03.4: the printed angle to E g of each rule."""
-    return {name: float(a) for name, a in re.findall(r"(\S+) clipping at c = \S+: angle to E g = ([\d.]+)°", text)}
+    return {
+        name: float(a)
+        for name, a in re.findall(r"(\S+) clipping at c = \S+: angle to E g = ([\d.]+)°", text)
+    }
 
 
 def _separable(text, prefix):
     """04.2: the printed verdicts of one block: (separable, lower in every seed, all)."""
-    verdicts = [line for line in text.splitlines() if line.startswith("at their best") == (prefix == "best")]
+    verdicts = [
+        line for line in text.splitlines() if line.startswith("at their best") == (prefix == "best")
+    ]
     verdicts = [line for line in verdicts if " vs " in line]
-    return (sum("not separable" not in v for v in verdicts), sum("lower in 5/5" in v or "lower in 3/3" in v
-            for v in verdicts), len(verdicts))  # fmt: skip
+    return (
+        sum("not separable" not in v for v in verdicts),
+        sum("lower in 5/5" in v or "lower in 3/3" in v for v in verdicts),
+        len(verdicts),
+    )
 
 
 def _lengths(text):
@@ -59,7 +71,10 @@ PROBES = {
         "w_overflow",
         [("-w_overflow", "positive"), ("float(np.finfo(np.float64).max) ** 0.01", "float64")],
     ),
-    "01.2": lambda text: (re.search(r"1/\\gamma = (\d+)", text)[1], [("0.25", "that is γ"), ("1.0", "tanh")]),
+    "01.2": lambda text: (
+        re.search(r"1/\\gamma = (\d+)", text)[1],
+        [("0.25", "that is γ"), ("1.0", "tanh")],
+    ),
     "01.3": lambda text: (
         f"({'Yes, with `1e-4`' in text}, {max(_finite_rates(text))!r})",
         [
@@ -69,11 +84,17 @@ PROBES = {
     ),
     "02.1": lambda text: (
         "measured_norms[0] / measured_norms[-1]",
-        [("rho ** length", "one factor ρ too many"), ("measured_norms[-1] / measured_norms[0]", "upside down")],
+        [
+            ("rho ** length", "one factor ρ too many"),
+            ("measured_norms[-1] / measured_norms[0]", "upside down"),
+        ],
     ),
     "02.2": lambda text: (
         '"GRU" if spread(gru_factors) < simple_spread else "SimpleRNN"',
-        [('"SimpleRNN" if spread(gru_factors) < simple_spread else "GRU"', "only path"), ('"the same"', "they differ")],
+        [
+            ('"SimpleRNN" if spread(gru_factors) < simple_spread else "GRU"', "only path"),
+            ('"the same"', "they differ"),
+        ],
     ),
     "02.3": lambda text: (
         '"the steps are half as long, the norms are not smaller"',
@@ -90,7 +111,10 @@ PROBES = {
     ),
     "03.4": lambda text: (
         repr(max(_angles(text), key=_angles(text).get)),
-        [(repr(min(_angles(text), key=_angles(text).get)), "re-weight"), ('"the same"', "they differ")],
+        [
+            (repr(min(_angles(text), key=_angles(text).get)), "re-weight"),
+            ('"the same"', "they differ"),
+        ],
     ),
     "04.1": lambda text: (
         "(clipped, int(np.sum(tight_final < none_final)))",
@@ -106,7 +130,10 @@ PROBES = {
                 f"({_separable(text, 'first')[1]}, {_separable(text, 'best')[0]})",
                 "(a) that counts only the pairs where the first ends lower",
             ),
-            (f"({_separable(text, 'first')[0]}, {_separable(text, 'best')[2]})", "(b) not every pair is separable"),
+            (
+                f"({_separable(text, 'first')[0]}, {_separable(text, 'best')[2]})",
+                "(b) not every pair is separable",
+            ),
         ],
     ),
     "04.3": lambda text: (
@@ -143,8 +170,14 @@ PROBES = {
     "05.3": lambda text: (
         '(top.split("/", 1)[1], int(np.sum(unit_ratios[top] > 0.1)))',
         [
-            ('(top.split("/", 1)[1], int(np.sum(unit_ratios[top] > 0.01)))', "(b) that is the count at"),
-            ('("softmax/bias", int(np.sum(unit_ratios[top] > 0.1)))', "(a) AGC skips the final layer"),
+            (
+                '(top.split("/", 1)[1], int(np.sum(unit_ratios[top] > 0.01)))',
+                "(b) that is the count at",
+            ),
+            (
+                '("softmax/bias", int(np.sum(unit_ratios[top] > 0.1)))',
+                "(a) AGC skips the final layer",
+            ),
         ],
     ),
     "06.1": lambda text: (
@@ -159,7 +192,7 @@ PROBES = {
         [
             (repr(_lengths(text)[::-1]), "(a) that is clipping after the sum"),
             (repr((_lengths(text)[0],) * 2), "(b) that is per-replica clipping"),
-        ],  # fmt: skip
+        ],
     ),
     "05.4": lambda text: (
         "last / first",
@@ -207,8 +240,12 @@ def run_with_probes(path: Path):
     notebook = nbformat.read(path, as_version=4)
     solutions = _solutions(notebook)
     last = {cells[-1]: exercise for exercise, cells in solutions.items()}
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})  # fmt: skip
+    client = NotebookClient(
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     results, stored = {}, []
     with _static_widgets(), client.setup_kernel():
         for index, cell in list(enumerate(notebook.cells)):
@@ -221,7 +258,9 @@ def run_with_probes(path: Path):
                 text = "\n".join(_text(notebook.cells[i]) for i in solutions[exercise])
                 right, wrongs = PROBES[exercise](text)
                 probe = nbformat.v4.new_code_cell(
-                    PROBE_CELL.format(exercise=exercise, expressions=[right] + [w for w, _ in wrongs])
+                    PROBE_CELL.format(
+                        exercise=exercise, expressions=[right] + [w for w, _ in wrongs]
+                    )
                 )
                 notebook.cells.append(probe)  # nbclient stores the executed cell back at its index
                 client.execute_cell(probe, len(notebook.cells) - 1)
@@ -229,7 +268,9 @@ def run_with_probes(path: Path):
                 printed = _text(probe)
                 assert printed.startswith("PROBE"), f"{exercise}: the probe failed: {probe.outputs}"
                 *judged, read_globals = json.loads(printed[len("PROBE") :])
-                assert read_globals, f"{exercise}: correct(), reading the cell's globals, rejects the solution's value"
+                assert read_globals, (
+                    f"{exercise}: correct(), reading the cell's globals, rejects the solution's value"
+                )
                 results[exercise] = (judged, wrongs)
     return notebook, stored, results
 
@@ -256,4 +297,6 @@ def test_checks_accept_each_solution_and_name_typical_mistakes(path):
     for exercise, ((right, *rejected), wrongs) in results.items():
         assert right[1], f"{exercise}: the solution's value {right[0]} is not accepted: {right[2]}"
         for (expression, correct, message), (_, words) in zip(rejected, wrongs, strict=True):
-            assert not correct and words in message, f"{exercise}: {expression} gave {message!r}, not {words!r}"
+            assert not correct and words in message, (
+                f"{exercise}: {expression} gave {message!r}, not {words!r}"
+            )

@@ -54,7 +54,9 @@ def test_alt_text_round_trips_in_utf8_and_pil_reads_it():
 
 
 def test_a_new_description_replaces_the_old_one_and_tEXt_is_read_too():
-    latin = _png(_figure(), metadata={figures.ALT_KEY: "An old description written by matplotlib as tEXt."})
+    latin = _png(
+        _figure(), metadata={figures.ALT_KEY: "An old description written by matplotlib as tEXt."}
+    )
     assert figures.alt_text(latin) == "An old description written by matplotlib as tEXt."
     replaced = figures.with_alt(latin, ALT)
     assert figures.alt_text(replaced) == ALT
@@ -103,7 +105,9 @@ def test_show_displays_the_png_with_its_description_and_closes_a_pyplot_figure()
 
 def test_the_palette_is_matplotlibs_colour_cycle():
     assert matplotlib.rcParams["axes.prop_cycle"].by_key()["color"] == list(figures.PALETTE)
-    assert matplotlib.colors.to_hex("C3") == figures.PALETTE[3].lower()  # "C3" is the red of the figures' code
+    assert (
+        matplotlib.colors.to_hex("C3") == figures.PALETTE[3].lower()
+    )  # "C3" is the red of the figures' code
 
 
 def test_every_widget_class_describes_its_figure():
@@ -117,10 +121,22 @@ def train_data():
 
 
 WIDGETS = {
-    "ScalarRecurrence": (lambda _: ScalarRecurrence(w=1.1, steps=100), ["w = 1.10", "T = 100", "1.38e+04"]),
-    "MatrixRecurrence": (lambda _: MatrixRecurrence(rho=1.5, activation="tanh"), ["tanh", "ρ = 1.50"]),
-    "GradientNormsPlot": (lambda _: GradientNormsPlot(units=8, batch=4, length=20), ["SimpleRNN", "t = 1 to 20"]),
-    "ClippingGeometry": (lambda _: ClippingGeometry(length=2.5, angle=30.0, threshold=1.0), ["2.50", "c = 1.00"]),
+    "ScalarRecurrence": (
+        lambda _: ScalarRecurrence(w=1.1, steps=100),
+        ["w = 1.10", "T = 100", "1.38e+04"],
+    ),
+    "MatrixRecurrence": (
+        lambda _: MatrixRecurrence(rho=1.5, activation="tanh"),
+        ["tanh", "ρ = 1.50"],
+    ),
+    "GradientNormsPlot": (
+        lambda _: GradientNormsPlot(units=8, batch=4, length=20),
+        ["SimpleRNN", "t = 1 to 20"],
+    ),
+    "ClippingGeometry": (
+        lambda _: ClippingGeometry(length=2.5, angle=30.0, threshold=1.0),
+        ["2.50", "c = 1.00"],
+    ),
     "CliffDescent": (lambda _: CliffDescent(), ["40 steps", "ηc = 0.5"]),
     "ThresholdExplorer": (
         lambda _: ThresholdExplorer(np.random.default_rng(0).lognormal(size=200), percentile=90.0),
@@ -155,21 +171,41 @@ def test_static_image_carries_the_widgets_description(name, monkeypatch, request
 def _run(losses, diverged_at=None, setting=None) -> History:
     loss = np.asarray(losses, np.float32)
     zeros = np.zeros_like(loss)
-    return History(setting or Setting(), loss, zeros, zeros + 1, zeros.astype(bool), diverged_at, len(loss),
-                   len(loss), 0.0, ())  # fmt: skip
+    return History(
+        setting or Setting(),
+        loss,
+        zeros,
+        zeros + 1,
+        zeros.astype(bool),
+        diverged_at,
+        len(loss),
+        len(loss),
+        0.0,
+        (),
+    )
 
 
 def test_seed_runs_curves_differ_without_colour_and_their_description_has_the_final_losses():
     settings = (Setting("none"), Setting("global_norm", 1.0))
-    histories = [[_run(np.full(60, 2.0)), _run(np.full(60, 1.0))],
-                 [_run(np.full(60, 0.5)), _run([0.5] * 10 + [np.inf], diverged_at=10)]]  # fmt: skip
+    histories = [
+        [_run(np.full(60, 2.0)), _run(np.full(60, 1.0))],
+        [_run(np.full(60, 0.5)), _run([0.5] * 10 + [np.inf], diverged_at=10)],
+    ]
     runs = SeedRuns(settings, (0, 1), histories)
     figure = plots.plot_seed_runs(runs, labels=["none", "clipped"], window=5)
-    lines = [line for line in figure.axes[0].get_lines() if line.get_label() in ("none", "clipped (1/2 diverged, ×)")]
+    lines = [
+        line
+        for line in figure.axes[0].get_lines()
+        if line.get_label() in ("none", "clipped (1/2 diverged, ×)")
+    ]
     assert len({(line.get_linestyle(), line.get_marker()) for line in lines}) == 2
     alt = plots.describe_seed_runs(runs, labels=["none", "clipped"], window=5)
     assert figures.check_alt(alt) == alt
-    assert "over 60 steps" in alt and "mean over 2 seeds" in alt and "running means over 5 steps" in alt
+    assert (
+        "over 60 steps" in alt
+        and "mean over 2 seeds" in alt
+        and "running means over 5 steps" in alt
+    )
     assert "none 1.5" in alt and "clipped 0.5 (1 of 2 seeds diverged)" in alt
     with pytest.raises(ValueError, match="labels must be a list with one entry per run"):
         plots.describe_seed_runs(runs, labels=["one"])
@@ -180,11 +216,16 @@ def test_seed_runs_curves_differ_without_colour_and_their_description_has_the_fi
 def test_lr_sweep_description_names_each_methods_best():
     rates = (0.1, 1.0)
     curves = {"a": (2.0, 1.0), "b": (0.5, 3.0)}
-    runs = {(k, lr): (_run(np.full(50, v)),) for k, vs in curves.items() for lr, v in zip(rates, vs)}
+    runs = {
+        (k, lr): (_run(np.full(50, v)),) for k, vs in curves.items() for lr, v in zip(rates, vs)
+    }
     sweep = sweeps.Sweep({k: Setting() for k in curves}, rates, runs)
     alt = plots.describe_lr_sweep(sweep)
     assert figures.check_alt(alt) == alt
-    assert "a at learning rate 1, final loss 1" in alt and "b at learning rate 0.1, final loss 0.5" in alt
+    assert (
+        "a at learning rate 1, final loss 1" in alt
+        and "b at learning rate 0.1, final loss 0.5" in alt
+    )
     assert "(0.1 to 1, log)" in alt and "0 runs diverged" in alt and "held-out" not in alt
     accuracy = {key: np.array([0.5]) for key in sweep.runs}
     assert "held-out accuracy 0.5" in plots.describe_lr_sweep(sweep, accuracy)

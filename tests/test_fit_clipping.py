@@ -36,8 +36,13 @@ def fit_tool(setting, xs, ys, log_dir=None, model_fn=models.article_lstm):
     optimizer = fit_clipping.clipping_optimizer(plain, setting.mode, setting.threshold, model=model)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     log = fit_clipping.NormLog(log_dir)
-    history = model.fit(tf.data.Dataset.from_tensor_slices((xs, ys)), epochs=1, verbose=0, shuffle=False,
-                        callbacks=[log])  # fmt: skip
+    history = model.fit(
+        tf.data.Dataset.from_tensor_slices((xs, ys)),
+        epochs=1,
+        verbose=0,
+        shuffle=False,
+        callbacks=[log],
+    )
     return model, log, history
 
 
@@ -59,7 +64,9 @@ def test_fit_logs_the_trainers_norms_for_the_same_setting_and_batches(train_data
     model, log, _ = fit_tool(setting, xs, ys)
     assert log.grad_norm.shape == (STEPS,)
     np.testing.assert_allclose(log.grad_norm, history.grad_norm, rtol=1e-4)
-    margin = np.abs(history.grad_norm / setting.threshold - 1) > 1e-4  # flags can only differ at a tie
+    margin = (
+        np.abs(history.grad_norm / setting.threshold - 1) > 1e-4
+    )  # flags can only differ at a tie
     if setting.mode == "global_norm":
         np.testing.assert_array_equal(log.clipped[margin], history.clipped[margin])
     else:
@@ -70,7 +77,9 @@ def test_fit_logs_the_trainers_norms_for_the_same_setting_and_batches(train_data
 
 
 def small_model():
-    return keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(2)])
+    return keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(2)]
+    )
 
 
 def tape_reference(mode, threshold, xs, ys, scale=1.0, accumulate=1, learning_rate=0.5):
@@ -92,7 +101,9 @@ def tape_reference(mode, threshold, xs, ys, scale=1.0, accumulate=1, learning_ra
         if mode == "autoclip":
             clipped, norm = autoclip(grads)
         elif mode == "agc":
-            clipped, norm = clipping.agc(grads, variables, threshold, skip=clipping.last_layer(model))
+            clipped, norm = clipping.agc(
+                grads, variables, threshold, skip=clipping.last_layer(model)
+            )
         else:
             clipped, norm = clipping.clip(grads, mode, threshold)
         if mode == "value":
@@ -117,11 +128,15 @@ SCALERS = {"keras": keras.optimizers.LossScaleOptimizer, "ours": fit_clipping.Lo
 def tool_run(mode, threshold, xs, ys, scale=None, accumulate=1, learning_rate=0.5, scaler="keras"):
     keras.utils.set_random_seed(0)
     model = small_model()
-    sgd = keras.optimizers.SGD(learning_rate, gradient_accumulation_steps=accumulate if accumulate > 1 else None)
+    sgd = keras.optimizers.SGD(
+        learning_rate, gradient_accumulation_steps=accumulate if accumulate > 1 else None
+    )
     optimizer = fit_clipping.clipping_optimizer(sgd, mode, threshold, model=model)
     if scale is not None:
         optimizer = SCALERS[scaler](optimizer, initial_scale=scale, dynamic_growth_steps=10**6)
-    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     log = fit_clipping.NormLog()
     dataset = tf.data.Dataset.from_tensor_slices((xs, ys))
     model.fit(dataset, epochs=1, verbose=0, shuffle=False, callbacks=[log])
@@ -134,17 +149,32 @@ def small_batches():
     return 3 * rng.normal(size=(12, 8, 3)).astype(np.float32), rng.integers(0, 2, (12, 8))
 
 
-RULES = [("none", None), ("value", 0.05), ("norm", 0.3), ("global_norm", 0.3), ("autoclip", 50.0), ("agc", 0.05)]
+RULES = [
+    ("none", None),
+    ("value", 0.05),
+    ("norm", 0.3),
+    ("global_norm", 0.3),
+    ("autoclip", 50.0),
+    ("agc", 0.05),
+]
 
 
 @pytest.mark.parametrize("mode, threshold", RULES)
 @pytest.mark.parametrize(
     "scale, accumulate, scaler",
-    [(None, 1, None), (2.0**12, 1, "keras"), (2.0**12, 1, "ours"), (None, 3, None), (2.0**12, 3, "keras"),
-     (2.0**12, 3, "ours")],
+    [
+        (None, 1, None),
+        (2.0**12, 1, "keras"),
+        (2.0**12, 1, "ours"),
+        (None, 3, None),
+        (2.0**12, 3, "keras"),
+        (2.0**12, 3, "ours"),
+    ],
     ids=["plain", "loss scale", "our loss scale", "accumulation", "both", "both, our loss scale"],
-)  # fmt: skip
-def test_every_rule_matches_the_tape_loop(small_batches, mode, threshold, scale, accumulate, scaler):
+)
+def test_every_rule_matches_the_tape_loop(
+    small_batches, mode, threshold, scale, accumulate, scaler
+):
     xs, ys = small_batches
     weights, log = tool_run(mode, threshold, xs, ys, scale, accumulate, scaler=scaler)
     expected, norms, flags = tape_reference(mode, threshold, xs, ys, scale or 1.0, accumulate)
@@ -161,7 +191,9 @@ def test_clipping_the_scaled_gradient_would_clip_at_c_times_s(small_batches):
     """The wrong hand loop (clip before unscaling) differs from the tool; the tool equals the right loop above."""
     xs, ys = small_batches
     right, _ = tool_run("global_norm", 0.3, xs, ys, scale=2.0**12)
-    wrong, _, _ = tape_reference("global_norm", 0.3 * 2.0**12, xs, ys)  # = clipping scaled gradients at c
+    wrong, _, _ = tape_reference(
+        "global_norm", 0.3 * 2.0**12, xs, ys
+    )  # = clipping scaled gradients at c
     unclipped, _, _ = tape_reference("none", None, xs, ys)
     assert max(np.abs(a - b).max() for a, b in zip(right, wrong)) > 1e-3
     for a, b in zip(wrong, unclipped):
@@ -173,10 +205,19 @@ def test_tensorboard_and_history_hold_the_log(tmp_path, small_batches):
     keras.utils.set_random_seed(0)
     model = small_model()
     optimizer = fit_clipping.clipping_optimizer(keras.optimizers.SGD(0.5), "global_norm", 0.3)
-    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     log = fit_clipping.NormLog(tmp_path)
-    history = model.fit(xs.reshape(-1, 3), ys.reshape(-1), batch_size=8, epochs=2, shuffle=False, verbose=0,
-                        callbacks=[log])  # fmt: skip
+    history = model.fit(
+        xs.reshape(-1, 3),
+        ys.reshape(-1),
+        batch_size=8,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
+        callbacks=[log],
+    )
     records = []  # read_scalars must not log (TensorFlow's deprecated summary_iterator warns once per process)
     handler = logging.Handler(logging.WARNING)
     handler.emit = records.append
@@ -192,16 +233,22 @@ def test_tensorboard_and_history_hold_the_log(tmp_path, small_batches):
     np.testing.assert_array_equal(scalars["clipped"][1].astype(bool), log.clipped)
     halves = log.clipped.reshape(2, -1)
     np.testing.assert_allclose(history.history["clipped_fraction"], halves.mean(axis=1))
-    np.testing.assert_allclose(history.history["grad_norm_max"], log.grad_norm.reshape(2, -1).max(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(
+        history.history["grad_norm_max"], log.grad_norm.reshape(2, -1).max(axis=1), rtol=1e-6
+    )
     assert 0 < log.clipped_fraction < 1
 
 
 def test_bad_input():
     sgd = keras.optimizers.SGD(0.1)
     with pytest.raises(ValueError, match="global_clipnorm"):
-        fit_clipping.clipping_optimizer(keras.optimizers.SGD(0.1, global_clipnorm=1.0), "global_norm", 1.0)
+        fit_clipping.clipping_optimizer(
+            keras.optimizers.SGD(0.1, global_clipnorm=1.0), "global_norm", 1.0
+        )
     with pytest.raises(TypeError, match="LossScaleOptimizer"):
-        fit_clipping.clipping_optimizer(keras.optimizers.LossScaleOptimizer(sgd), "global_norm", 1.0)
+        fit_clipping.clipping_optimizer(
+            keras.optimizers.LossScaleOptimizer(sgd), "global_norm", 1.0
+        )
     with pytest.raises(TypeError, match="Keras optimizer"):
         fit_clipping.clipping_optimizer("sgd", "global_norm", 1.0)
     with pytest.raises(ValueError, match="model="):
@@ -226,21 +273,33 @@ def scaled_fit(scaler, optimizer, clip=None, log_dir=None):
     (global norm at ``clip``, or no clipping); the model, NormLog, History and the loss scale after each step."""
     xs, ys = distributed_cases.mixed_batches()
     model = distributed_cases.mixed_model()
-    inner = fit_clipping.clipping_optimizer(optimizer, "none" if clip is None else "global_norm", clip)
-    wrapped = SCALERS[scaler](inner, initial_scale=distributed_cases.INITIAL_SCALE,
-                              dynamic_growth_steps=distributed_cases.GROWTH_STEPS)  # fmt: skip
+    inner = fit_clipping.clipping_optimizer(
+        optimizer, "none" if clip is None else "global_norm", clip
+    )
+    wrapped = SCALERS[scaler](
+        inner,
+        initial_scale=distributed_cases.INITIAL_SCALE,
+        dynamic_growth_steps=distributed_cases.GROWTH_STEPS,
+    )
     model.compile(optimizer=wrapped, loss="sparse_categorical_crossentropy")
     log, scales = fit_clipping.NormLog(log_dir), []
     read_scale = keras.callbacks.LambdaCallback(
         on_train_batch_end=lambda batch, logs: scales.append(float(wrapped.dynamic_scale.numpy()))
     )
-    history = model.fit(tf.data.Dataset.from_tensor_slices((xs, ys)), verbose=0, shuffle=False,
-                        callbacks=[log, read_scale])  # fmt: skip
+    history = model.fit(
+        tf.data.Dataset.from_tensor_slices((xs, ys)),
+        verbose=0,
+        shuffle=False,
+        callbacks=[log, read_scale],
+    )
     return model, log, history, np.array(scales)
 
 
-@pytest.mark.parametrize("make", [lambda: keras.optimizers.SGD(0.1), lambda: keras.optimizers.Adam(1e-3)],
-                         ids=["sgd", "adam"])  # fmt: skip
+@pytest.mark.parametrize(
+    "make",
+    [lambda: keras.optimizers.SGD(0.1), lambda: keras.optimizers.Adam(1e-3)],
+    ids=["sgd", "adam"],
+)
 @pytest.mark.parametrize("clip", [None, 0.5], ids=["no clipping", "global norm"])
 def test_our_loss_scaling_equals_keras_step_for_step_on_one_device(make, clip):
     """Bit for bit: the same skipped steps, scales, weights and (Adam's bias correction) iterations. With Grappler's
@@ -258,7 +317,9 @@ def test_our_loss_scaling_equals_keras_step_for_step_on_one_device(make, clip):
     assert int(model.optimizer.iterations.numpy()) == int(keras_model.optimizer.iterations.numpy())
     for ours, theirs in zip(model.get_weights(), keras_model.get_weights(), strict=True):
         np.testing.assert_array_equal(ours, theirs)
-    np.testing.assert_array_equal(log.grad_norm[~log.skipped], keras_log.grad_norm)  # Keras logs applied ones
+    np.testing.assert_array_equal(
+        log.grad_norm[~log.skipped], keras_log.grad_norm
+    )  # Keras logs applied ones
 
 
 def test_norm_log_marks_skipped_steps(tmp_path):
@@ -282,9 +343,14 @@ def ours_on_three_replicas():
     return run_case("mixed_mirrored", "ours")
 
 
-@pytest.mark.parametrize("one, three", [("one", "three"), ("clipping_one", "clipping_three")],
-                         ids=["no clipping", "global norm"])  # fmt: skip
-def test_our_loss_scaling_on_three_replicas_skips_one_devices_steps(ours_on_three_replicas, one, three):
+@pytest.mark.parametrize(
+    "one, three",
+    [("one", "three"), ("clipping_one", "clipping_three")],
+    ids=["no clipping", "global norm"],
+)
+def test_our_loss_scaling_on_three_replicas_skips_one_devices_steps(
+    ours_on_three_replicas, one, three
+):
     """The last replica's loss overflows float16 in the first steps, the others' do not (Keras's NaN case,
     ``test_framework_facts.py``). Ours: every replica holds the same weights, the same steps as one device are
     skipped, same loss scale. Tolerance on weights 1e-4 and on the final loss 1e-4 relative: the replicas round their
@@ -292,7 +358,9 @@ def test_our_loss_scaling_on_three_replicas_skips_one_devices_steps(ours_on_thre
     8e-6 on the weights after the run's applied steps (learning rate 0.1)."""
     reference, result = ours_on_three_replicas[one], ours_on_three_replicas[three]
     assert all(result["finite"]) and result["replicas_equal"]
-    assert result["skipped"] == reference["skipped"] and 2 <= sum(result["skipped"]) < len(result["skipped"])
+    assert result["skipped"] == reference["skipped"] and 2 <= sum(result["skipped"]) < len(
+        result["skipped"]
+    )
     assert result["scales"] == reference["scales"]
     norms, skipped = np.array(result["norms"]), np.array(result["skipped"])
     np.testing.assert_array_equal(np.isfinite(norms), ~skipped)

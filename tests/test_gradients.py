@@ -29,7 +29,8 @@ def _loop_reference(model, x, y):
     cell = layer.cell
     x = tf.constant(x)
     states = [
-        tf.zeros((x.shape[0], cell.units), tf.float64) for _ in range(2 if cell.__class__.__name__ == "LSTMCell" else 1)
+        tf.zeros((x.shape[0], cell.units), tf.float64)
+        for _ in range(2 if cell.__class__.__name__ == "LSTMCell" else 1)
     ]
     hs = []
     with tf.GradientTape() as tape:
@@ -72,7 +73,9 @@ def _lstm_reference(model, x, y):
 @pytest.mark.parametrize("rho", [0.8, 1.0, 1.2])
 @pytest.mark.parametrize("length", [10, 50])
 def test_linear_rnn_follows_rho_power_law(rho, length):
-    model = recurrent_model("SimpleRNN", units=16, rho=rho, activation="linear", seed=1, dtype="float64")
+    model = recurrent_model(
+        "SimpleRNN", units=16, rho=rho, activation="linear", seed=1, dtype="float64"
+    )
     x, y = _batch(length)
     measured = step_gradient_norms(model, x, y).hidden
     assert measured.shape == (length,)
@@ -84,7 +87,9 @@ def test_linear_rnn_follows_rho_power_law(rho, length):
 
 
 def test_tanh_rnn_breaks_the_linear_law_for_large_rho():
-    model = recurrent_model("SimpleRNN", units=16, rho=1.5, activation="tanh", seed=1, dtype="float64")
+    model = recurrent_model(
+        "SimpleRNN", units=16, rho=1.5, activation="tanh", seed=1, dtype="float64"
+    )
     x, y = _batch(50)
     measured = step_gradient_norms(model, x, y).hidden
     # saturation caps the growth far below 1.5^49
@@ -101,7 +106,9 @@ def test_step_norms_match_a_python_loop_over_the_cell(cell, activation):
     np.testing.assert_allclose(result.hidden, reference, rtol=1e-10)
     assert result.loss == pytest.approx(loss, rel=1e-12)
     # the forward pass is the layer's own
-    np.testing.assert_allclose(result.hidden_states[:, -1], model.get_layer("rnn")(x).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        result.hidden_states[:, -1], model.get_layer("rnn")(x).numpy(), rtol=1e-12
+    )
     assert result.hidden_states.shape == (8, 12, 6)
     assert (result.cell is None) == (cell != "LSTM")
 
@@ -141,7 +148,9 @@ def test_return_sequences_and_a_layer_before_the_rnn():
         for t in range(7):
             h, _ = cell(embedded[:, t, :], [h])
             hs.append(h)
-        loss = tf.reduce_mean(keras.losses.mean_squared_error(y, model.get_layer("readout")(tf.stack(hs, 1))))
+        loss = tf.reduce_mean(
+            keras.losses.mean_squared_error(y, model.get_layer("readout")(tf.stack(hs, 1)))
+        )
     reference = [float(tf.norm(g)) for g in tape.gradient(loss, hs)]
     np.testing.assert_allclose(result.hidden, reference, rtol=1e-10)
     # every step has its own loss term, so the last step is not the only source
@@ -185,11 +194,17 @@ def test_recurrent_layer_rejects_other_models():
     with pytest.raises(TypeError, match="model must be a keras.Sequential"):
         recurrent_layer("model")
     with pytest.raises(ValueError, match="exactly one of SimpleRNN, GRU, LSTM"):
-        recurrent_layer(keras.Sequential([keras.Input((3, 2)), keras.layers.Flatten(), keras.layers.Dense(1)]))
-    two = keras.Sequential([keras.Input((3, 2)), keras.layers.GRU(2, return_sequences=True), keras.layers.GRU(2)])
+        recurrent_layer(
+            keras.Sequential([keras.Input((3, 2)), keras.layers.Flatten(), keras.layers.Dense(1)])
+        )
+    two = keras.Sequential(
+        [keras.Input((3, 2)), keras.layers.GRU(2, return_sequences=True), keras.layers.GRU(2)]
+    )
     with pytest.raises(ValueError, match="exactly one"):
         recurrent_layer(two)
-    backwards = keras.Sequential([keras.Input((3, 2)), keras.layers.SimpleRNN(2, go_backwards=True)])
+    backwards = keras.Sequential(
+        [keras.Input((3, 2)), keras.layers.SimpleRNN(2, go_backwards=True)]
+    )
     with pytest.raises(ValueError, match="go_backwards"):
         recurrent_layer(backwards)
 

@@ -33,26 +33,39 @@ def free_ports(count: int) -> list[int]:
 
 
 def run_case(*args, env=None, timeout=TIMEOUT) -> dict:
-    done = subprocess.run([sys.executable, str(CASES), *args], capture_output=True, text=True, timeout=timeout,
-                          env=env, cwd=ROOT)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(CASES), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ROOT,
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, f"case {args} failed:\n{done.stderr[-3000:]}"
     return json.loads(lines[-1][len("RESULT ") :])
 
 
-def start_workers(folder: Path, case: str, *args) -> tuple[list[subprocess.Popen], list[Path], list[Path]]:
+def start_workers(
+    folder: Path, case: str, *args
+) -> tuple[list[subprocess.Popen], list[Path], list[Path]]:
     """Two processes of ``distributed_cases.py <case> <args> <output>`` forming one cluster (``TF_CONFIG``);
     their outputs and stderr files in ``folder``."""
     ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     processes, outputs, logs = [], [], []
     for index in range(2):
-        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        env = dict(
+            os.environ,
+            TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+        )
         outputs.append(folder / f"{case}{index}.json")
         logs.append(folder / f"{case}{index}.log")
         with open(logs[-1], "w") as log:
             command = [sys.executable, str(CASES), case, *args, str(outputs[-1])]
-            processes.append(subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log))
+            processes.append(
+                subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
+            )
     return processes, outputs, logs
 
 
@@ -71,8 +84,10 @@ def finish_workers(folder: Path, case: str, *args) -> list[dict]:
             try:
                 p.wait(timeout=TIMEOUT)
             except subprocess.TimeoutExpired:
-                pytest.fail(f"the workers of {case} {args} did not finish in {TIMEOUT} s (a hang?):\n"
-                            + "\n".join(log.read_text()[-1500:] for log in logs))  # fmt: skip
+                pytest.fail(
+                    f"the workers of {case} {args} did not finish in {TIMEOUT} s (a hang?):\n"
+                    + "\n".join(log.read_text()[-1500:] for log in logs)
+                )
     finally:
         stop(processes)
     for p, log in zip(processes, logs):
@@ -108,7 +123,9 @@ def _ours():
     from helpers import fit_clipping
 
     return fit_clipping.clipping_optimizer(
-        keras.optimizers.SGD(distributed_cases.LEARNING_RATE), "global_norm", distributed_cases.THRESHOLD
+        keras.optimizers.SGD(distributed_cases.LEARNING_RATE),
+        "global_norm",
+        distributed_cases.THRESHOLD,
     )
 
 
@@ -123,7 +140,9 @@ def one_device_mixed():
     return distributed_cases.mixed_fit(tf.distribute.get_strategy(), "keras", "plain")
 
 
-def test_two_workers_with_our_loss_scaling_skip_the_same_steps_as_one_device(tmp_path, one_device_mixed):
+def test_two_workers_with_our_loss_scaling_skip_the_same_steps_as_one_device(
+    tmp_path, one_device_mixed
+):
     """One worker's share holds the example whose scaled gradient overflows float16, the other's does not: both
     skip the same steps, which are one device's, and end with one device's loss scale and weights. Tolerance on
     the weights 1e-4: the workers round their partial gradients to float16 separately (relative 2^-11), one
@@ -132,11 +151,18 @@ def test_two_workers_with_our_loss_scaling_skip_the_same_steps_as_one_device(tmp
 
     workers = finish_workers(tmp_path, "mixed_worker", "ours")
     assert [w["replicas"] for w in workers] == [2, 2]
-    assert [any(w["has_rare"]) for w in workers] in ([True, False], [False, True])  # one worker overflows
+    assert [any(w["has_rare"]) for w in workers] in (
+        [True, False],
+        [False, True],
+    )  # one worker overflows
     reference = one_device_mixed
     before = [distributed_cases.INITIAL_SCALE] + reference["scales"][:-1]
-    skipped_one = [after < scale for after, scale in zip(reference["scales"], before)]  # a skipped step halves it
-    assert sum(skipped_one) >= 2 and not all(skipped_one)  # the case skips some steps and applies others
+    skipped_one = [
+        after < scale for after, scale in zip(reference["scales"], before)
+    ]  # a skipped step halves it
+    assert sum(skipped_one) >= 2 and not all(
+        skipped_one
+    )  # the case skips some steps and applies others
     for worker in workers:
         assert worker["skipped"] == workers[0]["skipped"] == skipped_one
         assert worker["scales"] == reference["scales"]

@@ -47,8 +47,12 @@ SOLUTION_FIRST_LINE = {
 #: markdown cell, so code solutions keep only ``source_hidden`` (``folded()`` closes the answer) and markdown ones fold
 #: themselves in ``<details>``.
 SOLUTION_HIDDEN = {"code": {"source_hidden": True}, "markdown": None}
-EXERCISE = re.compile(r"^(?:#{2,4}\s+Exercise\s+(\d+)\b|\s{0,3}(\d+)\.\s)", re.MULTILINE | re.IGNORECASE)
-CHECK_CALL = re.compile(r"""^exercises\.check\(\s*"(\d\d)\.(\d+)"\s*,\s*answer\s*\)""", re.MULTILINE)
+EXERCISE = re.compile(
+    r"^(?:#{2,4}\s+Exercise\s+(\d+)\b|\s{0,3}(\d+)\.\s)", re.MULTILINE | re.IGNORECASE
+)
+CHECK_CALL = re.compile(
+    r"""^exercises\.check\(\s*"(\d\d)\.(\d+)"\s*,\s*answer\s*\)""", re.MULTILINE
+)
 
 
 def _ids(paths):
@@ -120,7 +124,11 @@ def _solution_problems(cell) -> list[str]:
         problems.append(f"slide_type is {_slide_type(cell)!r}, not 'skip'")
     pattern = SOLUTION_FIRST_LINE.get(cell.cell_type)
     if pattern is None or not re.fullmatch(pattern, _first_line(cell)):
-        wanted = "# Solution to exercise N" if cell.cell_type == "code" else SOLUTION_FIRST_LINE["markdown"]
+        wanted = (
+            "# Solution to exercise N"
+            if cell.cell_type == "code"
+            else SOLUTION_FIRST_LINE["markdown"]
+        )
         problems.append(f"first line {_first_line(cell)[:60]!r} is not exactly {wanted!r}")
     return problems
 
@@ -141,13 +149,17 @@ def _check_problems(cell, notebook_number: str) -> list[str]:
         problems.append('no "check" tag')
     if _slide_type(cell) != "skip":
         problems.append(f"slide_type is {_slide_type(cell)!r}, not 'skip'")
-    if any(cell.metadata.get("jupyter", {}).get(key) for key in ("source_hidden", "outputs_hidden")):
+    if any(
+        cell.metadata.get("jupyter", {}).get(key) for key in ("source_hidden", "outputs_hidden")
+    ):
         problems.append("hidden: the learner writes the answer there")
     if not re.search(r"^answer = None\b", cell.source, re.MULTILINE):
         problems.append("it does not store answer = None")
     calls = CHECK_CALL.findall(cell.source)
     if len(calls) != 1 or calls[0][0] != notebook_number:
-        problems.append(f'it must call exercises.check("{notebook_number}.N", answer) once, calls {calls}')
+        problems.append(
+            f'it must call exercises.check("{notebook_number}.N", answer) once, calls {calls}'
+        )
     return problems
 
 
@@ -166,8 +178,14 @@ def test_there_are_notebooks():
 
 
 def test_stored_without_outputs_or_execution_counts(nb):
-    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
-    assert not dirty, f"code cells {dirty} carry outputs or execution counts: clear them before committing"
+    dirty = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and (c.outputs or c.execution_count)
+    ]
+    assert not dirty, (
+        f"code cells {dirty} carry outputs or execution counts: clear them before committing"
+    )
 
 
 def test_every_cell_has_slide_metadata(nb):
@@ -175,14 +193,22 @@ def test_every_cell_has_slide_metadata(nb):
     assert not dashes, (
         f"cells {dashes} have slide_type '-', which jupyterlab-slideshow never shows: use '' (continue the slide)"
     )
-    missing = [(i, _slide_type(c)) for i, c in enumerate(nb.cells) if _slide_type(c) not in SLIDE_TYPES]
-    assert not missing, f"cells lack metadata.slideshow.slide_type in {sorted(SLIDE_TYPES)}: {missing}"
+    missing = [
+        (i, _slide_type(c)) for i, c in enumerate(nb.cells) if _slide_type(c) not in SLIDE_TYPES
+    ]
+    assert not missing, (
+        f"cells lack metadata.slideshow.slide_type in {sorted(SLIDE_TYPES)}: {missing}"
+    )
 
 
 def test_title_cell_is_a_slide(nb):
     first = nb.cells[0]
-    assert _heading(first) is not None and _heading(first)[0] == 1, "the first cell must be the '# title' markdown"
-    assert _slide_type(first) == "slide", f"the title cell's slide_type is {_slide_type(first)!r}, not 'slide'"
+    assert _heading(first) is not None and _heading(first)[0] == 1, (
+        "the first cell must be the '# title' markdown"
+    )
+    assert _slide_type(first) == "slide", (
+        f"the title cell's slide_type is {_slide_type(first)!r}, not 'slide'"
+    )
 
 
 def test_every_heading_starts_a_slide(nb):
@@ -213,10 +239,17 @@ def test_ruff_lints_notebooks_at_88_characters():
         pytest.skip("ruff is not installed (requirements-dev.txt pins it)")
     settings = subprocess.run(
         [ruff, "check", "--show-settings", str(NOTEBOOKS[0].relative_to(ROOT))],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    assert re.search(rf"^linter\.line_length = {MAX_LINE}$", settings, re.MULTILINE), "ruff's notebook line length"
-    assert "E501" in settings and "line-too-long" in settings, "ruff does not select E501 for the notebooks"
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert re.search(rf"^linter\.line_length = {MAX_LINE}$", settings, re.MULTILINE), (
+        "ruff's notebook line length"
+    )
+    assert "E501" in settings and "line-too-long" in settings, (
+        "ruff does not select E501 for the notebooks"
+    )
 
 
 def test_has_the_lesson_frame_in_order(nb):
@@ -224,23 +257,37 @@ def test_has_the_lesson_frame_in_order(nb):
     missing = [name for name in SECTIONS if name not in positions]
     assert not missing, f"missing '## ' sections: {missing}"
     order = [positions[name] for name in SECTIONS]
-    assert order == sorted(order), f"sections out of order: {dict(zip(SECTIONS, order, strict=True))}"
+    assert order == sorted(order), (
+        f"sections out of order: {dict(zip(SECTIONS, order, strict=True))}"
+    )
     overview = "\n".join(c.source for _, c in _section(nb, "Overview"))
     assert re.search(r"^1\.\s", overview, re.MULTILINE), "Overview must list numbered goals"
     prerequisites = "\n".join(c.source for _, c in _section(nb, "Prerequisites"))
     assert re.search(r"^\|.*\|\s*$", prerequisites, re.MULTILINE), "Prerequisites must hold a table"
-    assert re.search(r"time to learn", prerequisites, re.IGNORECASE), "Prerequisites must say the time to learn"
+    assert re.search(r"time to learn", prerequisites, re.IGNORECASE), (
+        "Prerequisites must say the time to learn"
+    )
 
 
 def test_every_solution_cell_follows_the_convention(nb):
-    wrong = {i: problems for i, c in enumerate(nb.cells) if _is_solution(c) and (problems := _solution_problems(c))}
-    assert not wrong, f"solution cells break the convention (notes/COMMON.md) as {{cell: problems}}: {wrong}"
+    wrong = {
+        i: problems
+        for i, c in enumerate(nb.cells)
+        if _is_solution(c) and (problems := _solution_problems(c))
+    }
+    assert not wrong, (
+        f"solution cells break the convention (notes/COMMON.md) as {{cell: problems}}: {wrong}"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_every_check_cell_follows_the_convention(path):
     nb, number = nbformat.read(path, as_version=4), path.name[:2]
-    wrong = {i: problems for i, c in enumerate(nb.cells) if _is_check(c) and (problems := _check_problems(c, number))}
+    wrong = {
+        i: problems
+        for i, c in enumerate(nb.cells)
+        if _is_check(c) and (problems := _check_problems(c, number))
+    }
     assert not wrong, f"check cells break the convention as {{cell: problems}}: {wrong}"
 
 
@@ -254,16 +301,22 @@ def test_every_exercise_has_its_solution_right_after(nb):
         if cell.cell_type != "markdown" or _is_solution(cell):
             continue
         numbers = [int(a or b) for a, b in EXERCISE.findall(cell.source)]
-        assert len(numbers) <= 1, f"cell {index} states exercises {numbers}: one exercise per cell, solution after it"
+        assert len(numbers) <= 1, (
+            f"cell {index} states exercises {numbers}: one exercise per cell, solution after it"
+        )
         exercises += [(index, n) for n in numbers]
     assert exercises, "the Exercises section states no exercise ('### Exercise N' or 'N. ...')"
     numbers = [n for _, n in exercises]
-    assert numbers == list(range(1, len(numbers) + 1)), f"exercises numbered {numbers}, not 1..{len(numbers)}"
+    assert numbers == list(range(1, len(numbers) + 1)), (
+        f"exercises numbered {numbers}, not 1..{len(numbers)}"
+    )
     placed, checked = set(), set()
     for index, number in exercises:
         if index + 1 < len(nb.cells) and _is_check(nb.cells[index + 1]):
             got = _check_number(nb.cells[index + 1])
-            assert got == number, f"exercise {number} (cell {index}) is followed by the check of exercise {got}"
+            assert got == number, (
+                f"exercise {number} (cell {index}) is followed by the check of exercise {got}"
+            )
             checked.add(index + 1)
             index += 1
         following = []
@@ -273,7 +326,9 @@ def test_every_exercise_has_its_solution_right_after(nb):
             following.append(after)
         assert following, f"exercise {number} (cell {index}) is not followed by its solution cell"
         got = {after: _solution_number(nb.cells[after]) for after in following}
-        assert set(got.values()) == {number}, f"exercise {number} (cell {index}) is followed by solutions {got}"
+        assert set(got.values()) == {number}, (
+            f"exercise {number} (cell {index}) is followed by solutions {got}"
+        )
         placed.update(following)
     elsewhere = [i for i, c in enumerate(nb.cells) if _is_solution(c) and i not in placed]
     assert not elsewhere, f"solution cells {elsewhere} do not sit right after their exercise"
@@ -282,12 +337,21 @@ def test_every_exercise_has_its_solution_right_after(nb):
 
 
 def test_setup_quiets_tensorflow_before_importing_it(nb):
-    code = [(i, line) for i, c in enumerate(nb.cells) if c.cell_type == "code" for line in c.source.splitlines()]
+    code = [
+        (i, line)
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code"
+        for line in c.source.splitlines()
+    ]
     first_import = next((n for n, (_, line) in enumerate(code) if TF_IMPORT.match(line)), None)
     assert first_import is not None, "no cell imports tensorflow or keras"
     for name, pattern in ENV_SET.items():
         where = next((n for n, (_, line) in enumerate(code) if pattern.search(line)), None)
         assert where is not None, f"no cell sets os.environ[{name!r}]"
-        assert where < first_import, f"{name} is set after TensorFlow/Keras is imported (cell {code[first_import][0]})"
+        assert where < first_import, (
+            f"{name} is set after TensorFlow/Keras is imported (cell {code[first_import][0]})"
+        )
     setup = "\n".join(c.source for _, c in _section(nb, "Setup") if c.cell_type == "code")
-    assert "check_versions()" in setup and "seed_everything(" in setup, "Setup must check versions and seed"
+    assert "check_versions()" in setup and "seed_everything(" in setup, (
+        "Setup must check versions and seed"
+    )

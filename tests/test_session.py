@@ -36,18 +36,31 @@ def _cgroup_v1(root: Path, limit: int, used: int) -> Path:
     return root
 
 
-def _process(proc: Path, pid: int, cmdline: list[str], env: dict[str, str], pss_mb: int, rss_mb: int) -> Path:
+def _process(
+    proc: Path, pid: int, cmdline: list[str], env: dict[str, str], pss_mb: int, rss_mb: int
+) -> Path:
     folder = proc / str(pid)
     folder.mkdir(parents=True)
     (folder / "cmdline").write_bytes(b"\0".join(part.encode() for part in cmdline) + b"\0")
-    (folder / "environ").write_bytes(b"\0".join(f"{k}={v}".encode() for k, v in env.items()) + b"\0")
-    (folder / "smaps_rollup").write_text(f"00400000-ff rw-p 0 [rollup]\nRss: {rss_mb * MB // KB} kB\n"
-                                         f"Pss:  {pss_mb * MB // KB} kB\n")
-    (folder / "status").write_text(f"Name:\tpython\nVmHWM:\t{rss_mb * MB // KB} kB\nVmRSS:\t{rss_mb * MB // KB} kB\n")
+    (folder / "environ").write_bytes(
+        b"\0".join(f"{k}={v}".encode() for k, v in env.items()) + b"\0"
+    )
+    (folder / "smaps_rollup").write_text(
+        f"00400000-ff rw-p 0 [rollup]\nRss: {rss_mb * MB // KB} kB\nPss:  {pss_mb * MB // KB} kB\n"
+    )
+    (folder / "status").write_text(
+        f"Name:\tpython\nVmHWM:\t{rss_mb * MB // KB} kB\nVmRSS:\t{rss_mb * MB // KB} kB\n"
+    )
     return folder
 
 
-KERNEL = ["/srv/conda/envs/notebook/bin/python", "-m", "ipykernel_launcher", "-f", "/tmp/kernel-1.json"]
+KERNEL = [
+    "/srv/conda/envs/notebook/bin/python",
+    "-m",
+    "ipykernel_launcher",
+    "-f",
+    "/tmp/kernel-1.json",
+]
 
 
 @pytest.fixture
@@ -55,13 +68,19 @@ def proc(tmp_path) -> Path:
     """A fake /proc: this kernel (pid 100, 600 MB resident, cgroup v2 "0::/"), notebook 01's and 02's kernels, the
     server, and a kernel that nbconvert started (no notebook name)."""
     root = tmp_path / "proc"
-    own = _process(root, 100, KERNEL, {"JPY_SESSION_NAME": "/home/jovyan/notebooks/05_x.ipynb"}, 550, 600)
+    own = _process(
+        root, 100, KERNEL, {"JPY_SESSION_NAME": "/home/jovyan/notebooks/05_x.ipynb"}, 550, 600
+    )
     (own / "cgroup").write_text("0::/\n")
     (root / "self").symlink_to(own)
-    _process(root, 200, KERNEL, {"JPY_SESSION_NAME": "/home/jovyan/notebooks/01_first.ipynb"}, 480, 640)
+    _process(
+        root, 200, KERNEL, {"JPY_SESSION_NAME": "/home/jovyan/notebooks/01_first.ipynb"}, 480, 640
+    )
     _process(root, 300, KERNEL, {"HOME": "/home/jovyan"}, 300, 500)
     _process(root, 400, [*KERNEL[:2], "jupyterlab", "--ip=0.0.0.0"], {}, 120, 150)
-    _process(root, 500, KERNEL, {"JPY_SESSION_NAME": "/home/jovyan/notebooks/02_second.ipynb"}, 510, 700)
+    _process(
+        root, 500, KERNEL, {"JPY_SESSION_NAME": "/home/jovyan/notebooks/02_second.ipynb"}, 510, 700
+    )
     return root
 
 
@@ -77,7 +96,9 @@ def test_cgroup_v1_limit_and_usage(tmp_path, proc):
 
 def test_no_limit_prints_nothing(tmp_path, proc, capsys):
     """cgroup v2 "max", cgroup v1's huge number, no memory files at all, no cgroup folder (macOS, Windows)."""
-    host = tmp_path / "host"  # cgroup v2's root cgroup has no memory.max (a laptop's process at the root)
+    host = (
+        tmp_path / "host"
+    )  # cgroup v2's root cgroup has no memory.max (a laptop's process at the root)
     host.mkdir()
     (host / "cgroup.controllers").write_text("memory\n")
     roots = [
@@ -125,13 +146,25 @@ def test_too_little_memory_warns_once_naming_the_other_kernels(tmp_path, proc, c
         session.check_memory(5, cgroup_root=root, proc_root=proc)
     assert len(caught) == 1
     message = str(caught[0].message)
-    assert message.startswith("Only 500 MB of the session's memory are left and this notebook needs about 668 MB more")
+    assert message.startswith(
+        "Only 500 MB of the session's memory are left and this notebook needs about 668 MB more"
+    )
     # largest first, by name; the server (no ipykernel_launcher) and this kernel are not listed
-    assert "(02_second.ipynb: 510 MB, 01_first.ipynb: 480 MB, a kernel (process 300): 300 MB)" in message
+    assert (
+        "(02_second.ipynb: 510 MB, 01_first.ipynb: 480 MB, a kernel (process 300): 300 MB)"
+        in message
+    )
     assert "05_x.ipynb" not in message and "150 MB" not in message
-    assert "File → Close and Shut Down Notebook" in message and "Running Terminals and Kernels" in message
-    assert caught[0].filename == __file__, "the warning points at the caller (the setup cell), not at helpers"
-    assert capsys.readouterr().out.startswith("Session memory: 1,500 MB of 2,000 MB in use, 500 MB left")
+    assert (
+        "File → Close and Shut Down Notebook" in message
+        and "Running Terminals and Kernels" in message
+    )
+    assert caught[0].filename == __file__, (
+        "the warning points at the caller (the setup cell), not at helpers"
+    )
+    assert capsys.readouterr().out.startswith(
+        "Session memory: 1,500 MB of 2,000 MB in use, 500 MB left"
+    )
 
 
 def test_too_little_memory_and_no_other_kernel(tmp_path, proc, monkeypatch):
@@ -144,8 +177,12 @@ def test_too_little_memory_and_no_other_kernel(tmp_path, proc, monkeypatch):
 
 @pytest.mark.parametrize(
     ("notebook", "error", "match"),
-    [(0, ValueError, "notebook must be an integer >= 1"), (7, ValueError, "notebook must be an integer <= 6"),
-     ("05", TypeError, "notebook must be an integer"), (True, TypeError, "notebook must be an integer")],
+    [
+        (0, ValueError, "notebook must be an integer >= 1"),
+        (7, ValueError, "notebook must be an integer <= 6"),
+        ("05", TypeError, "notebook must be an integer"),
+        (True, TypeError, "notebook must be an integer"),
+    ],
 )
 def test_bad_notebook_number(notebook, error, match):
     with pytest.raises(error, match=match):
@@ -194,7 +231,11 @@ def test_each_notebook_checks_its_own_memory_and_says_how_to_close_it(path):
     calls = [cell for cell in cells if "session.check_memory(" in cell.source]
     assert len(calls) == 1 and "helpers.check_versions()" in calls[0].source, path.name
     assert f"session.check_memory(notebook={int(path.name[:2])})" in calls[0].source
-    text = [cell.source for cell in cells if cell.cell_type == "markdown" and "What's next" in cell.source]
+    text = [
+        cell.source
+        for cell in cells
+        if cell.cell_type == "markdown" and "What's next" in cell.source
+    ]
     assert text, f"{path.name} has no What's next"
     closing = " ".join(text[-1].split("What's next", 1)[1].split())
     assert "File → Close and Shut Down Notebook" in closing, path.name

@@ -55,12 +55,16 @@ def test_unsupported_python_is_told_to_make_a_new_virtualenv(version):
     advice = setup.python_advice(version)
     assert f"Python {'.'.join(map(str, version))} is not supported" in advice
     assert "3.11, 3.12 or 3.13" in advice
-    assert "python3.11 -m venv" in advice and "py -3.11 -m venv" in advice and "Activate.ps1" in advice
+    assert (
+        "python3.11 -m venv" in advice and "py -3.11 -m venv" in advice and "Activate.ps1" in advice
+    )
     assert "cannot change the Python" in advice
     lines = advice.splitlines()
     venv_line = next(i for i, line in enumerate(lines) if "python3.11 -m venv" in line)
     pip_line = next(i for i, line in enumerate(lines) if "pip install -r requirements.txt" in line)
-    assert venv_line < pip_line, "the new virtualenv comes first; pip alone cannot change the Python"
+    assert venv_line < pip_line, (
+        "the new virtualenv comes first; pip alone cannot change the Python"
+    )
 
 
 def test_this_python_gets_no_python_warning():

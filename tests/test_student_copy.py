@@ -29,12 +29,16 @@ def _kept(path: Path, checks: bool) -> list:
 @pytest.mark.parametrize("checks", [True, False], ids=["with checks", "without checks"])
 def test_a_copy_drops_the_solutions_and_keeps_everything_else(tmp_path, checks):
     written = write_copies(ROOT / "notebooks", tmp_path, checks=checks)
-    assert [p.name for p in written] == [p.name for p in sorted((ROOT / "notebooks").glob("*.ipynb"))]
+    assert [p.name for p in written] == [
+        p.name for p in sorted((ROOT / "notebooks").glob("*.ipynb"))
+    ]
     for path in NOTEBOOKS:
         copy = nbformat.read(tmp_path / path.name, as_version=4)
         nbformat.validate(copy)
         assert not [c for c in copy.cells if "solution" in _tags(c)]
-        assert bool([c for c in copy.cells if "check" in _tags(c)]) == checks  # every notebook has checked exercises
+        assert (
+            bool([c for c in copy.cells if "check" in _tags(c)]) == checks
+        )  # every notebook has checked exercises
         kept = _kept(path, checks)
         assert [c.id for c in copy.cells] == [c.id for c in kept]
         for original, copied in zip(kept, copy.cells, strict=True):
@@ -67,21 +71,32 @@ def test_one_notebook_can_be_copied(tmp_path):
 
 def test_the_command_writes_copies_and_refuses_bad_paths(tmp_path):
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "helpers.student_copy", *map(str, args)],
-                              cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "helpers.student_copy", *map(str, args)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
 
     done = run("notebooks", tmp_path / "out", "--no-checks")
     assert done.returncode == 0, done.stderr
-    assert f"wrote {tmp_path / 'out' / NOTEBOOKS[0].name} (without solutions or checks)" in done.stdout
+    assert (
+        f"wrote {tmp_path / 'out' / NOTEBOOKS[0].name} (without solutions or checks)" in done.stdout
+    )
     before = NOTEBOOKS[0].read_bytes()
     for args, words in (
         (("notebooks", "notebooks"), "must not be the notebooks' own folder"),
         (("notebooks", ROOT / "notebooks" / "."), "must not be the notebooks' own folder"),
-        ((tmp_path / "missing", tmp_path / "x"), "source must be a folder of notebooks or an .ipynb file"),
+        (
+            (tmp_path / "missing", tmp_path / "x"),
+            "source must be a folder of notebooks or an .ipynb file",
+        ),
         ((tmp_path / "out" / NOTEBOOKS[0].name, NOTEBOOKS[1]), "destination must be a folder"),
         ((tmp_path / "empty", tmp_path / "x"), "holds no .ipynb file"),
     ):
         (tmp_path / "empty").mkdir(exist_ok=True)
         failed = run(*args)
-        assert failed.returncode == 2 and words in failed.stderr and "Traceback" not in failed.stderr, failed.stderr
+        assert (
+            failed.returncode == 2 and words in failed.stderr and "Traceback" not in failed.stderr
+        ), failed.stderr
     assert NOTEBOOKS[0].read_bytes() == before

@@ -29,7 +29,10 @@ PLATFORMS = {
 
 
 def tensorflow_requirements() -> list[Requirement]:
-    lines = [line.split("#", 1)[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    lines = [
+        line.split("#", 1)[0].strip()
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+    ]
     return [Requirement(line) for line in lines if line.startswith("tensorflow")]
 
 
@@ -42,7 +45,9 @@ def test_markers_choose_exactly_the_tensorflow_that_has_a_wheel(platform):
     assert str(chosen[0].specifier) == "==2.21.0"
 
 
-@pytest.mark.parametrize("environment", [("darwin", "x86_64"), ("win32", "ARM64"), ("freebsd14", "amd64")])
+@pytest.mark.parametrize(
+    "environment", [("darwin", "x86_64"), ("win32", "ARM64"), ("freebsd14", "amd64")]
+)
 def test_exactly_one_tensorflow_anywhere_else_too(environment):
     values = dict(zip(("sys_platform", "platform_machine"), environment))
     assert len([r for r in tensorflow_requirements() if r.marker.evaluate(values)]) == 1

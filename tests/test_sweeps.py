@@ -23,7 +23,9 @@ def split():
 
 @pytest.fixture(scope="module")
 def sweep(split):
-    return sweeps.lr_sweep(METHODS, RATES, split[0], STEPS, seeds=2, best_seeds=3, chunk=STEPS, progress=False)
+    return sweeps.lr_sweep(
+        METHODS, RATES, split[0], STEPS, seeds=2, best_seeds=3, chunk=STEPS, progress=False
+    )
 
 
 def test_every_method_at_every_rate_and_more_seeds_at_its_best(sweep):
@@ -32,7 +34,10 @@ def test_every_method_at_every_rate_and_more_seeds_at_its_best(sweep):
             runs = sweep.runs[(label, lr)]
             expected = 3 if lr == sweep.best(label) else 2
             assert [h.setting.seed for h in runs] == list(range(expected))
-            assert all(h.setting == Setting(method.mode, method.threshold, lr, seed=h.setting.seed) for h in runs)
+            assert all(
+                h.setting == Setting(method.mode, method.threshold, lr, seed=h.setting.seed)
+                for h in runs
+            )
 
 
 def test_best_is_the_lowest_mean_over_the_grid_seeds(sweep):
@@ -43,22 +48,33 @@ def test_best_is_the_lowest_mean_over_the_grid_seeds(sweep):
 
 
 def test_runs_equal_train_seeds_and_reuse_trains_nothing_again(sweep, split, monkeypatch):
-    alone = training.train_seeds(Setting("global_norm", 0.05, 0.1), split[0], STEPS, seeds=2, chunk=STEPS,
-                                 progress=False)  # fmt: skip
+    alone = training.train_seeds(
+        Setting("global_norm", 0.05, 0.1), split[0], STEPS, seeds=2, chunk=STEPS, progress=False
+    )
     for a, b in zip(alone.histories[0], sweep.runs[("clip", 0.1)]):
         np.testing.assert_array_equal(a.loss, b.loss)  # one answer per setting
-    monkeypatch.setattr(training, "_train", lambda *a, **k: pytest.fail("trained a run it was given"))
-    again = sweeps.lr_sweep(METHODS, RATES, split[0], STEPS, seeds=2, best_seeds=3, reuse=[sweep.all()])
+    monkeypatch.setattr(
+        training, "_train", lambda *a, **k: pytest.fail("trained a run it was given")
+    )
+    again = sweeps.lr_sweep(
+        METHODS, RATES, split[0], STEPS, seeds=2, best_seeds=3, reuse=[sweep.all()]
+    )
     assert again.runs == sweep.runs
 
 
 def test_train_runs_takes_known_runs_and_trains_the_rest(split):
-    first = training.train_seeds(Setting("none", learning_rate=0.1), split[0], STEPS, seeds=2, chunk=STEPS,
-                                 progress=False)  # fmt: skip
-    wanted = [Setting("none", learning_rate=0.1, seed=1), Setting("none", learning_rate=0.1, seed=2)]
+    first = training.train_seeds(
+        Setting("none", learning_rate=0.1), split[0], STEPS, seeds=2, chunk=STEPS, progress=False
+    )
+    wanted = [
+        Setting("none", learning_rate=0.1, seed=1),
+        Setting("none", learning_rate=0.1, seed=2),
+    ]
     runs = training.train_runs(wanted, split[0], STEPS, reuse=[first], chunk=STEPS, progress=False)
     assert runs[0] is first.histories[0][1] and runs[1].setting == wanted[1]
-    other_length = training.train_runs(wanted[:1], split[0], STEPS + 1, reuse=[first], progress=False)
+    other_length = training.train_runs(
+        wanted[:1], split[0], STEPS + 1, reuse=[first], progress=False
+    )
     assert other_length[0] is not first.histories[0][1]  # runs of another length are not reused
     with pytest.raises(TypeError, match="reuse must hold SeedRuns or lists of History"):
         training.train_runs(wanted, split[0], STEPS, reuse=[[1.0]])
@@ -66,15 +82,31 @@ def test_train_runs_takes_known_runs_and_trains_the_rest(split):
 
 def test_good_range_interpolates_in_log_learning_rate():
     def run(loss):
-        return History(Setting(), np.full(50, loss, np.float32), np.zeros(50, np.float32), np.ones(50, np.float32),
-                       np.zeros(50, bool), None, 50, 50, 0.0, ())  # fmt: skip
+        return History(
+            Setting(),
+            np.full(50, loss, np.float32),
+            np.zeros(50, np.float32),
+            np.ones(50, np.float32),
+            np.zeros(50, bool),
+            None,
+            50,
+            50,
+            0.0,
+            (),
+        )
 
     losses = {0.01: 2.0, 0.1: 1.0, 1.0: 1.5, 10.0: math.inf}
-    fake = sweeps.Sweep({"m": Setting()}, tuple(losses), {("m", lr): (run(v),) for lr, v in losses.items()})
+    fake = sweeps.Sweep(
+        {"m": Setting()}, tuple(losses), {("m", lr): (run(v),) for lr, v in losses.items()}
+    )
     assert fake.best("m") == 0.1
-    low, high = fake.good_range("m", 0.25)  # 1.25 is crossed a quarter of the way down and half of the way up
+    low, high = fake.good_range(
+        "m", 0.25
+    )  # 1.25 is crossed a quarter of the way down and half of the way up
     np.testing.assert_allclose([math.log10(low), math.log10(high)], [-1.25, -0.5])
-    assert fake.good_range("m", 0.9) == pytest.approx((0.01 * 10**0.1, 1.0))  # stops before the diverged point
+    assert fake.good_range("m", 0.9) == pytest.approx(
+        (0.01 * 10**0.1, 1.0)
+    )  # stops before the diverged point
     assert "×" in fake.table(0.25) and "0.1" in fake.table(0.25)
 
 
@@ -87,9 +119,16 @@ def test_compare_is_paired_by_seed(sweep):
 def test_verdict_words():
     assert training.verdict([1, 2, 3], [2, 3, 4]) == "lower in 3/3 seeds"
     assert training.verdict([3, 4, 5], [2, 3, 4]) == "higher in 3/3 seeds"
-    assert training.verdict([1, 4, 3], [2, 3, 4]) == "lower in 2/3 seeds only: not separable with 3 seeds"
-    assert training.verdict([1, 1], [1, 1]).startswith("lower in 0/2 seeds only")  # ties separate nothing
-    assert training.verdict([math.inf, 1], [1, 2]).startswith("lower in 1/2")  # a diverged run never wins
+    assert (
+        training.verdict([1, 4, 3], [2, 3, 4])
+        == "lower in 2/3 seeds only: not separable with 3 seeds"
+    )
+    assert training.verdict([1, 1], [1, 1]).startswith(
+        "lower in 0/2 seeds only"
+    )  # ties separate nothing
+    assert training.verdict([math.inf, 1], [1, 2]).startswith(
+        "lower in 1/2"
+    )  # a diverged run never wins
     with pytest.raises(ValueError, match="one final loss per seed"):
         training.verdict([1, 2], [1, 2, 3])
 
@@ -112,15 +151,21 @@ def test_held_out_accuracy_matches_evaluate_and_marks_diverged_runs(sweep, split
 
 def test_seed_runs_join_verdict_and_held_out_column(split):
     (x, y), (x_test, y_test) = split
-    a = training.train_seeds(Setting("none", learning_rate=0.1), (x, y), STEPS, seeds=2, chunk=STEPS, progress=False)
-    b = training.train_seeds(Setting("value", 0.01, 0.1), (x, y), STEPS, seeds=2, chunk=STEPS, progress=False)
+    a = training.train_seeds(
+        Setting("none", learning_rate=0.1), (x, y), STEPS, seeds=2, chunk=STEPS, progress=False
+    )
+    b = training.train_seeds(
+        Setting("value", 0.01, 0.1), (x, y), STEPS, seeds=2, chunk=STEPS, progress=False
+    )
     both = training.SeedRuns.join(a, b)
     assert both.settings == a.settings + b.settings and both.histories == a.histories + b.histories
     assert both.verdict(1, 0) == training.verdict(*both.final_losses()[[1, 0]])
     table = both.summary(held_out=training.held_out_accuracy(both, x_test, y_test))
     assert "held-out accuracy" in table.splitlines()[0]
     with pytest.raises(ValueError, match="share their seeds"):
-        training.SeedRuns.join(a, training.train_seeds(Setting(), (x, y), 5, seeds=[3], progress=False))
+        training.SeedRuns.join(
+            a, training.train_seeds(Setting(), (x, y), 5, seeds=[3], progress=False)
+        )
     with pytest.raises(ValueError, match="held_out must hold one accuracy per setting and seed"):
         both.summary(held_out=np.zeros(3))
 
@@ -150,13 +195,28 @@ def test_figure_has_one_curve_per_method_and_both_panels(sweep, split):
 
 def test_compare_ranges_reads_widths_and_tops_with_a_tolerance():
     def run(loss):
-        return History(Setting(), np.full(50, loss, np.float32), np.zeros(50, np.float32), np.ones(50, np.float32),
-                       np.zeros(50, bool), None, 50, 50, 0.0, ())  # fmt: skip
+        return History(
+            Setting(),
+            np.full(50, loss, np.float32),
+            np.zeros(50, np.float32),
+            np.ones(50, np.float32),
+            np.zeros(50, bool),
+            None,
+            50,
+            50,
+            0.0,
+            (),
+        )
 
     rates = (0.01, 0.1, 1.0, 10.0)
     curves = {"a": (3.0, 1.0, 3.0, 3.0), "b": (3.0, 1.0, 1.0, 3.0), "c": (3.0, 1.0, 3.0, 3.0)}
-    fake = sweeps.Sweep({k: Setting() for k in curves}, rates,
-                        {(k, lr): (run(v),) for k, vs in curves.items() for lr, v in zip(rates, vs)})  # fmt: skip
+    fake = sweeps.Sweep(
+        {k: Setting() for k in curves},
+        rates,
+        {(k, lr): (run(v),) for k, vs in curves.items() for lr, v in zip(rates, vs)},
+    )
     assert fake.compare_ranges("b", "a", 0.5).endswith("wider; highest lr 1.8 vs 0.18: higher")
-    assert "narrower" in fake.compare_ranges("a", "b", 0.5) and "lower" in fake.compare_ranges("a", "b", 0.5)
+    assert "narrower" in fake.compare_ranges("a", "b", 0.5) and "lower" in fake.compare_ranges(
+        "a", "b", 0.5
+    )
     assert fake.compare_ranges("c", "a", 0.5).count("about the same (within 25%)") == 2

@@ -27,13 +27,17 @@ def test_orthogonal_powers_follow_rho_to_the_k():
 def test_linear_jacobian_norms_equal_matrix_power_norms():
     matrix = theory.matrix_with_spectral_radius(1.1, 8, kind="gaussian", seed=2)
     np.testing.assert_allclose(
-        theory.recurrent_jacobian_norms(matrix, 20, "linear"), theory.matrix_power_norms(matrix, 20), rtol=1e-9
+        theory.recurrent_jacobian_norms(matrix, 20, "linear"),
+        theory.matrix_power_norms(matrix, 20),
+        rtol=1e-9,
     )
 
 
 def test_sigmoid_below_one_over_gamma_vanishes():
     # Pascanu et al. 2013: lambda_1 < 1/gamma = 4 is sufficient for vanishing with the sigmoid.
-    norms = theory.recurrent_jacobian_norms(theory.matrix_with_spectral_radius(3.9, 16), 200, "sigmoid")
+    norms = theory.recurrent_jacobian_norms(
+        theory.matrix_with_spectral_radius(3.9, 16), 200, "sigmoid"
+    )
     assert norms[-1] < 1e-6 * norms[0]
 
 
@@ -47,7 +51,9 @@ def test_preactivations_drive_the_jacobian_norms():
         jacobian = np.diag(1 - np.tanh(a_t) ** 2) @ matrix @ jacobian
     norms = theory.recurrent_jacobian_norms(matrix, 30, "tanh", input_scale=0.3, seed=4)
     assert norms[-1] == pytest.approx(np.linalg.norm(jacobian, 2), rel=1e-9)
-    np.testing.assert_array_equal(a[0], 0.3 * np.random.default_rng(4).standard_normal(8))  # h_0 = 0
+    np.testing.assert_array_equal(
+        a[0], 0.3 * np.random.default_rng(4).standard_normal(8)
+    )  # h_0 = 0
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -58,7 +64,10 @@ def test_the_input_scale_decides_for_tanh_above_one_over_gamma(seed):
     large = theory.recurrent_jacobian_norms(matrix, 100, "tanh", input_scale=1.0, seed=seed)[-1]
     assert small > 1e2 and large < 1e-2
     tanh_prime = theory.ACTIVATIONS["tanh"][1]
-    means = [tanh_prime(theory.recurrent_preactivations(matrix, 100, "tanh", s, seed)).mean() for s in (0.1, 1.0)]
+    means = [
+        tanh_prime(theory.recurrent_preactivations(matrix, 100, "tanh", s, seed)).mean()
+        for s in (0.1, 1.0)
+    ]
     assert means[0] > means[1]
 
 
@@ -80,8 +89,12 @@ def test_cliff_gradient_matches_finite_differences():
     w, b = rng.uniform(-2, 12, 20), rng.uniform(-8, 4, 20)
     _, grad_w, grad_b = theory.cliff_loss_and_grad(w, b)
     eps = 1e-6
-    fd_w = (theory.cliff_loss_and_grad(w + eps, b)[0] - theory.cliff_loss_and_grad(w - eps, b)[0]) / (2 * eps)
-    fd_b = (theory.cliff_loss_and_grad(w, b + eps)[0] - theory.cliff_loss_and_grad(w, b - eps)[0]) / (2 * eps)
+    fd_w = (
+        theory.cliff_loss_and_grad(w + eps, b)[0] - theory.cliff_loss_and_grad(w - eps, b)[0]
+    ) / (2 * eps)
+    fd_b = (
+        theory.cliff_loss_and_grad(w, b + eps)[0] - theory.cliff_loss_and_grad(w, b - eps)[0]
+    ) / (2 * eps)
     np.testing.assert_allclose(grad_w, fd_w, rtol=1e-4, atol=1e-9)
     np.testing.assert_allclose(grad_b, fd_b, rtol=1e-4, atol=1e-9)
 
@@ -104,8 +117,16 @@ def test_cliff_has_a_wall():
         (lambda: theory.matrix_power_norms(np.zeros((2, 3)), 3), ValueError, "matrix"),
         (lambda: theory.matrix_power_norms(np.zeros(3), 3), ValueError, "matrix"),
         (lambda: theory.recurrent_jacobian_norms(np.eye(2), 3, "relu"), ValueError, "activation"),
-        (lambda: theory.recurrent_jacobian_norms(np.eye(2), 3, input_scale=-1), ValueError, "input_scale"),
-        (lambda: theory.recurrent_preactivations(np.eye(2), 3, input_scale=-1), ValueError, "input_scale"),
+        (
+            lambda: theory.recurrent_jacobian_norms(np.eye(2), 3, input_scale=-1),
+            ValueError,
+            "input_scale",
+        ),
+        (
+            lambda: theory.recurrent_preactivations(np.eye(2), 3, input_scale=-1),
+            ValueError,
+            "input_scale",
+        ),
         (lambda: theory.recurrent_preactivations(np.ones((2, 3)), 3), ValueError, "square"),
         (lambda: theory.recurrent_preactivations(np.eye(2), 0), ValueError, "steps"),
         (lambda: theory.cliff_loss_and_grad(1.0, 1.0, steps=-2), ValueError, "steps"),

@@ -97,9 +97,14 @@ def test_several_settings_together_equal_one_by_one(train_data):
 
 
 UNSTABLE = Setting("none", learning_rate=1.0, momentum=0.9)
-OTHERS = [Setting(mode, c, learning_rate=lr, momentum=0.9) for mode, c in (("value", 0.5), ("norm", 1.0),
-          ("global_norm", 0.3)) for lr in (1.0, 0.1)]  # fmt: skip
-OTHERS += [Setting("none", learning_rate=lr, momentum=0.9, seed=s) for lr in (0.5, 2.0) for s in (1, 2, 3)]
+OTHERS = [
+    Setting(mode, c, learning_rate=lr, momentum=0.9)
+    for mode, c in (("value", 0.5), ("norm", 1.0), ("global_norm", 0.3))
+    for lr in (1.0, 0.1)
+]
+OTHERS += [
+    Setting("none", learning_rate=lr, momentum=0.9, seed=s) for lr in (0.5, 2.0) for s in (1, 2, 3)
+]
 OTHERS += [Setting("global_norm", 1.0, learning_rate=1.0, momentum=0.9, seed=s) for s in (4, 5, 6)]
 
 
@@ -164,7 +169,9 @@ def test_first_loss_is_the_keras_models_loss_on_the_first_batch(train_data):
     model = models.article_lstm()
     expected = keras.losses.SparseCategoricalCrossentropy()(ys[0], model(xs[0]))
     assert history.loss[0] == pytest.approx(float(expected), rel=1e-6)
-    assert history.accuracy[0] == pytest.approx(float(np.mean(np.argmax(model(xs[0]), -1) == ys[0])))
+    assert history.accuracy[0] == pytest.approx(
+        float(np.mean(np.argmax(model(xs[0]), -1) == ys[0]))
+    )
 
 
 @pytest.mark.parametrize("engine", ["vectorized", "keras"])
@@ -185,7 +192,9 @@ def test_matches_keras_fit_with_the_same_optimizer_argument(train_data, setting,
     xs, ys = training.draw_batches(train_data, steps)
     keras.utils.set_random_seed(setting.seed)
     model = models.article_lstm()
-    model.compile(optimizer=training.keras_optimizer(setting), loss="sparse_categorical_crossentropy")
+    model.compile(
+        optimizer=training.keras_optimizer(setting), loss="sparse_categorical_crossentropy"
+    )
     model.fit(tf.data.Dataset.from_tensor_slices((xs, ys)), epochs=1, verbose=0, shuffle=False)
     for ours, theirs in zip(history.weights, model.trainable_variables):
         theirs = theirs.numpy()
@@ -194,7 +203,9 @@ def test_matches_keras_fit_with_the_same_optimizer_argument(train_data, setting,
 
 def test_keras_engine_trains_models_the_vectorized_engine_cannot(train_data):
     def gru_model():
-        return keras.Sequential([keras.Input((28, 28)), keras.layers.GRU(4), keras.layers.Dense(10, "softmax")])
+        return keras.Sequential(
+            [keras.Input((28, 28)), keras.layers.GRU(4), keras.layers.Dense(10, "softmax")]
+        )
 
     history = run(Setting("global_norm", 1.0, learning_rate=0.05), train_data, model=gru_model)
     assert history.steps == 40 and np.all(np.isfinite(history.loss))
@@ -251,7 +262,9 @@ def test_huge_learning_rate_diverges_later_and_is_reported(train_data):
     assert history.steps == history.diverged_at + 1 and history.loss.shape == (history.steps,)
     last = history.diverged_at
     assert not (np.isfinite(history.loss[last]) and np.isfinite(history.grad_norm[last]))
-    assert np.all(np.isfinite(history.loss[:last])) and np.all(np.isfinite(history.grad_norm[:last]))
+    assert np.all(np.isfinite(history.loss[:last])) and np.all(
+        np.isfinite(history.grad_norm[:last])
+    )
     assert all(np.all(np.isfinite(w)) for w in history.weights)
 
 
@@ -277,9 +290,13 @@ def test_a_step_whose_clipped_gradient_is_not_finite_is_not_applied(train_data, 
     history = run(Setting("overflow", 1.0, learning_rate=0.05), train_data, steps=10)
     plain = run(Setting("none", learning_rate=0.05), train_data, steps=3)
     assert history.diverged_at == 3 and history.steps == 4
-    assert np.isfinite(history.loss).all() and np.isfinite(history.grad_norm).all()  # only the update was not
+    assert (
+        np.isfinite(history.loss).all() and np.isfinite(history.grad_norm).all()
+    )  # only the update was not
     for ours, after_three in zip(history.weights, plain.weights):
-        np.testing.assert_array_equal(ours, after_three)  # the weights after the 3 good steps, unchanged
+        np.testing.assert_array_equal(
+            ours, after_three
+        )  # the weights after the 3 good steps, unchanged
 
 
 # ------------------------------------------------------------------------------------------------ evaluation, rules
@@ -316,7 +333,9 @@ def test_autoclip_clips_above_the_running_percentile_of_the_recorded_norms(train
     thresholds = np.array([np.percentile(norms[: t + 1], 10) for t in range(len(norms))])
     clear = np.abs(norms - thresholds) > 1e-6 * thresholds  # float32 vs float64 ties aside
     np.testing.assert_array_equal(history.clipped[clear], (norms > thresholds)[clear])
-    assert not history.clipped[0] and history.clipped.mean() > 0.5  # p = 10: most steps are above it
+    assert (
+        not history.clipped[0] and history.clipped.mean() > 0.5
+    )  # p = 10: most steps are above it
 
 
 def test_agc_equals_a_loop_with_clipping_agc(train_data):
@@ -335,7 +354,9 @@ def test_agc_equals_a_loop_with_clipping_agc(train_data):
         with tf.GradientTape() as tape:
             loss = loss_fn(y, model(x))
         grads = tape.gradient(loss, model.trainable_variables)
-        clipped, _ = clipping.agc(grads, model.trainable_variables, 0.01, skip=clipping.last_layer(model))
+        clipped, _ = clipping.agc(
+            grads, model.trainable_variables, 0.01, skip=clipping.last_layer(model)
+        )
         flags.append(any(bool(tf.reduce_any(a != g)) for a, g in zip(clipped, grads)))
         optimizer.apply(clipped, model.trainable_variables)
     np.testing.assert_array_equal(history.clipped, flags)
@@ -369,7 +390,9 @@ def test_history_helpers():
 def test_keras_optimizer_equivalents():
     sgd = training.keras_optimizer(Setting("value", 0.5, learning_rate=0.1, momentum=0.9))
     assert isinstance(sgd, keras.optimizers.SGD) and sgd.clipvalue == 0.5 and sgd.momentum == 0.9
-    adam = training.keras_optimizer(Setting("global_norm", 1.0, optimizer="adam", learning_rate=1e-3))
+    adam = training.keras_optimizer(
+        Setting("global_norm", 1.0, optimizer="adam", learning_rate=1e-3)
+    )
     assert isinstance(adam, keras.optimizers.Adam) and adam.global_clipnorm == 1.0
     rms = training.keras_optimizer(Setting("norm", 2.0, optimizer="rmsprop"))
     assert isinstance(rms, keras.optimizers.RMSprop) and rms.clipnorm == 2.0
@@ -419,25 +442,71 @@ def test_bad_settings_are_refused(kwargs, error, match):
     [
         (lambda d: training.train([], d, 10), ValueError, "settings must hold at least one"),
         (lambda d: training.train("none", d, 10), TypeError, "settings must be a Setting"),
-        (lambda d: training.train([Setting(), "none"], d, 10), TypeError, r"settings\[1\] must be a Setting"),
+        (
+            lambda d: training.train([Setting(), "none"], d, 10),
+            TypeError,
+            r"settings\[1\] must be a Setting",
+        ),
         (lambda d: training.train(Setting(), d, 0), ValueError, "steps must be an integer >= 1"),
         (lambda d: training.train(Setting(), d, -5), ValueError, "steps must be an integer >= 1"),
         (lambda d: training.train(Setting(), d, 1.5), TypeError, "steps must be an integer"),
         (lambda d: training.train(Setting(), d, True), TypeError, "steps must be an integer"),
-        (lambda d: training.train(Setting(), d, 10, chunk=0), ValueError, "chunk must be an integer >= 1"),
-        (lambda d: training.train(Setting(), d, 10, engine="gpu"), ValueError, "engine must be one of"),
-        (lambda d: training.train(Setting(), d, 10, loss="hinge"), ValueError, "loss must be one of"),
-        (lambda d: training.train(Setting(), d, 10, loss="mse"), ValueError, "one output unit"),
-        (lambda d: training.train(Setting(), d, 10, data_seed=-1), ValueError, "data_seed must be an integer"),
-        (lambda d: training.train(Setting(), d, 10, batch_size=0), ValueError, "batch_size must be an integer"),
-        (lambda d: training.train(Setting(), d, 10, model="lstm"), TypeError, "model must be a function"),
-        (lambda d: training.train(Setting(), d, 10, model=lambda: 3), TypeError, "model must return a keras.Model"),
-        (lambda d: training.train(Setting(), d, 10, on_chunk=3), TypeError, "on_chunk must be callable"),
-        (lambda d: training.train(Setting(), "fashion", 10), TypeError, "data must be"),
-        (lambda d: training.train(Setting(), (d[0][:, :5], d[1]), 10), ValueError, r"x_train\) must have shape"),
-        (lambda d: training.train(Setting(), lambda: 3, 10), TypeError, r"data\(\) must return a tf.data.Dataset"),
         (
-            lambda d: training.train(Setting(), lambda: tf.data.Dataset.from_tensor_slices(d[0]).batch(4), 10),
+            lambda d: training.train(Setting(), d, 10, chunk=0),
+            ValueError,
+            "chunk must be an integer >= 1",
+        ),
+        (
+            lambda d: training.train(Setting(), d, 10, engine="gpu"),
+            ValueError,
+            "engine must be one of",
+        ),
+        (
+            lambda d: training.train(Setting(), d, 10, loss="hinge"),
+            ValueError,
+            "loss must be one of",
+        ),
+        (lambda d: training.train(Setting(), d, 10, loss="mse"), ValueError, "one output unit"),
+        (
+            lambda d: training.train(Setting(), d, 10, data_seed=-1),
+            ValueError,
+            "data_seed must be an integer",
+        ),
+        (
+            lambda d: training.train(Setting(), d, 10, batch_size=0),
+            ValueError,
+            "batch_size must be an integer",
+        ),
+        (
+            lambda d: training.train(Setting(), d, 10, model="lstm"),
+            TypeError,
+            "model must be a function",
+        ),
+        (
+            lambda d: training.train(Setting(), d, 10, model=lambda: 3),
+            TypeError,
+            "model must return a keras.Model",
+        ),
+        (
+            lambda d: training.train(Setting(), d, 10, on_chunk=3),
+            TypeError,
+            "on_chunk must be callable",
+        ),
+        (lambda d: training.train(Setting(), "fashion", 10), TypeError, "data must be"),
+        (
+            lambda d: training.train(Setting(), (d[0][:, :5], d[1]), 10),
+            ValueError,
+            r"x_train\) must have shape",
+        ),
+        (
+            lambda d: training.train(Setting(), lambda: 3, 10),
+            TypeError,
+            r"data\(\) must return a tf.data.Dataset",
+        ),
+        (
+            lambda d: training.train(
+                Setting(), lambda: tf.data.Dataset.from_tensor_slices(d[0]).batch(4), 10
+            ),
             ValueError,
             "data must yield",
         ),

@@ -33,7 +33,9 @@ def run(settings, train_data, steps=STEPS, **kwargs):
     return training.train(settings, train_data, steps, **kwargs)
 
 
-def by_hand(setting, train_data, steps, clip, model_fn=models.article_lstm, loss_fn=None, batches=None):
+def by_hand(
+    setting, train_data, steps, clip, model_fn=models.article_lstm, loss_fn=None, batches=None
+):
     """The ordinary tape loop with Keras's own optimizer: ``clip(grads, model) -> (clipped, norm, threshold)``."""
     xs, ys = batches if batches is not None else training.draw_batches(train_data, steps)
     keras.utils.set_random_seed(setting.seed)
@@ -52,7 +54,12 @@ def by_hand(setting, train_data, steps, clip, model_fn=models.article_lstm, loss
         losses.append(float(loss))
         norms.append(float(norm))
         thresholds.append(float(threshold))
-    return np.array(losses), np.array(norms), np.array(thresholds), [v.numpy() for v in model.trainable_variables]
+    return (
+        np.array(losses),
+        np.array(norms),
+        np.array(thresholds),
+        [v.numpy() for v in model.trainable_variables],
+    )
 
 
 def assert_same_run(history, losses, norms, weights, rtol=2e-4):
@@ -101,7 +108,9 @@ def test_several_settings_with_adaptive_rules_together_equal_one_by_one(train_da
         assert alone.setting == joint.setting
         np.testing.assert_allclose(alone.loss, joint.loss, rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(alone.grad_norm, joint.grad_norm, rtol=1e-3, atol=1e-6)
-        assert np.mean(alone.clipped != joint.clipped) <= 0.05  # a flip only where a norm ties its threshold
+        assert (
+            np.mean(alone.clipped != joint.clipped) <= 0.05
+        )  # a flip only where a norm ties its threshold
         for a, b in zip(alone.weights, joint.weights):
             np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
 
@@ -116,7 +125,10 @@ def test_autoclip_history_survives_chunks(train_data):
 
 def test_a_diverging_autoclip_run_stops_and_is_reported(train_data):
     exploding, calm = run(
-        [Setting("autoclip", 50, optimizer="adam", learning_rate=1e37), Setting("agc", 0.01, learning_rate=0.05)],
+        [
+            Setting("autoclip", 50, optimizer="adam", learning_rate=1e37),
+            Setting("agc", 0.01, learning_rate=0.05),
+        ],
         train_data,
     )
     assert exploding.diverged and exploding.steps == exploding.diverged_at + 1 < STEPS
@@ -183,7 +195,11 @@ def test_mse_needs_one_output_and_a_known_loss(train_data):
     [
         ({"mode": "autoclip"}, ValueError, "threshold is required"),
         ({"mode": "autoclip", "threshold": 0}, ValueError, "threshold must be a positive"),
-        ({"mode": "autoclip", "threshold": 100.5}, ValueError, r"percentile\) must be in \(0, 100\]"),
+        (
+            {"mode": "autoclip", "threshold": 100.5},
+            ValueError,
+            r"percentile\) must be in \(0, 100\]",
+        ),
         ({"mode": "autoclip", "threshold": math.nan}, ValueError, "threshold must be a finite"),
         ({"mode": "autoclip", "threshold": "10"}, TypeError, "threshold must be a real number"),
         ({"mode": "agc"}, ValueError, "threshold is required"),
@@ -199,7 +215,10 @@ def test_bad_adaptive_settings_are_refused(kwargs, error, match):
 
 
 def test_adaptive_labels_and_no_keras_equivalent():
-    assert Setting("autoclip", 10, learning_rate=1.0, momentum=0.9).label == "AutoClip p=10, SGD+momentum 0.9 lr=1"
+    assert (
+        Setting("autoclip", 10, learning_rate=1.0, momentum=0.9).label
+        == "AutoClip p=10, SGD+momentum 0.9 lr=1"
+    )
     assert Setting("agc", 0.01).label == "AGC λ=0.01, SGD lr=0.01"
     for mode, value in (("autoclip", 10), ("agc", 0.01)):
         with pytest.raises(ValueError, match="no argument"):

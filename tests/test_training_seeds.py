@@ -43,7 +43,12 @@ def test_seed_sets_weights_and_batches(runs, train_data):
     """Seed s is Setting.seed = s and data_seed = s: equal to train() called so."""
     for j, seed in enumerate(runs.seeds):
         alone = training.train(
-            dataclasses.replace(TWO[1], seed=seed), train_data, STEPS, data_seed=seed, chunk=STEPS, progress=False
+            dataclasses.replace(TWO[1], seed=seed),
+            train_data,
+            STEPS,
+            data_seed=seed,
+            chunk=STEPS,
+            progress=False,
         )
         np.testing.assert_array_equal(alone.loss, runs.histories[1][j].loss)
     losses = [row.loss for row in runs.histories[0]]
@@ -71,8 +76,18 @@ def test_final_losses_wins_and_summary(runs):
 def _history(loss, diverged_at=None):
     loss = np.asarray(loss, np.float32)
     zeros = np.zeros_like(loss)
-    return training.History(Setting(), loss, zeros, zeros + 1, zeros.astype(bool), diverged_at, len(loss), len(loss),
-                            0.0, ())  # fmt: skip
+    return training.History(
+        Setting(),
+        loss,
+        zeros,
+        zeros + 1,
+        zeros.astype(bool),
+        diverged_at,
+        len(loss),
+        len(loss),
+        0.0,
+        (),
+    )
 
 
 def test_diverged_runs_are_inf_never_win_and_are_counted():
@@ -90,9 +105,16 @@ def test_diverged_runs_are_inf_never_win_and_are_counted():
 
 @pytest.mark.parametrize(
     "seeds, error",
-    [(0, ValueError), ([], ValueError), ([1, 1], ValueError), ([-1], ValueError), (2.0, TypeError),
-     (True, TypeError), ("3", TypeError)],
-)  # fmt: skip
+    [
+        (0, ValueError),
+        ([], ValueError),
+        ([1, 1], ValueError),
+        ([-1], ValueError),
+        (2.0, TypeError),
+        (True, TypeError),
+        ("3", TypeError),
+    ],
+)
 def test_bad_seeds(train_data, seeds, error):
     with pytest.raises(error, match="seeds"):
         training.train_seeds(TWO, train_data, STEPS, seeds=seeds, progress=False)
@@ -159,7 +181,9 @@ def test_uint8_pixels_train_and_evaluate_like_scaled_images(runs):
                 np.testing.assert_array_equal(getattr(history, name), getattr(same, name))
     (_, _), (x_test, y_test) = data.load_fashion_mnist()
     history = runs.histories[1][0]
-    assert training.evaluate(history, test_pixels, test_labels) == training.evaluate(history, x_test, y_test)
+    assert training.evaluate(history, test_pixels, test_labels) == training.evaluate(
+        history, x_test, y_test
+    )
 
 
 # One answer per setting, whatever the caller set before: a fresh process that seeds everything (op determinism on,
@@ -199,11 +223,15 @@ def test_numbers_do_not_depend_on_what_the_caller_set():
 
     results = {}
     for caller in ("notebook", "script"):
-        done = subprocess.run([sys.executable, "-c", CALLER, caller], capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-c", CALLER, caller], capture_output=True, text=True, timeout=300
+        )
         lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
         assert done.returncode == 0 and lines, done.stderr[-3000:]
         results[caller] = json.loads(lines[-1][len("RESULT ") :])
     notebook, script = results["notebook"], results["script"]
     assert notebook["loss"] == script["loss"] and notebook["grad_norm"] == script["grad_norm"]
-    assert script["policy"] == "mixed_float16" and not script["determinism"]  # the caller's settings restored
+    assert (
+        script["policy"] == "mixed_float16" and not script["determinism"]
+    )  # the caller's settings restored
     assert notebook["determinism"]

@@ -26,7 +26,9 @@ def _check_geometry(widget: ClippingGeometry) -> None:
     assert np.all(np.abs(by_value) <= c + 1e-12)  # inside the box
     np.testing.assert_allclose(by_value, np.clip(raw, -c, c), atol=1e-12)
     cosine = raw @ by_value / (np.linalg.norm(raw) * np.linalg.norm(by_value))
-    assert widget.result["angle_change"] == pytest.approx(np.degrees(np.arccos(min(cosine, 1.0))), abs=1e-6)
+    assert widget.result["angle_change"] == pytest.approx(
+        np.degrees(np.arccos(min(cosine, 1.0))), abs=1e-6
+    )
     # the circle and the box are drawn at the threshold
     np.testing.assert_allclose(np.hypot(widget.circle.get_xdata(), widget.circle.get_ydata()), c)
     assert np.max(np.abs(widget.box.get_xdata())) == pytest.approx(c)
@@ -39,7 +41,9 @@ def test_geometry_follows_every_control():
     widget = ClippingGeometry(length=2.5, angle=30.0, threshold=1.0)
     widget.update()
     _check_geometry(widget)
-    assert widget.result["angle_change"] > 1.0  # 30° is neither an axis nor a diagonal: value clipping turns g
+    assert (
+        widget.result["angle_change"] > 1.0
+    )  # 30° is neither an axis nor a diagonal: value clipping turns g
     before = {name: _tip(line) for name, line in widget.vectors.items()}
     curve = widget.angle_curve.get_ydata().copy()
 
@@ -78,7 +82,9 @@ def test_cliff_descent_follows_every_control():
     expected = descent.descend_cliff((5.5, -2.0), 0.5, 40, threshold=1.0)
     np.testing.assert_allclose(safe.points, expected.points)
     assert free.step_sizes.max() > 100 * safe.step_sizes.max()  # the catapult
-    assert "the unclipped run ends OUTSIDE" in widget.message.value  # says which run leaves the plot
+    assert (
+        "the unclipped run ends OUTSIDE" in widget.message.value
+    )  # says which run leaves the plot
     assert "the clipped run ends OUTSIDE" not in widget.message.value
     np.testing.assert_allclose(widget.limit_line.get_ydata(), 0.5)
 
@@ -103,9 +109,15 @@ def test_cliff_descent_follows_every_control():
 def test_cliff_message_names_each_run_that_leaves_the_plot():
     widget = CliffDescent(start=(5.5, -2.0), learning_rate=1.5, threshold=5.0, steps=40)
     widget.update()
-    for name in ("unclipped", "clipped"):  # eta*c = 7.5 throws the clipped run out of the window too
+    for name in (
+        "unclipped",
+        "clipped",
+    ):  # eta*c = 7.5 throws the clipped run out of the window too
         w, b = widget.runs[name].points[-1]
-        assert f"the {name} run ends OUTSIDE the plot at (w, b) = ({w:.3g}, {b:.3g})" in widget.message.value
+        assert (
+            f"the {name} run ends OUTSIDE the plot at (w, b) = ({w:.3g}, {b:.3g})"
+            in widget.message.value
+        )
     widget.controls["threshold"].value = 1.0
     assert "the clipped run ends OUTSIDE" not in widget.message.value
     assert "the unclipped run ends OUTSIDE" in widget.message.value
@@ -124,12 +136,17 @@ def test_step_axis_follows_the_data_and_text_is_readable():
     geometry = ClippingGeometry(length=4.0, angle=20.0, threshold=0.1)
     geometry.update()
     low, high = geometry.ax_angle.get_ylim()
-    assert low <= geometry.angle_curve.get_ydata().min() and geometry.angle_curve.get_ydata().max() <= high
+    assert (
+        low <= geometry.angle_curve.get_ydata().min()
+        and geometry.angle_curve.get_ydata().max() <= high
+    )
     for w in (widget, geometry):
         w.png()  # draws ticks and legends
         texts = [t for t in w.figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
         assert min(t.get_fontsize() for t in texts) * w.dpi / 72 >= 12  # px at 100 % zoom
-        assert not any("_{" in t.get_text() and "$" not in t.get_text() for t in texts)  # no plain-text braces
+        assert not any(
+            "_{" in t.get_text() and "$" not in t.get_text() for t in texts
+        )  # no plain-text braces
 
 
 def test_controls_report_on_release():

@@ -38,9 +38,9 @@ def trained_settings(lab):
 
 
 def seed_mean(lab, setting, name="loss"):
-    return plots.seed_band([lab.trainer.cache[replace(setting, seed=s)] for s in lab.trainer.seeds], name, lab.window)[
-        0
-    ]
+    return plots.seed_band(
+        [lab.trainer.cache[replace(setting, seed=s)] for s in lab.trainer.seeds], name, lab.window
+    )[0]
 
 
 def legend_texts(ax):
@@ -52,12 +52,19 @@ def test_first_display_trains_the_setting_and_its_reference_over_three_seeds(tra
     lab = make_lab(train_data, mode="global_norm", threshold=1.0, learning_rate=1.0)
     lab.update()
     assert lab.trainer.seeds == (0, 1, 2)
-    assert lab.trainer.runs == [(lab.trainer.setting("global_norm", 1.0, 1.0), lab.trainer.setting("none", 1.0, 1.0))]
+    assert lab.trainer.runs == [
+        (lab.trainer.setting("global_norm", 1.0, 1.0), lab.trainer.setting("none", 1.0, 1.0))
+    ]
     curve = loss_curve(lab)
     assert curve.shape == (STEPS,) and np.all(np.isfinite(curve))
     np.testing.assert_allclose(curve, seed_mean(lab, lab.trainer.setting("global_norm", 1.0, 1.0)))
-    np.testing.assert_allclose(loss_curve(lab, "reference_line"), seed_mean(lab, lab.trainer.setting("none", 1.0, 1.0)))
-    assert ("line", "loss") in lab.bands and ("reference", "loss") in lab.bands  # the spread over seeds
+    np.testing.assert_allclose(
+        loss_curve(lab, "reference_line"), seed_mean(lab, lab.trainer.setting("none", 1.0, 1.0))
+    )
+    assert ("line", "loss") in lab.bands and (
+        "reference",
+        "loss",
+    ) in lab.bands  # the spread over seeds
     assert list(lab.threshold_line.get_ydata()) == [1.0, 1.0] and lab.threshold_line.get_visible()
     assert lab.output.outputs[0]["data"]["image/png"]  # a PNG in the output area
     assert lab.progress.value == STEPS and "trained 2 settings × 3 seeds" in lab.message.value
@@ -70,9 +77,16 @@ def test_grey_reference_equals_a_table_printed_with_the_same_seeds(train_data):
     lab = make_lab(train_data)
     lab.update()
     table = training.train_seeds(
-        [Setting("value", 0.5, 1.0, momentum=0.9), Setting("none", learning_rate=1.0, momentum=0.9)],
-        train_data, STEPS, seeds=3, chunk=20, progress=False,
-    )  # fmt: skip
+        [
+            Setting("value", 0.5, 1.0, momentum=0.9),
+            Setting("none", learning_rate=1.0, momentum=0.9),
+        ],
+        train_data,
+        STEPS,
+        seeds=3,
+        chunk=20,
+        progress=False,
+    )
     for seed, history in zip(table.seeds, table.histories[1]):
         cached = lab.trainer.cache[lab.trainer.setting("none", 1.0, 1.0, seed)]
         np.testing.assert_array_equal(cached.loss, history.loss)
@@ -89,7 +103,9 @@ def test_cached_setting_redraws_without_training_and_none_mode_disables_the_thre
         lab.trainer.setting("value", 1.0, 1.0),
     )  # only the new setting; the reference is cached
     assert not np.array_equal(before, loss_curve(lab)) and not lab.threshold_line.get_visible()
-    np.testing.assert_allclose(loss_curve(lab), seed_mean(lab, lab.trainer.setting("value", 1.0, 1.0)))
+    np.testing.assert_allclose(
+        loss_curve(lab), seed_mean(lab, lab.trainer.setting("value", 1.0, 1.0))
+    )
     assert legend_texts(lab.panel["grad_norm"]) == []  # no threshold line drawn: not in a legend
     lab.controls["mode"].value = "none"
     assert len(lab.trainer.runs) == 2 and lab.message.value == "from the cache"
@@ -107,7 +123,9 @@ def test_text_is_at_least_12_px_at_100_percent_zoom(train_data):
     lab = make_lab(train_data)
     lab.update()
     lab.png()
-    texts = [t for t in lab.figure.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text()]
+    texts = [
+        t for t in lab.figure.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text()
+    ]
     assert texts
     for text in texts:
         assert text.get_fontsize() * lab.figure.dpi / 72 >= 12, text.get_text()
@@ -118,7 +136,10 @@ def test_axis_limits_follow_the_data(train_data):
     lab = make_lab(train_data, learning_rate=0.01)
     lab.update()
     low, high = lab.panel["loss"].get_ylim()
-    band_high = max(np.nanmax(lab.bands[key, "loss"].get_paths()[0].vertices[:, 1]) for key in ("line", "reference"))
+    band_high = max(
+        np.nanmax(lab.bands[key, "loss"].get_paths()[0].vertices[:, 1])
+        for key in ("line", "reference")
+    )
     assert band_high <= high <= 2 * band_high
     assert lab.panel["loss"].get_xlim() == (0, STEPS)
     _, accuracy_high = lab.panel["accuracy"].get_ylim()
@@ -131,7 +152,9 @@ def test_new_threshold_and_learning_rate_train_and_update_in_place(train_data):
     figure, line = lab.figure, lab.line["loss"]
     first = loss_curve(lab)
     lab.controls["threshold"].value = 0.1
-    assert len(lab.trainer.runs) == 2 and lab.trainer.runs[1] == (lab.trainer.setting("global_norm", 0.1, 1.0),)
+    assert len(lab.trainer.runs) == 2 and lab.trainer.runs[1] == (
+        lab.trainer.setting("global_norm", 0.1, 1.0),
+    )
     assert list(lab.threshold_line.get_ydata()) == [0.1, 0.1]
     second = loss_curve(lab)
     assert not np.array_equal(first, second)
@@ -157,20 +180,29 @@ def test_a_threshold_on_a_power_of_ten_is_drawn_inside_the_norm_panel(train_data
 
 
 def test_histories_from_the_notebook_fill_the_cache(train_data):
-    group = [Setting(m, None if m == "none" else 10**-0.5, 1.0, momentum=0.9) for m in ("none", "norm")]
+    group = [
+        Setting(m, None if m == "none" else 10**-0.5, 1.0, momentum=0.9) for m in ("none", "norm")
+    ]
     runs = training.train_seeds(group, train_data, STEPS, seeds=3, chunk=20, progress=False)
     lab = make_lab(train_data, mode="norm", threshold=10**-0.5, histories=runs)
     lab.update()
     assert lab.trainer.runs == []
     np.testing.assert_allclose(loss_curve(lab), plots.seed_band(runs.histories[1], "loss")[0])
     other = training.train_seeds(group, train_data, 20, seeds=3, chunk=20, progress=False)
-    assert make_lab(train_data, histories=other).trainer.cache == {}  # runs of another length are not this lab's
+    assert (
+        make_lab(train_data, histories=other).trainer.cache == {}
+    )  # runs of another length are not this lab's
 
 
 def test_diverged_runs_are_marked_and_reported(train_data):
-    lab = make_lab(train_data, optimizer="adam", momentum=0.0, lr_range=(1e-3, 1e38), learning_rate=1e37)
+    lab = make_lab(
+        train_data, optimizer="adam", momentum=0.0, lr_range=(1e-3, 1e38), learning_rate=1e37
+    )
     lab.update()
-    histories = [lab.trainer.cache[lab.trainer.setting("global_norm", 1.0, 1e37, s)] for s in lab.trainer.seeds]
+    histories = [
+        lab.trainer.cache[lab.trainer.setting("global_norm", 1.0, 1e37, s)]
+        for s in lab.trainer.seeds
+    ]
     assert all(h.diverged for h in histories)
     x, y = lab.cross["loss"].get_data()
     assert sorted(x) == sorted(float(h.diverged_at) for h in histories) and np.all(np.isfinite(y))
@@ -191,9 +223,13 @@ def test_last_setting_wins_when_controls_move_quickly(train_data):
     trained = {s.threshold for s in trained_settings(lab)}
     assert 0.1 not in trained  # superseded before its turn: never trained
     assert lab.trainer.runs[-1] == (lab.trainer.setting("global_norm", 10.0, 1.0),)
-    assert 0.01 not in {s.threshold for s in lab.trainer.cache}  # started, then abandoned at its first chunk
+    assert 0.01 not in {
+        s.threshold for s in lab.trainer.cache
+    }  # started, then abandoned at its first chunk
     assert "≤ 10," in lab.title.get_text() and lab.message.value.startswith("trained")
-    np.testing.assert_allclose(loss_curve(lab), seed_mean(lab, lab.trainer.setting("global_norm", 10.0, 1.0)))
+    np.testing.assert_allclose(
+        loss_curve(lab), seed_mean(lab, lab.trainer.setting("global_norm", 10.0, 1.0))
+    )
 
 
 def test_going_back_to_a_cached_setting_abandons_the_running_one(train_data):

@@ -11,7 +11,11 @@ from helpers.widgets.recurrence import MatrixRecurrence, ScalarRecurrence, log_l
 def smallest_text_px(widget) -> float:
     """The smallest visible text of the widget's rendered figure, in pixels at 100 % zoom (pt · dpi / 72)."""
     widget.png()  # draws the figure, ticks included
-    sizes = [t.get_fontsize() for t in widget.figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    sizes = [
+        t.get_fontsize()
+        for t in widget.figure.findobj(Text)
+        if t.get_visible() and t.get_text().strip()
+    ]
     return min(sizes) * widget.dpi / 72
 
 
@@ -50,7 +54,9 @@ def test_scalar_recurrence_limits_follow_the_data():
 def test_matrix_recurrence_follows_every_control():
     widget = MatrixRecurrence(rho=1.2, activation="linear", steps=50)
     widget.update()
-    np.testing.assert_allclose(widget.line.get_ydata(), 1.2 ** np.arange(51), rtol=1e-9)  # orthogonal: exactly rho^k
+    np.testing.assert_allclose(
+        widget.line.get_ydata(), 1.2 ** np.arange(51), rtol=1e-9
+    )  # orthogonal: exactly rho^k
     before = widget.line.get_ydata().copy()
     widget.controls["activation"].value = "tanh"
     assert widget.line.get_ydata()[-1] < before[-1]  # saturation can only shrink the product
@@ -67,7 +73,9 @@ def test_matrix_recurrence_input_scale_decides_for_tanh():
     assert widget.controls["input_scale"].disabled is False
     small = widget.line.get_ydata()[-1]
     matrix = theory.matrix_with_spectral_radius(1.5, 32)
-    assert small == pytest.approx(theory.recurrent_jacobian_norms(matrix, 100, "tanh", input_scale=0.1)[-1])
+    assert small == pytest.approx(
+        theory.recurrent_jacobian_norms(matrix, 100, "tanh", input_scale=0.1)[-1]
+    )
     widget.controls["input_scale"].value = 1.0
     large = widget.line.get_ydata()[-1]
     assert small > 1.0 > large  # grows with small inputs, vanishes with saturating ones
@@ -90,7 +98,9 @@ def test_text_is_at_least_12_px():
 
 
 def test_log_limits():
-    assert log_limits(np.array([1e-80, 1.0, np.inf, 0.0, np.nan, 10.0])) == pytest.approx((1e-80 / 3, 30.0))
+    assert log_limits(np.array([1e-80, 1.0, np.inf, 0.0, np.nan, 10.0])) == pytest.approx(
+        (1e-80 / 3, 30.0)
+    )
     assert log_limits(np.array([0.0, np.nan])) == (0.1, 10.0)  # nothing drawable: a neutral decade
 
 

@@ -45,7 +45,9 @@ def test_rho_control(plot):
     assert plot.updates == updates + 1
     assert not np.allclose(before, after)
     assert after[0] < after[-1]  # ρ < 1: the gradient shrinks going back in time
-    np.testing.assert_allclose(_y(plot.prediction_line), 0.8 ** np.arange(19, -1, -1) * after[-1], rtol=1e-6)
+    np.testing.assert_allclose(
+        _y(plot.prediction_line), 0.8 ** np.arange(19, -1, -1) * after[-1], rtol=1e-6
+    )
     plot.controls["rho"].value = 1.1
 
 
@@ -70,7 +72,9 @@ def test_cell_control(plot):
     plot.controls["cell"].value = "GRU"
     assert len(plot.cell_line.get_xdata()) == 0
     plot.controls["cell"].value = "SimpleRNN"
-    np.testing.assert_allclose(_y(plot.hidden_line), before)  # the cached model gives the same numbers back
+    np.testing.assert_allclose(
+        _y(plot.hidden_line), before
+    )  # the cached model gives the same numbers back
 
 
 def test_activation_control(plot):
@@ -102,7 +106,9 @@ def test_limits_follow_the_data_and_text_is_readable(plot):
     texts = [t for t in plot.figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
     assert min(t.get_fontsize() for t in texts) * plot.dpi / 72 >= 12  # px at 100 % zoom
     labels = [t.get_text() for t in plot.axes[0].get_legend().get_texts()]
-    assert any(r"\partial L/\partial h_t" in label for label in labels)  # mathtext, no plain-text braces
+    assert any(
+        r"\partial L/\partial h_t" in label for label in labels
+    )  # mathtext, no plain-text braces
 
 
 def test_overflow_message(plot):

@@ -26,8 +26,11 @@ def _widget_classes() -> list[type]:
     classes = []
     for module in pkgutil.iter_modules(helpers.widgets.__path__):
         mod = importlib.import_module(f"helpers.widgets.{module.name}")
-        classes += [c for _, c in inspect.getmembers(mod, inspect.isclass)
-                    if issubclass(c, LivePlot) and c is not LivePlot and c.__module__ == mod.__name__]
+        classes += [
+            c
+            for _, c in inspect.getmembers(mod, inspect.isclass)
+            if issubclass(c, LivePlot) and c is not LivePlot and c.__module__ == mod.__name__
+        ]
     return classes
 
 
@@ -40,12 +43,16 @@ def test_every_widget_class_goes_through_the_static_hook():
         assert cls._ipython_display_ is LivePlot._ipython_display_, cls.__name__
 
 
-@pytest.mark.parametrize("make", [
-    lambda: ScalarRecurrence(),
-    lambda: MatrixRecurrence(),
-    lambda: ClippingGeometry(),
-    lambda: ThresholdExplorer(np.random.default_rng(0).lognormal(size=200)),
-], ids=["ScalarRecurrence", "MatrixRecurrence", "ClippingGeometry", "ThresholdExplorer"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ScalarRecurrence(),
+        lambda: MatrixRecurrence(),
+        lambda: ClippingGeometry(),
+        lambda: ThresholdExplorer(np.random.default_rng(0).lognormal(size=200)),
+    ],
+    ids=["ScalarRecurrence", "MatrixRecurrence", "ClippingGeometry", "ThresholdExplorer"],
+)
 def test_static_mode_shows_png_and_one_line(make, monkeypatch):
     InteractiveShell.instance()
     monkeypatch.setenv(STATIC_ENV, "1")
@@ -54,8 +61,13 @@ def test_static_mode_shows_png_and_one_line(make, monkeypatch):
         display(widget)
     data = [output.data for output in captured.outputs]
     assert len(data) == 2, data
-    assert data[0]["image/png"][:8] == PNG or data[0]["image/png"].startswith("iVBOR")  # raw or base64
-    assert "JupyterLab or on Binder" in data[1]["text/plain"] and "static-widget-note" in data[1]["text/html"]
+    assert data[0]["image/png"][:8] == PNG or data[0]["image/png"].startswith(
+        "iVBOR"
+    )  # raw or base64
+    assert (
+        "JupyterLab or on Binder" in data[1]["text/plain"]
+        and "static-widget-note" in data[1]["text/html"]
+    )
     assert not any("application/vnd.jupyter.widget-view+json" in d for d in data)
     assert not any("VBox(" in str(d) or "HBox(" in str(d) for d in data)
     for name in widget.controls:  # the line names every control the reader could change
@@ -67,4 +79,6 @@ def test_without_the_variable_the_widget_is_live(monkeypatch):
     monkeypatch.delenv(STATIC_ENV, raising=False)
     with capture_output() as captured:
         display(ScalarRecurrence())
-    assert any("application/vnd.jupyter.widget-view+json" in output.data for output in captured.outputs)
+    assert any(
+        "application/vnd.jupyter.widget-view+json" in output.data for output in captured.outputs
+    )

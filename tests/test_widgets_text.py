@@ -29,7 +29,10 @@ def test_the_line_is_under_the_figure_and_says_the_state_before_any_change():
     children = list(widget.widget.children)
     assert children.index(widget.caption) == children.index(widget.output) + 1
     factor = 1.1**100
-    assert line(widget) == f"after T = 100 steps the factor |w|^T = {factor:.3g}: the gradient grows (×1.10 per step)"
+    assert (
+        line(widget)
+        == f"after T = 100 steps the factor |w|^T = {factor:.3g}: the gradient grows (×1.10 per step)"
+    )
 
 
 def test_scalar_recurrence_says_the_new_weight_and_the_factor_it_gives():
@@ -70,7 +73,9 @@ def test_rnn_plot_says_how_the_gradient_changes_on_its_way_back(rnn_plot):
         f"the prediction ρ^(T−1) = {0.8**19:.3g}"
     )
     rnn_plot.controls["cell"].value = "GRU"  # a dropdown: its label, and no linear prediction
-    assert line(rnn_plot).startswith("cell = GRU → GRU, linear, ρ = 0.80: the gradient that reaches step 1 is ")
+    assert line(rnn_plot).startswith(
+        "cell = GRU → GRU, linear, ρ = 0.80: the gradient that reaches step 1 is "
+    )
     assert "prediction" not in line(rnn_plot)
     rnn_plot.controls["cell"].value = "SimpleRNN"
 
@@ -118,13 +123,22 @@ def test_threshold_explorer_says_the_threshold_and_the_steps_it_clips():
         f"({clipped / 400:.1%}) of the recorded run"
     )
     widget.controls["recipe"].value = "median"
-    assert line(widget).startswith(f"recipe = multiple of the median → c = 1 × median = {np.median(norms):.3g}")
+    assert line(widget).startswith(
+        f"recipe = multiple of the median → c = 1 × median = {np.median(norms):.3g}"
+    )
 
 
 def test_lab_says_the_setting_its_loss_over_seeds_and_the_clipped_fraction():
     train = data.load_fashion_mnist()[0]
-    lab = ClippingLab(train, steps=40, chunk=20, mode="global_norm", threshold=1.0, learning_rate=1.0,
-                      background=False)  # fmt: skip
+    lab = ClippingLab(
+        train,
+        steps=40,
+        chunk=20,
+        mode="global_norm",
+        threshold=1.0,
+        learning_rate=1.0,
+        background=False,
+    )
     lab.update()
     lab.controls["threshold"].value = 0.1
     setting = lab.trainer.setting("global_norm", 0.1, 1.0)
@@ -132,6 +146,8 @@ def test_lab_says_the_setting_its_loss_over_seeds_and_the_clipped_fraction():
     losses = np.array([h.final_loss(lab.window) for h in runs])
     clipped = 100 * np.mean([h.clipped_fraction for h in runs])
     text = line(lab)
-    assert text.startswith(f"threshold c = 0.1 → {setting.label}: final loss {losses.mean():.3g} ± ")
+    assert text.startswith(
+        f"threshold c = 0.1 → {setting.label}: final loss {losses.mean():.3g} ± "
+    )
     assert f"(mean ± sd, 3 seeds), {clipped:.0f} % of steps clipped; no clipping: " in text
     assert text.endswith(" of 3 seeds") and "\n" not in text

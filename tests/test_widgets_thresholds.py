@@ -26,7 +26,9 @@ def _check(widget: ThresholdExplorer) -> None:
     c = result["threshold"]
     np.testing.assert_array_equal(result["clipped"], np.flatnonzero(norms > c))
     xs, ys = widget.marks.get_data()
-    np.testing.assert_array_equal(xs, np.flatnonzero(norms > c))  # the marked steps are the clipped ones
+    np.testing.assert_array_equal(
+        xs, np.flatnonzero(norms > c)
+    )  # the marked steps are the clipped ones
     np.testing.assert_array_equal(ys, norms[norms > c])
     assert widget.hist_line.get_xdata()[0] == pytest.approx(c)
     assert widget.trace_line.get_ydata()[0] == pytest.approx(c)
@@ -61,7 +63,9 @@ def test_each_recipe_and_parameter_changes_the_figure():
     widget.controls["factor"].value = 10.0
     _check(widget)
     assert widget.result["threshold"] == pytest.approx(10.0 * norms.mean())
-    assert 0 < widget.result["clipped"].size <= 8  # only (some of) the 8 spikes lie above 10 × the mean
+    assert (
+        0 < widget.result["clipped"].size <= 8
+    )  # only (some of) the 8 spikes lie above 10 × the mean
     assert widget.updates == 6
 
 
@@ -88,7 +92,9 @@ def test_callbacks_are_plain_functions_and_refuse_bad_parameters():
 
 def test_norms_from_a_history_and_bad_norms():
     grad_norm = np.array([1.0, 2.0, 3.0, np.inf], np.float32)  # a run that diverged at step 3
-    history = History(Setting(), grad_norm, grad_norm, grad_norm, np.zeros(4, bool), 3, 4, 10, 0.0, ())
+    history = History(
+        Setting(), grad_norm, grad_norm, grad_norm, np.zeros(4, bool), 3, 4, 10, 0.0, ()
+    )
     np.testing.assert_array_equal(recorded_norms(history), [1.0, 2.0, 3.0])
     widget = ThresholdExplorer(history, recipe="median", multiple=1.0)
     widget.update()
@@ -113,12 +119,22 @@ def test_log_tick_labels_are_plain_and_do_not_overlap(low, high):
     norms = np.geomspace(low, high, 300)
     widget = ThresholdExplorer(norms)
     widget.update()
-    for ax, axis, limits in ((widget.ax_hist, "x", ax_limits(widget.ax_hist.get_xlim())),
-                             (widget.ax_trace, "y", ax_limits(widget.ax_trace.get_ylim()))):  # fmt: skip
-        labels = ax.get_xticklabels(which="both") if axis == "x" else ax.get_yticklabels(which="both")
-        shown = [label for label in labels if label.get_text() and limits(label.get_position()[axis == "y"])]
+    for ax, axis, limits in (
+        (widget.ax_hist, "x", ax_limits(widget.ax_hist.get_xlim())),
+        (widget.ax_trace, "y", ax_limits(widget.ax_trace.get_ylim())),
+    ):
+        labels = (
+            ax.get_xticklabels(which="both") if axis == "x" else ax.get_yticklabels(which="both")
+        )
+        shown = [
+            label
+            for label in labels
+            if label.get_text() and limits(label.get_position()[axis == "y"])
+        ]
         assert len(shown) >= 2, f"{axis} axis of {low}..{high}: fewer than 2 tick labels"
-        assert all("10^" not in label.get_text() and "times" not in label.get_text() for label in shown)
+        assert all(
+            "10^" not in label.get_text() and "times" not in label.get_text() for label in shown
+        )
         boxes = sorted((label.get_window_extent() for label in shown), key=lambda b: (b.x0, b.y0))
         for first, second in zip(boxes, boxes[1:]):
             assert not first.overlaps(second), f"{axis} tick labels overlap for norms {low}..{high}"

@@ -19,7 +19,9 @@ def _actionlint(*paths: Path) -> subprocess.CompletedProcess:
     binary = shutil.which("actionlint")
     if binary is None:
         pytest.fail("actionlint is missing: pip install -r requirements-dev.txt")
-    return subprocess.run([binary, "-no-color", *map(str, paths)], capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run(
+        [binary, "-no-color", *map(str, paths)], capture_output=True, text=True, cwd=ROOT
+    )
 
 
 def test_actionlint_passes():
@@ -32,7 +34,11 @@ def test_actionlint_catches_a_broken_workflow(tmp_path):
     """The check can fail: a wrong expression and a missing permission key are reported."""
     broken = tmp_path / ".github" / "workflows" / "ci.yml"
     broken.parent.mkdir(parents=True)
-    broken.write_text(CI.read_text().replace("github.event_name", "github.event_nam").replace("runs-on:", "run-on:", 1))
+    broken.write_text(
+        CI.read_text()
+        .replace("github.event_name", "github.event_nam")
+        .replace("runs-on:", "run-on:", 1)
+    )
     result = _actionlint(broken)
     assert result.returncode != 0 and "event_nam" in result.stdout
 

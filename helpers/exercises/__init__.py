@@ -58,8 +58,10 @@ def hint(exercise: str) -> None:
 def _find(exercise) -> Exercise | str:
     """The exercise named ``exercise``, or a message naming the ones there are."""
     if not isinstance(exercise, str):
-        return (f'Name the exercise by a string such as "03.2" (notebook 03, exercise 2); '
-                f"got {type(exercise).__name__} {exercise!r}.")  # fmt: skip
+        return (
+            f'Name the exercise by a string such as "03.2" (notebook 03, exercise 2); '
+            f"got {type(exercise).__name__} {exercise!r}."
+        )
     if exercise.strip() in EXERCISES:
         return EXERCISES[exercise.strip()]
     same = [key for key in EXERCISES if key.split(".")[0] == exercise.strip().split(".")[0]]

@@ -101,7 +101,9 @@ def expects(exercise: Exercise) -> str:
         return describe(exercise.parts[0])
     letters = ", ".join(LETTERS[: len(exercise.parts)])
     lines = [f"{len(exercise.parts)} values, answer = ({letters}):"]
-    return "\n".join(lines + [f"  {LETTERS[i]}: {describe(p)}" for i, p in enumerate(exercise.parts)])
+    return "\n".join(
+        lines + [f"  {LETTERS[i]}: {describe(p)}" for i, p in enumerate(exercise.parts)]
+    )
 
 
 def describe(part: Part) -> str:
@@ -119,11 +121,18 @@ def judge(exercise: Exercise, answer, namespace: Mapping) -> Feedback:
     """The ``Feedback`` on ``answer`` (``None``: not written yet), the expected values computed from ``namespace``."""
     hint = f'exercises.hint("{exercise.id}") gives a hint.'
     if answer is None:
-        return Feedback(False, f"Write your answer first: replace None with {expects(exercise)}\n{hint}")
+        return Feedback(
+            False, f"Write your answer first: replace None with {expects(exercise)}\n{hint}"
+        )
     if not exercise.parts:
         if not isinstance(answer, str) or not answer.strip():
-            return Feedback(False, f"Exercise {exercise.id} is answered in words: {expects(exercise)}")
-        return Feedback(True, "Compare your answer with what a good answer mentions:\n" + _bullets(exercise.mentions))
+            return Feedback(
+                False, f"Exercise {exercise.id} is answered in words: {expects(exercise)}"
+            )
+        return Feedback(
+            True,
+            "Compare your answer with what a good answer mentions:\n" + _bullets(exercise.mentions),
+        )
     values = _split(exercise, answer)
     if isinstance(values, str):
         return Feedback(False, values)
@@ -133,19 +142,30 @@ def judge(exercise: Exercise, answer, namespace: Mapping) -> Feedback:
     missing = [(name, where) for name, where in exercise.needs if name not in namespace]
     if missing:
         names = ", ".join(f"`{name}` ({where})" for name, where in missing)
-        return Feedback(False, f"This check reads {names}: run the cells above first "
-                               "(Run → Run All Above Selected Cell), then check again.")  # fmt: skip
+        return Feedback(
+            False,
+            f"This check reads {names}: run the cells above first "
+            "(Run → Run All Above Selected Cell), then check again.",
+        )
     try:
         with _quiet_tensorflow():
             computed = exercise.compute(namespace)
     except NotReady as reason:
         return Feedback(False, str(reason))
-    except Exception as error:  # a notebook variable changed since its section ran: say so, not a traceback
+    except (
+        Exception
+    ) as error:  # a notebook variable changed since its section ran: say so, not a traceback
         names = ", ".join(f"`{name}`" for name, _ in exercise.needs) or "the helpers"
-        return Feedback(False, f"The check could not compute the expected answer from {names} "
-                               f"({type(error).__name__}: {error}). Run the notebook from the top "
-                               "(Run → Run All Cells) and check again.")  # fmt: skip
-    verdicts = [_verdict(part, value, computed) for part, (_, value) in zip(exercise.parts, read, strict=True)]
+        return Feedback(
+            False,
+            f"The check could not compute the expected answer from {names} "
+            f"({type(error).__name__}: {error}). Run the notebook from the top "
+            "(Run → Run All Cells) and check again.",
+        )
+    verdicts = [
+        _verdict(part, value, computed)
+        for part, (_, value) in zip(exercise.parts, read, strict=True)
+    ]
     if any(verdicts):
         return Feedback(False, _join(exercise, verdicts, fine="correct.") + "\n" + hint)
     message = "Correct" + _tolerances(exercise.parts) + "."
@@ -178,7 +198,11 @@ def _split(exercise: Exercise, answer) -> list | str:
         return [answer]
     if isinstance(answer, tuple | list) and len(answer) == n:
         return list(answer)
-    got = f"{len(answer)} of them" if isinstance(answer, tuple | list) else f"{type(answer).__name__} {answer!r}"
+    got = (
+        f"{len(answer)} of them"
+        if isinstance(answer, tuple | list)
+        else f"{type(answer).__name__} {answer!r}"
+    )
     return f"Exercise {exercise.id} expects {expects(exercise)}\nGot {got}."
 
 
@@ -213,7 +237,9 @@ def _read(part: Part, value) -> tuple[bool, object]:
         return (True, numbers_) if numbers_ is not None else (False, wanted)
     number = _number(value)
     if number is None:
-        return False, wanted + (" Write the number without quotes." if isinstance(value, str) else "")
+        return False, wanted + (
+            " Write the number without quotes." if isinstance(value, str) else ""
+        )
     if part.kind == "count":
         if not number.is_integer():
             return False, f"expected a whole number: {part.asks}; got {number:g}."
@@ -253,7 +279,9 @@ def _close(part: Part, answer, expected) -> bool:
         return answer == expected
     if part.kind == "list":
         answer, expected = np.ravel(answer).astype(float), np.ravel(expected).astype(float)
-        return answer.shape == expected.shape and all(map(_near, [part] * answer.size, answer, expected))
+        return answer.shape == expected.shape and all(
+            map(_near, [part] * answer.size, answer, expected)
+        )
     return _near(part, answer, float(expected))
 
 
@@ -306,7 +334,9 @@ def _generic_list(part: Part, answer: np.ndarray, expected: np.ndarray) -> str:
         return f"expected {expected.size} numbers ({part.asks}); got {answer.size}."
     if np.any(expected) and _close(part, -answer, expected):
         return "wrong sign: the sizes are right, the signs are not."
-    wrong = ", ".join(str(i + 1) for i, (a, e) in enumerate(zip(answer, expected)) if not _near(part, a, e))
+    wrong = ", ".join(
+        str(i + 1) for i, (a, e) in enumerate(zip(answer, expected)) if not _near(part, a, e)
+    )
     return f"entries {wrong} of your list are not {part.asks}{_tolerance(part)}."
 
 
@@ -321,7 +351,9 @@ def _tolerance(part: Part) -> str:
 
 def _tolerances(parts) -> str:
     """The tolerances the parts were checked to, for the "Correct" line."""
-    stated = [(LETTERS[i], _tolerance(part).strip()) for i, part in enumerate(parts) if _tolerance(part)]
+    stated = [
+        (LETTERS[i], _tolerance(part).strip()) for i, part in enumerate(parts) if _tolerance(part)
+    ]
     if len(parts) == 1:
         return f" {stated[0][1]}" if stated else ""
     return f" ({'; '.join(f'{letter}: {text[1:-1]}' for letter, text in stated)})" if stated else ""

@@ -62,11 +62,20 @@ EXERCISES = (
                         "negative",
                         "|w| is a size, so it is positive (w below minus it overflows too: the power is even).",
                     ),
-                    ("float64", "that is for float64's largest number; the question is about float32."),
-                    ("float16", "that is for float16's largest number; the question is about float32."),
+                    (
+                        "float64",
+                        "that is for float64's largest number; the question is about float32.",
+                    ),
+                    (
+                        "float16",
+                        "that is for float16's largest number; the question is about float32.",
+                    ),
                     ("log10", "that is the base-10 logarithm of the answer: raise 10 to it."),
                     ("ln", "that is the natural logarithm of the answer: take exp of it."),
-                    ("divided", "dividing by 100 is not the 100th root: |w|^100 > M ⇔ |w| > M^(1/100)."),
+                    (
+                        "divided",
+                        "dividing by 100 is not the 100th root: |w|^100 > M ⇔ |w| > M^(1/100).",
+                    ),
                 ),
             ),
         ),
@@ -81,8 +90,14 @@ EXERCISES = (
                 "number",
                 "bound",
                 mistakes=(
-                    ("gamma", "that is γ, the bound on the sigmoid's slope; the condition is λ₁ < 1/γ."),
-                    ("tanh", "that is the bound for tanh (γ = 1); the sigmoid's slope is smaller everywhere."),
+                    (
+                        "gamma",
+                        "that is γ, the bound on the sigmoid's slope; the condition is λ₁ < 1/γ.",
+                    ),
+                    (
+                        "tanh",
+                        "that is the bound for tanh (γ = 1); the sigmoid's slope is smaller everywhere.",
+                    ),
                 ),
             ),
         ),
@@ -96,7 +111,9 @@ EXERCISES = (
                 "does the run with learning rate 1e-4 still end in NaN",
                 "yes/no",
                 "nan",
-                mistakes=(("no", "run it: train_w(1e-4, steps=51) and look at w after 50 updates."),),
+                mistakes=(
+                    ("no", "run it: train_w(1e-4, steps=51) and look at w after 50 updates."),
+                ),
             ),
             Part(
                 "the largest learning rate 1e-k (k = 4, 5, 6 …) that keeps w finite for 50 updates",

@@ -33,10 +33,18 @@ def _gru_or_simple(namespace) -> dict:
     gru_factors = []
     for rho in rhos:
         set_spectral_radius(gru.get_layer("rnn"), rho, seed=seed)
-        gru_factors.append(_factor(step_gradient_norms(gru, namespace["x100"], namespace["y100"]).hidden))
+        gru_factors.append(
+            _factor(step_gradient_norms(gru, namespace["x100"], namespace["y100"]).hidden)
+        )
     simple = [_factor(namespace["tanh_runs"][rho]) for rho in rhos]
     gru_spread, simple_spread = np.ptp(gru_factors), np.ptp(simple)
-    less = "the same" if gru_spread == simple_spread else "GRU" if gru_spread < simple_spread else "SimpleRNN"
+    less = (
+        "the same"
+        if gru_spread == simple_spread
+        else "GRU"
+        if gru_spread < simple_spread
+        else "SimpleRNN"
+    )
     return {"less": less}
 
 
@@ -49,8 +57,14 @@ EXERCISES = (
                 "number",
                 "ratio",
                 mistakes=(
-                    ("one_more", "that is ρ^T, one factor ρ too many: from h_T back to h_1 there are T − 1 steps."),
-                    ("one_less", "one factor ρ too few: from h_T back to h_1 there are T − 1 steps."),
+                    (
+                        "one_more",
+                        "that is ρ^T, one factor ρ too many: from h_T back to h_1 there are T − 1 steps.",
+                    ),
+                    (
+                        "one_less",
+                        "one factor ρ too few: from h_T back to h_1 there are T − 1 steps.",
+                    ),
                     ("inverse", "upside down: that is ‖∂L/∂h_T‖ / ‖∂L/∂h_1‖."),
                 ),
             ),
@@ -66,7 +80,11 @@ EXERCISES = (
                 "whose factor per step changes less over ρ = 0.8, 1.5, 3.0",
                 "choice",
                 "less",
-                choices={"GRU": ("gru",), "SimpleRNN": ("simple rnn", "rnn"), "the same": ("same", "neither")},
+                choices={
+                    "GRU": ("gru",),
+                    "SimpleRNN": ("simple rnn", "rnn"),
+                    "the same": ("same", "neither"),
+                },
                 mistakes=(
                     (
                         "SimpleRNN",
@@ -74,7 +92,10 @@ EXERCISES = (
                         "follows ρ (section 4's table). Measure the GRU's at the three ρ and compare the "
                         "spreads, max − min.",
                     ),
-                    ("the same", "compare the spreads (max − min over the three ρ) of the two factors: they differ."),
+                    (
+                        "the same",
+                        "compare the spreads (max − min over the three ρ) of the two factors: they differ.",
+                    ),
                 ),
             ),
         ),

@@ -25,11 +25,16 @@ def _scalar_rule(namespace) -> dict:
 
     from helpers import clipping
 
-    scalars = [tf.constant(v) for v in np.random.default_rng(0).normal(scale=3.0, size=8).astype(np.float32)]
+    scalars = [
+        tf.constant(v)
+        for v in np.random.default_rng(0).normal(scale=3.0, size=8).astype(np.float32)
+    ]
     by_norm = _flat(clipping.clip_by_norm(scalars, 1.0)[0])
     same = {
         "clipvalue": np.array_equal(by_norm, _flat(clipping.clip_by_value(scalars, 1.0)[0])),
-        "global_clipnorm": np.array_equal(by_norm, _flat(clipping.clip_by_global_norm(scalars, 1.0)[0])),
+        "global_clipnorm": np.array_equal(
+            by_norm, _flat(clipping.clip_by_global_norm(scalars, 1.0)[0])
+        ),
     }
     return {"rule": next((name for name, equal in same.items() if equal), "neither")}
 
@@ -39,7 +44,9 @@ def _largest_turn(namespace) -> dict:
     thetas = np.radians(np.linspace(0.0, 90.0, 9001))
     vectors = 100.0 * np.stack([np.cos(thetas), np.sin(thetas)], axis=1)
     clipped = np.clip(vectors, -0.01, 0.01)
-    cos = np.sum(vectors * clipped, axis=1) / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(clipped, axis=1))
+    cos = np.sum(vectors * clipped, axis=1) / (
+        np.linalg.norm(vectors, axis=1) * np.linalg.norm(clipped, axis=1)
+    )
     largest = float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).max())
     return {"largest": largest, "radians": np.radians(largest), "right": 90.0, "none": 0.0}
 
@@ -80,7 +87,11 @@ EXERCISES = (
                 "the Keras argument that clipnorm=c equals when every variable is one number",
                 "choice",
                 "rule",
-                choices={"clipvalue": ("value",), "global_clipnorm": ("global", "global norm"), "neither": ("none",)},
+                choices={
+                    "clipvalue": ("value",),
+                    "global_clipnorm": ("global", "global norm"),
+                    "neither": ("none",),
+                },
                 mistakes=(
                     (
                         "global_clipnorm",
@@ -115,7 +126,10 @@ EXERCISES = (
                         "90° would need a component to change sign or vanish; value clipping keeps every "
                         "component's sign and never sets a non-zero one to 0.",
                     ),
-                    ("none", "value clipping does turn a gradient: see g = (3, 0.5) at c = 1 in section 1."),
+                    (
+                        "none",
+                        "value clipping does turn a gradient: see g = (3, 0.5) at c = 1 in section 1.",
+                    ),
                 ),
             ),
         ),
@@ -131,12 +145,18 @@ EXERCISES = (
                 "number",
                 "bound",
                 mistakes=(
-                    ("threshold", "that is c, the longest clipped gradient; the step is the learning rate times it."),
+                    (
+                        "threshold",
+                        "that is c, the longest clipped gradient; the step is the learning rate times it.",
+                    ),
                     (
                         "divided",
                         "that divides c by the learning rate; the update multiplies the clipped gradient by it.",
                     ),
-                    ("unclipped", "that is the unclipped run's longest step; a clipped one is shorter."),
+                    (
+                        "unclipped",
+                        "that is the unclipped run's longest step; a clipped one is shorter.",
+                    ),
                 ),
             ),
         ),
@@ -168,7 +188,10 @@ EXERCISES = (
                         "global clipping multiplies a minibatch's whole gradient by one factor: it can only "
                         "re-weight the minibatches in the mean. Measure both angles to E g.",
                     ),
-                    ("the same", "measure both angles to E g, each rule at its median threshold: they differ."),
+                    (
+                        "the same",
+                        "measure both angles to E g, each rule at its median threshold: they differ.",
+                    ),
                 ),
             ),
         ),

@@ -23,7 +23,9 @@ def _your_runs(namespace, steps: int) -> dict:
     for value in list(namespace.values()):
         if isinstance(value, SeedRuns):
             found = [h for row in value.histories for h in row]
-        elif isinstance(value, list | tuple) and value and all(isinstance(h, History) for h in value):
+        elif (
+            isinstance(value, list | tuple) and value and all(isinstance(h, History) for h in value)
+        ):
             found = list(value)
         else:
             found = [value] if isinstance(value, History) else []
@@ -34,8 +36,10 @@ def _your_runs(namespace, steps: int) -> dict:
                 else:
                     other_steps.add(h.steps_requested)
     if not runs and other_steps:
-        raise NotReady(f"your runs have {sorted(other_steps)} steps and section 1's {steps}: train as many steps "
-                       "(EPOCHS * STEPS_PER_EPOCH) to compare with them.")  # fmt: skip
+        raise NotReady(
+            f"your runs have {sorted(other_steps)} steps and section 1's {steps}: train as many steps "
+            "(EPOCHS * STEPS_PER_EPOCH) to compare with them."
+        )
     if not runs:
         raise NotReady(TRAIN_IT[0].upper() + TRAIN_IT[1:])
     return runs
@@ -48,7 +52,9 @@ def _tight_clipvalue(namespace) -> dict:
     runs = _your_runs(namespace, article.histories[0][0].steps_requested)
     seeds = [seed for seed in sorted(runs) if seed in baseline]
     if not seeds:
-        raise NotReady(f"your runs use seeds {sorted(runs)}; section 1 trained seeds {list(article.seeds)}.")
+        raise NotReady(
+            f"your runs use seeds {sorted(runs)}; section 1 trained seeds {list(article.seeds)}."
+        )
     lower = sum(runs[s].final_loss() < baseline[s].final_loss() for s in seeds)
     clipped = float(np.mean([runs[s].clipped_fraction for s in seeds]))
     return {"clipped": clipped, "lower": lower, "higher": len(seeds) - lower}
@@ -63,7 +69,9 @@ def _separable(losses: list) -> dict:
     n = [min(len(a), len(b)) for a, b in pairs]
     wins = [int(np.sum(a[:k] < b[:k])) for (a, b), k in zip(pairs, n, strict=True)]
     return {
-        "separable": sum("not separable" not in training.verdict(a[:k], b[:k]) for (a, b), k in zip(pairs, n)),
+        "separable": sum(
+            "not separable" not in training.verdict(a[:k], b[:k]) for (a, b), k in zip(pairs, n)
+        ),
         "only_lower": sum(w == k for w, k in zip(wins, n, strict=True)),
         "majority": sum(w >= k - 1 or w <= 1 for w, k in zip(wins, n, strict=True)),
         "all": len(pairs),
@@ -75,7 +83,10 @@ def _pairs(namespace) -> dict:
     section2 = _separable(list(namespace["unstable"].final_losses()))
     sweep = namespace["sweep"]
     section3 = _separable([sweep.final_losses(label) for label in namespace["METHODS"]])
-    return {**{f"{k}2": v for k, v in section2.items()}, **{f"{k}3": v for k, v in section3.items()}}
+    return {
+        **{f"{k}2": v for k, v in section2.items()},
+        **{f"{k}3": v for k, v in section3.items()},
+    }
 
 
 def _adam_steps(gradients) -> np.ndarray:
@@ -98,9 +109,21 @@ def _adam(namespace) -> dict:
     full, tenth = _adam_steps([g])[0], _adam_steps([g / 10])[0]
     spike = _adam_steps([[1.0], [1.0], [100.0], [1.0], [1.0]])[3:, 0]
     clipped = _adam_steps([[1.0]] * 5)[3:, 0]
-    after = "smaller" if np.all(spike < clipped) else "larger" if np.all(spike > clipped) else "the same"
+    after = (
+        "smaller"
+        if np.all(spike < clipped)
+        else "larger"
+        if np.all(spike > clipped)
+        else "the same"
+    )
     ratio = float(tenth[0] / full[0])
-    return {"ratio": ratio, "sgd": 0.1, "inverse_sgd": 10.0, "near_eps": float(tenth[1] / full[1]), "after": after}
+    return {
+        "ratio": ratio,
+        "sgd": 0.1,
+        "inverse_sgd": 10.0,
+        "near_eps": float(tenth[1] / full[1]),
+        "after": after,
+    }
 
 
 EXERCISES = (
@@ -112,12 +135,15 @@ EXERCISES = (
                 "in how many of the 3 seeds it ends lower than section 1's run without clipping",
                 "count",
                 "lower",
-                mistakes=(("higher", "that counts the seeds where it ends higher than without clipping."),),
+                mistakes=(
+                    ("higher", "that counts the seeds where it ends higher than without clipping."),
+                ),
             ),
         ),
         compute=_tight_clipvalue,
         needs=(("article", "section 1"),),
-        hint=TRAIN_IT + " Each History has clipped_fraction and final_loss(); article.histories[0] holds section "
+        hint=TRAIN_IT
+        + " Each History has clipped_fraction and final_loss(); article.histories[0] holds section "
         "1's runs without clipping, seed by seed.",
         mentions=(
             "0.01 is below most gradient entries, so nearly every step is clipped: each large entry is cut to "
@@ -156,7 +182,10 @@ EXERCISES = (
                         "that counts only the pairs where the first ends lower in every seed; a pair "
                         "where it ends higher in every seed is separable too.",
                     ),
-                    ("majority3", "that counts pairs with one seed disagreeing too: it leaves the order open."),
+                    (
+                        "majority3",
+                        "that counts pairs with one seed disagreeing too: it leaves the order open.",
+                    ),
                     ("all3", "not every pair is separable: read sweep.compare for each pair."),
                 ),
             ),
@@ -184,22 +213,35 @@ EXERCISES = (
                         "that is plain SGD's ratio (its step is lr·g); Adam divides by √v̂, about |g| at the "
                         "first step.",
                     ),
-                    ("inverse_sgd", "upside down, and SGD's: Adam divides by √v̂, about |g| at the first step."),
-                    ("near_eps", "that is the ratio for an entry near ε̂; take the entry 0.5, where |g| ≫ ε̂."),
+                    (
+                        "inverse_sgd",
+                        "upside down, and SGD's: Adam divides by √v̂, about |g| at the first step.",
+                    ),
+                    (
+                        "near_eps",
+                        "that is the ratio for an entry near ε̂; take the entry 0.5, where |g| ≫ ε̂.",
+                    ),
                 ),
             ),
             Part(
                 "Adam's steps after the spike, against the run clipped to 1 at the spike",
                 "choice",
                 "after",
-                choices={"smaller": ("shorter",), "the same": ("same", "equal"), "larger": ("longer", "bigger")},
+                choices={
+                    "smaller": ("shorter",),
+                    "the same": ("same", "equal"),
+                    "larger": ("longer", "bigger"),
+                },
                 mistakes=(
                     (
                         "the same",
                         "Adam's v keeps the spike's square (β₂ = 0.999 forgets slowly), so the steps after "
                         "it differ from the clipped run's.",
                     ),
-                    ("larger", "m carries the spike (β₁ = 0.9), but v carries its square, and √v̂ grows more than m̂."),
+                    (
+                        "larger",
+                        "m carries the spike (β₁ = 0.9), but v carries its square, and √v̂ grows more than m̂.",
+                    ),
                 ),
             ),
         ),

@@ -10,18 +10,25 @@ from helpers.exercises.core import Exercise, Part
 #: The variables of the article's LSTM as section 4's table names them, with the other names a learner may use.
 VARIABLES = {
     "lstm/lstm_cell/kernel": ("lstm_cell/kernel", "article_lstm/lstm/lstm_cell/kernel"),
-    "lstm/lstm_cell/recurrent_kernel": ("lstm_cell/recurrent_kernel", "article_lstm/lstm/lstm_cell/recurrent_kernel"),
+    "lstm/lstm_cell/recurrent_kernel": (
+        "lstm_cell/recurrent_kernel",
+        "article_lstm/lstm/lstm_cell/recurrent_kernel",
+    ),
     "lstm/lstm_cell/bias": ("lstm_cell/bias", "article_lstm/lstm/lstm_cell/bias"),
     "softmax/kernel": ("article_lstm/softmax/kernel",),
     "softmax/bias": ("article_lstm/softmax/bias",),
 }
-FINAL_LAYER = ("AGC skips the final layer (section 4: `final`), so its ratios do not count; take the largest among "
-               "the layers it clips.")  # fmt: skip
+FINAL_LAYER = (
+    "AGC skips the final layer (section 4: `final`), so its ratios do not count; take the largest among "
+    "the layers it clips."
+)
 
 
 def _finite(histories) -> np.ndarray:
     """The recorded pre-clip norms of ``histories``, without a diverged run's last NaN/inf (as ``finite_norms``)."""
-    return np.concatenate([h.grad_norm[np.isfinite(h.grad_norm)] for h in histories]).astype(np.float64)
+    return np.concatenate([h.grad_norm[np.isfinite(h.grad_norm)] for h in histories]).astype(
+        np.float64
+    )
 
 
 def _running_percentile(norms, p) -> np.ndarray:
@@ -71,7 +78,9 @@ def _agc_ratios(namespace) -> dict:
     ratios = np.asarray(unit_ratios[top])
     names = [name for name, others in VARIABLES.items() if short[top] in (name, *others)]
     if not names:
-        raise ValueError(f"{short[top]!r} is not a variable of the article's LSTM this check knows: {list(VARIABLES)}")
+        raise ValueError(
+            f"{short[top]!r} is not a variable of the article's LSTM this check knows: {list(VARIABLES)}"
+        )
     return {
         "variable": names[0],
         "at_0.1": int(np.sum(ratios > 0.1)),
@@ -103,7 +112,10 @@ EXERCISES = (
                 "half",
                 mistakes=(
                     ("ten", "that is the fraction at the other end, 10 × the mean."),
-                    ("half_median", "that uses the median; Pascanu's range is around the mean norm."),
+                    (
+                        "half_median",
+                        "that uses the median; Pascanu's range is around the mean norm.",
+                    ),
                     ("c_adding", "that is the fraction C_ADDING would clip."),
                 ),
             ),
@@ -113,7 +125,10 @@ EXERCISES = (
                 "ten",
                 mistakes=(
                     ("half", "that is the fraction at the other end, ½ × the mean."),
-                    ("ten_median", "that uses the median; Pascanu's range is around the mean norm."),
+                    (
+                        "ten_median",
+                        "that uses the median; Pascanu's range is around the mean norm.",
+                    ),
                 ),
             ),
             Part(
@@ -142,7 +157,10 @@ EXERCISES = (
                 "fraction",
                 "p90",
                 mistakes=(
-                    ("p10", "that is AutoClip with p = 10, the paper's choice (section 3); the exercise asks p = 90."),
+                    (
+                        "p10",
+                        "that is AutoClip with p = 10, the paper's choice (section 3); the exercise asks p = 90.",
+                    ),
                     ("seed0", "that is seed 0's run; seed 1 is unclipped.histories[0][1]."),
                 ),
             ),
@@ -150,7 +168,11 @@ EXERCISES = (
                 "AutoClip's last threshold, against C_FASHION",
                 "choice",
                 "final",
-                choices={"higher": ("above", "larger"), "lower": ("below", "smaller"), "the same": ("same",)},
+                choices={
+                    "higher": ("above", "larger"),
+                    "lower": ("below", "smaller"),
+                    "the same": ("same",),
+                },
                 mistakes=(
                     (
                         "lower",
@@ -186,7 +208,10 @@ EXERCISES = (
                 "count",
                 "at_0.1",
                 mistakes=(
-                    ("at_0.01", "that is the count at λ = 0.01, section 4's λ; the exercise asks λ = 0.1."),
+                    (
+                        "at_0.01",
+                        "that is the count at λ = 0.01, section 4's λ; the exercise asks λ = 0.1.",
+                    ),
                     (
                         "every_variable",
                         "that counts the units of every variable AGC clips; the question asks about that one variable.",
@@ -208,7 +233,10 @@ EXERCISES = (
                 "number",
                 "threshold",
                 mistakes=(
-                    ("norm", "that is how much the norm grew; the question asks about the threshold."),
+                    (
+                        "norm",
+                        "that is how much the norm grew; the question asks about the threshold.",
+                    ),
                     (
                         "norm_200",
                         "that is 1.05^200, the norm's growth (over one step more); the question asks "

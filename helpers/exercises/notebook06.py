@@ -73,8 +73,14 @@ EXERCISES = (
                 "count",
                 "count",
                 mistakes=(
-                    ("count_at_c", "that counts the steps above c; the loop clips every step above c/S."),
-                    ("count_at_cs", "that counts the steps above c·S; the loop clips every step above c/S."),
+                    (
+                        "count_at_c",
+                        "that counts the steps above c; the loop clips every step above c/S.",
+                    ),
+                    (
+                        "count_at_cs",
+                        "that counts the steps above c·S; the loop clips every step above c/S.",
+                    ),
                     ("left_alone", "that counts the steps it would leave alone."),
                 ),
             ),
@@ -101,8 +107,14 @@ EXERCISES = (
                         "that is clipping after the sum; each replica clips its own part to c, and R orthogonal "
                         "parts of length c add up to √R·c (×√R).",
                     ),
-                    ("unclipped", "that is the unclipped sum, 2c·√R: each replica clips its part first."),
-                    ("along_one", "that is R parts of length c along one direction; these parts are orthogonal."),
+                    (
+                        "unclipped",
+                        "that is the unclipped sum, 2c·√R: each replica clips its part first.",
+                    ),
+                    (
+                        "along_one",
+                        "that is R parts of length c along one direction; these parts are orthogonal.",
+                    ),
                 ),
             ),
             Part(
@@ -110,8 +122,14 @@ EXERCISES = (
                 "list",
                 "after_sum",
                 mistakes=(
-                    ("per_replica", "that is per-replica clipping; the sum, clipped once, is at most c long."),
-                    ("unclipped", "that is the unclipped sum, 2c·√R: clipping the sum brings it down to c."),
+                    (
+                        "per_replica",
+                        "that is per-replica clipping; the sum, clipped once, is at most c long.",
+                    ),
+                    (
+                        "unclipped",
+                        "that is the unclipped sum, 2c·√R: clipping the sum brings it down to c.",
+                    ),
                 ),
             ),
         ),

@@ -8,4 +8,12 @@ One submodule per notebook holds that lesson's widgets: ``recurrence`` (01), ``r
 from helpers.widgets.controls import float_slider, int_slider, log_slider
 from helpers.widgets.live_plot import DPI, STATIC_ENV, LivePlot, drawing_order
 
-__all__ = ["DPI", "STATIC_ENV", "LivePlot", "drawing_order", "float_slider", "int_slider", "log_slider"]
+__all__ = [
+    "DPI",
+    "STATIC_ENV",
+    "LivePlot",
+    "drawing_order",
+    "float_slider",
+    "int_slider",
+    "log_slider",
+]

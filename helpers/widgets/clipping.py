@@ -38,7 +38,10 @@ class ClippingGeometry(LivePlot):
                 "threshold": float_slider("threshold c", threshold, 0.1, 3.0, 0.05),
             },
             ncols=2,
-            figsize=(9.6, 3.4),  # 1152 x 408 px: with its controls and the line under it, one 1280x720 slide
+            figsize=(
+                9.6,
+                3.4,
+            ),  # 1152 x 408 px: with its controls and the line under it, one 1280x720 slide
         )
         self.ax, self.ax_angle = ax, ax_angle = self.axes
         ax.set(aspect="equal", xlim=(-4.3, 4.3), ylim=(-4.3, 4.3))
@@ -46,10 +49,16 @@ class ClippingGeometry(LivePlot):
         ax.axvline(0, color="grey", lw=0.6)
         ax.set_xlabel(r"$\partial L/\partial \theta_1$ (gradient component 1)")
         ax.set_ylabel(r"$\partial L/\partial \theta_2$ (gradient component 2)")
-        (self.circle,) = ax.plot([], [], "--", color=COLORS["norm"], lw=1, label=r"$\|v\| = c$ (norm limit)")
-        (self.box,) = ax.plot([], [], ":", color=COLORS["value"], lw=1.2, label=r"$|v_i| \leq c$ (value limit)")
+        (self.circle,) = ax.plot(
+            [], [], "--", color=COLORS["norm"], lw=1, label=r"$\|v\| = c$ (norm limit)"
+        )
+        (self.box,) = ax.plot(
+            [], [], ":", color=COLORS["value"], lw=1.2, label=r"$|v_i| \leq c$ (value limit)"
+        )
         self.vectors = {  # told apart by line style and arrowhead marker as well as colour
-            name: ax.plot([], [], style, markevery=[1], ms=8, color=COLORS[name], lw=lw, label=label)[0]
+            name: ax.plot(
+                [], [], style, markevery=[1], ms=8, color=COLORS[name], lw=lw, label=label
+            )[0]
             for name, style, lw, label in (
                 ("raw", "-o", 3.0, r"raw gradient $g$"),
                 ("norm", "--s", 2.2, "norm-clipped (clipnorm)"),
@@ -61,7 +70,9 @@ class ClippingGeometry(LivePlot):
         ax_angle.set_xlabel(r"gradient direction $\theta$ (degrees)")
         ax_angle.set_ylabel("direction change by clipping (degrees)")
         (self.angle_curve,) = ax_angle.plot([], [], color=COLORS["value"], label="value clipping")
-        (self.norm_curve,) = ax_angle.plot([], [], "--", color=COLORS["norm"], label="norm clipping")
+        (self.norm_curve,) = ax_angle.plot(
+            [], [], "--", color=COLORS["norm"], label="norm clipping"
+        )
         (self.angle_marker,) = ax_angle.plot([], [], "o", color="k", label=r"current $\theta$")
         ax_angle.legend(loc="upper right", fontsize=8)
         self.result: dict = {}
@@ -89,29 +100,37 @@ class ClippingGeometry(LivePlot):
             fontsize=9,
         )
         thetas = np.arange(0.0, 360.5, 0.5)
-        directions = length * np.stack([np.cos(np.radians(thetas)), np.sin(np.radians(thetas))], axis=-1)
+        directions = length * np.stack(
+            [np.cos(np.radians(thetas)), np.sin(np.radians(thetas))], axis=-1
+        )
         turns = _angle_between(directions, np.clip(directions, -c, c))
         self.angle_curve.set_data(thetas, turns)
         self.norm_curve.set_data(thetas, np.zeros_like(thetas))
         self.angle_marker.set_data([angle], [turn])
         self.ax_angle.set_ylim(-2, max(50.0, turns.max() * 1.1))
-        self.ax_angle.set_title(f"value clipping turns this gradient by {turn:.1f}°; norm clipping by 0°", fontsize=9)
+        self.ax_angle.set_title(
+            f"value clipping turns this gradient by {turn:.1f}°; norm clipping by 0°", fontsize=9
+        )
         self.result["threshold"] = c
 
     def summary(self) -> str:
         lengths, c = self.result["lengths"], self.result["threshold"]
-        return (f"‖g‖ = {lengths['raw']:.2f}, c = {c:.2f}: norm clipping keeps the direction at length "
-                f"{lengths['norm']:.2f}; value clipping gives length {lengths['value']:.2f} and turns g by "
-                f"{self.result['angle_change']:.1f}°")  # fmt: skip
+        return (
+            f"‖g‖ = {lengths['raw']:.2f}, c = {c:.2f}: norm clipping keeps the direction at length "
+            f"{lengths['norm']:.2f}; value clipping gives length {lengths['value']:.2f} and turns g by "
+            f"{self.result['angle_change']:.1f}°"
+        )
 
     def describe(self) -> str:
         angle, c = self.values()["angle"], self.values()["threshold"]
         lengths = self.result["lengths"]
-        return (f"Left: a 2-D gradient of length {lengths['raw']:.2f} at angle {angle:.0f}°, its norm-clipped version "
-                f"(length {lengths['norm']:.2f}, same direction, limit: the dashed circle of radius c = {c:.2f}) and "
-                f"its value-clipped version (length {lengths['value']:.2f}, limit: the dotted box). Right: the angle "
-                f"value clipping turns a gradient of this length by, for every direction: "
-                f"{self.result['angle_change']:.1f}° for this one; norm clipping turns none.")  # fmt: skip
+        return (
+            f"Left: a 2-D gradient of length {lengths['raw']:.2f} at angle {angle:.0f}°, its norm-clipped version "
+            f"(length {lengths['norm']:.2f}, same direction, limit: the dashed circle of radius c = {c:.2f}) and "
+            f"its value-clipped version (length {lengths['value']:.2f}, limit: the dotted box). Right: the angle "
+            f"value clipping turns a gradient of this length by, for every direction: "
+            f"{self.result['angle_change']:.1f}° for this one; norm clipping turns none."
+        )
 
 
 class CliffDescent(LivePlot):
@@ -136,7 +155,9 @@ class CliffDescent(LivePlot):
     ):
         (w_low, w_high), (b_low, b_high) = checks.array("window", window, shape=(2, 2))
         if not (w_low < w_high and b_low < b_high):
-            raise ValueError(f"window must be ((w_min, w_max), (b_min, b_max)) with min < max, got {window}")
+            raise ValueError(
+                f"window must be ((w_min, w_max), (b_min, b_max)) with min < max, got {window}"
+            )
         start = checks.array("start", start, shape=(2,))
         checks.in_range("start[0] (w)", start[0], w_low, w_high)
         checks.in_range("start[1] (b)", start[1], b_low, b_high)
@@ -145,7 +166,9 @@ class CliffDescent(LivePlot):
         self.steps = checks.positive_int("steps", steps)
         super().__init__(
             {
-                "learning_rate": log_slider("learning rate η", learning_rate, 0.01, 10.0, step=0.05),
+                "learning_rate": log_slider(
+                    "learning rate η", learning_rate, 0.01, 10.0, step=0.05
+                ),
                 "threshold": float_slider("threshold c", threshold, 0.05, 5.0, 0.05),
                 "start_w": float_slider("start w", float(start[0]), w_low, w_high, 0.05),
                 "start_b": float_slider("start b", float(start[1]), b_low, b_high, 0.05),
@@ -154,22 +177,39 @@ class CliffDescent(LivePlot):
             figsize=(8.8, 3.7),
         )
         controls = list(self.controls.values())
-        self.widget = W.VBox([W.HBox(controls[:2]), W.HBox(controls[2:]), self.message, self.output, self.caption])
+        self.widget = W.VBox(
+            [W.HBox(controls[:2]), W.HBox(controls[2:]), self.message, self.output, self.caption]
+        )
         self.window = ((w_low, w_high), (b_low, b_high))
         self.ax, self.ax_steps = ax, ax_steps = self.axes
-        w_grid, b_grid = np.meshgrid(np.linspace(w_low, w_high, 241), np.linspace(b_low, b_high, 241))
+        w_grid, b_grid = np.meshgrid(
+            np.linspace(w_low, w_high, 241), np.linspace(b_low, b_high, 241)
+        )
         loss = theory.cliff_loss_and_grad(w_grid, b_grid)[0]
         image = ax.pcolormesh(w_grid, b_grid, loss, shading="auto", cmap="viridis")
         self.figure.colorbar(image, ax=ax, label=r"loss $(\sigma(x_{50}) - 0.7)^2$")
-        ax.set(xlim=(w_low, w_high), ylim=(b_low, b_high), xlabel=r"recurrent weight $w$", ylabel=r"bias $b$")
+        ax.set(
+            xlim=(w_low, w_high),
+            ylim=(b_low, b_high),
+            xlabel=r"recurrent weight $w$",
+            ylabel=r"bias $b$",
+        )
         (self.free_line,) = ax.plot([], [], "o-", color="C3", ms=3, lw=1.5, label="unclipped")
-        (self.clipped_line,) = ax.plot([], [], "s--", color="w", mec="k", mew=0.6, ms=4, lw=1.5, label="norm-clipped")
+        (self.clipped_line,) = ax.plot(
+            [], [], "s--", color="w", mec="k", mew=0.6, ms=4, lw=1.5, label="norm-clipped"
+        )
         (self.start_marker,) = ax.plot([], [], "*", color="orange", ms=14, label="start")
         ax.legend(loc="lower left", fontsize=8)
-        ax_steps.set(yscale="log", xlabel=r"update $k$", ylabel=r"step length $\|\theta_{k+1} - \theta_k\|$ (log)")
+        ax_steps.set(
+            yscale="log",
+            xlabel=r"update $k$",
+            ylabel=r"step length $\|\theta_{k+1} - \theta_k\|$ (log)",
+        )
         (self.free_steps,) = ax_steps.plot([], [], "o-", color="C3", ms=3, label="unclipped")
         (self.clipped_steps,) = ax_steps.plot([], [], "s--", color="C2", ms=3, label="norm-clipped")
-        (self.limit_line,) = ax_steps.plot([], [], ":", color="k", label=r"$\eta c$ (longest clipped step)")
+        (self.limit_line,) = ax_steps.plot(
+            [], [], ":", color="k", label=r"$\eta c$ (longest clipped step)"
+        )
         ax_steps.legend(loc="upper left", fontsize=8)
         self.runs: dict[str, descent.Trajectory] = {}
 
@@ -197,27 +237,38 @@ class CliffDescent(LivePlot):
             for name, (w, b) in (("unclipped", free.points[-1]), ("clipped", clipped.points[-1]))
             if not (w_low <= w <= w_high and b_low <= b <= b_high)
         )
-        self.ax.set_title(f"final loss: unclipped {free.losses[-1]:.3g}, clipped {clipped.losses[-1]:.3g}", fontsize=9)
+        self.ax.set_title(
+            f"final loss: unclipped {free.losses[-1]:.3g}, clipped {clipped.losses[-1]:.3g}",
+            fontsize=9,
+        )
         self.ax_steps.set_title(
             f"longest step: unclipped {free.step_sizes.max():.3g}, clipped {clipped.step_sizes.max():.3g}",
             fontsize=9,
         )
         hidden = f" {zero} updates of length 0 are not drawn on the log axis." if zero else ""
         shortened = int(clipped.clipped.sum())
-        self.message.value = f"{shortened} of {self.steps} clipped updates were shortened{where}.{hidden}"
+        self.message.value = (
+            f"{shortened} of {self.steps} clipped updates were shortened{where}.{hidden}"
+        )
 
     def describe(self) -> str:
-        learning_rate, c, w, b = (self.values()[n] for n in ("learning_rate", "threshold", "start_w", "start_b"))
+        learning_rate, c, w, b = (
+            self.values()[n] for n in ("learning_rate", "threshold", "start_w", "start_b")
+        )
         free, clipped = self.runs["unclipped"], self.runs["clipped"]
-        return (f"Left: the cliff's loss surface over w and b with {self.steps} steps of gradient descent from "
-                f"(w, b) = ({w:.2f}, {b:.2f}) at learning rate {learning_rate:.3g}, unclipped (red) and norm-clipped "
-                f"at c = {c:.2f} (white); final loss {free.losses[-1]:.3g} unclipped, {clipped.losses[-1]:.3g} "
-                f"clipped. Right: the length of every update (log): longest {free.step_sizes.max():.3g} unclipped, "
-                f"{clipped.step_sizes.max():.3g} clipped, at most ηc = {learning_rate * c:.3g}.")  # fmt: skip
+        return (
+            f"Left: the cliff's loss surface over w and b with {self.steps} steps of gradient descent from "
+            f"(w, b) = ({w:.2f}, {b:.2f}) at learning rate {learning_rate:.3g}, unclipped (red) and norm-clipped "
+            f"at c = {c:.2f} (white); final loss {free.losses[-1]:.3g} unclipped, {clipped.losses[-1]:.3g} "
+            f"clipped. Right: the length of every update (log): longest {free.step_sizes.max():.3g} unclipped, "
+            f"{clipped.step_sizes.max():.3g} clipped, at most ηc = {learning_rate * c:.3g}."
+        )
 
     def summary(self) -> str:
         free, clipped = self.runs["unclipped"], self.runs["clipped"]
-        return (f"η = {self.drawn['learning_rate']:.3g}, c = {self.drawn['threshold']:.3g}: longest step unclipped "
-                f"{free.step_sizes.max():.3g}, clipped {clipped.step_sizes.max():.3g}; final loss unclipped "
-                f"{free.losses[-1]:.3g}, clipped {clipped.losses[-1]:.3g}; {int(clipped.clipped.sum())} of "
-                f"{self.steps} clipped updates were shortened")  # fmt: skip
+        return (
+            f"η = {self.drawn['learning_rate']:.3g}, c = {self.drawn['threshold']:.3g}: longest step unclipped "
+            f"{free.step_sizes.max():.3g}, clipped {clipped.step_sizes.max():.3g}; final loss unclipped "
+            f"{free.losses[-1]:.3g}, clipped {clipped.losses[-1]:.3g}; {int(clipped.clipped.sum())} of "
+            f"{self.steps} clipped updates were shortened"
+        )

@@ -1,6 +1,5 @@
 """``LivePlot``: a figure that updates in place, wired to ipywidgets controls (every lesson's interactive figure)."""
 
-
 from __future__ import annotations
 
 import base64
@@ -24,6 +23,8 @@ __all__ = ["DPI", "STATIC_ENV", "LivePlot", "drawing_order"]
 DPI = 120
 #: Set to "1" by the book build (conf.py): widgets show a static image of their initial state instead of controls.
 STATIC_ENV = "HELPERS_STATIC_WIDGETS"
+
+
 def drawing_order(ax, artists: list) -> list:
     """Mark ``artists`` of ``ax`` animated and return them in the order a whole draw paints them (z-order, then as
     ``ax`` holds them), so that blitting them (``LivePlot.png``) gives the same pixels."""
@@ -53,17 +54,23 @@ class LivePlot:
         figsize: in inches.
     """
 
-    def __init__(self, controls: dict[str, W.ValueWidget], nrows: int = 1, ncols: int = 1, figsize=(9.0, 3.0)):
+    def __init__(
+        self, controls: dict[str, W.ValueWidget], nrows: int = 1, ncols: int = 1, figsize=(9.0, 3.0)
+    ):
         self.controls = dict(controls)
         self.figure = Figure(figsize=figsize, dpi=DPI, layout="constrained")
         self.axes = np.atleast_1d(self.figure.subplots(nrows, ncols)).ravel()
         self.output = W.Output()
         self.message = W.HTML()
         self.caption = W.HTML(layout=W.Layout(margin="0 0 0 8px"))
-        self.changed: str | None = None  # the name of the control changed last (None before any change)
+        self.changed: str | None = (
+            None  # the name of the control changed last (None before any change)
+        )
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
-        row = W.HBox(list(self.controls.values()), layout=W.Layout(flex_flow="row wrap"))  # wrap rather than squeeze
+        row = W.HBox(
+            list(self.controls.values()), layout=W.Layout(flex_flow="row wrap")
+        )  # wrap rather than squeeze
         self.widget = W.VBox([row, self.message, self.output, self.caption])
         self.updates = 0
         self.dpi = DPI
@@ -80,7 +87,9 @@ class LivePlot:
 
     def describe(self) -> str:
         """The figure as drawn, in one or two sentences with its numbers: the alt text of its static image."""
-        raise NotImplementedError(f"{type(self).__name__} must say what its figure shows (describe)")
+        raise NotImplementedError(
+            f"{type(self).__name__} must say what its figure shows (describe)"
+        )
 
     def summary(self) -> str:
         """What the figure shows now, in words and numbers (each subclass says it from what ``draw`` computed)."""
@@ -89,7 +98,11 @@ class LivePlot:
     def describe_control(self, name: str) -> str:
         """``"description = value"`` of the control ``name`` as it reads on screen (a dropdown's label, 3 digits)."""
         control = self.controls[name]
-        value = getattr(control, "label", None) if isinstance(control, W.widgets.widget_selection._Selection) else None
+        value = (
+            getattr(control, "label", None)
+            if isinstance(control, W.widgets.widget_selection._Selection)
+            else None
+        )
         if value is None:
             value = control.value
             value = f"{value:.3g}" if isinstance(value, float) else str(value)
@@ -98,7 +111,11 @@ class LivePlot:
     def caption_text(self) -> str:
         """The line under the figure: the control changed last and its new value, then ``summary()``."""
         summary = self.summary()
-        return f"{self.describe_control(self.changed)} → {summary}" if self.changed is not None else summary
+        return (
+            f"{self.describe_control(self.changed)} → {summary}"
+            if self.changed is not None
+            else summary
+        )
 
     def update(self) -> None:
         """Redraw the figure for the controls' current values, show it in place and say what it shows."""
@@ -126,18 +143,26 @@ class LivePlot:
             else:
                 canvas.draw()  # skips the animated artists
                 if self.animated:
-                    self._background, self._background_key = canvas.copy_from_bbox(self.figure.bbox), key
+                    self._background, self._background_key = (
+                        canvas.copy_from_bbox(self.figure.bbox),
+                        key,
+                    )
             for artist in self.animated:
                 if artist.get_visible():
                     self.figure.draw_artist(artist)
             buffer = io.BytesIO()
-            PIL.Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, format="png", compress_level=1)  # fast
+            PIL.Image.fromarray(np.asarray(canvas.buffer_rgba())).save(
+                buffer, format="png", compress_level=1
+            )  # fast
             return buffer.getvalue()
 
     def render(self) -> None:
         """Replace the output area's contents by ``png()`` (safe from another thread, unlike ``with self.output:``;
         IPython's figure formatter would print ``<Figure ...>`` for a widget shown before pyplot chose a backend)."""
-        data = {"image/png": base64.b64encode(self.png()).decode("ascii"), "text/plain": f"<{type(self).__name__}>"}
+        data = {
+            "image/png": base64.b64encode(self.png()).decode("ascii"),
+            "text/plain": f"<{type(self).__name__}>",
+        }
         self.output.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
 
     def _on_change(self, change) -> None:
@@ -146,7 +171,9 @@ class LivePlot:
 
     def _name(self, change) -> str | None:
         """The name of the control a traitlets ``change`` comes from."""
-        return next((name for name, control in self.controls.items() if control is change["owner"]), None)
+        return next(
+            (name for name, control in self.controls.items() if control is change["owner"]), None
+        )
 
     def _ipython_display_(self) -> None:
         if os.environ.get(STATIC_ENV) == "1":
@@ -160,8 +187,10 @@ class LivePlot:
         ``describe()`` (its alt text in the book), and where the controls work."""
         self.draw(**self.values())
         names = ", ".join(control.description or name for name, control in self.controls.items())
-        line = (f"Interactive figure, shown here in its initial state: open this notebook in JupyterLab or on Binder "
-                f"to change {names}.")
+        line = (
+            f"Interactive figure, shown here in its initial state: open this notebook in JupyterLab or on Binder "
+            f"to change {names}."
+        )
         alt = self.describe()
         png = base64.b64encode(figures.with_alt(self.png(), alt)).decode("ascii")
         display({"image/png": png, "text/plain": alt}, raw=True)

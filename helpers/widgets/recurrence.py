@@ -26,12 +26,21 @@ class ScalarRecurrence(LivePlot):
         w = checks.in_range("w", w, 0.5, 1.5)
         steps = checks.positive_int("steps", steps, minimum=10, maximum=300)  # the slider's range
         super().__init__(
-            {"w": float_slider("weight w", w, 0.5, 1.5, 0.01), "steps": int_slider("steps T", steps, 10, 300, 10)}
+            {
+                "w": float_slider("weight w", w, 0.5, 1.5, 0.01),
+                "steps": int_slider("steps T", steps, 10, 300, 10),
+            }
         )
         self.ax = self.axes[0]
-        self.ax.set(yscale="log", xlabel=r"steps back in time $t$", ylabel=r"$|\partial h_T/\partial h_{T-t}| = |w|^t$")
+        self.ax.set(
+            yscale="log",
+            xlabel=r"steps back in time $t$",
+            ylabel=r"$|\partial h_T/\partial h_{T-t}| = |w|^t$",
+        )
         self.ax.axhline(1.0, color="grey", lw=0.8)
-        self.references = [self.ax.plot([], [], ":", color="grey", label=f"w = {r}")[0] for r in (0.9, 1.1)]
+        self.references = [
+            self.ax.plot([], [], ":", color="grey", label=f"w = {r}")[0] for r in (0.9, 1.1)
+        ]
         (self.line,) = self.ax.plot([], [], lw=2.5, color="C3")
         self.ax.legend(loc="upper left")
 
@@ -56,9 +65,11 @@ class ScalarRecurrence(LivePlot):
 
     def describe(self) -> str:
         w, steps = (self.values()[name] for name in ("w", "steps"))
-        return (f"Log-scale plot of the factor |w|^t by which a gradient shrinks or grows t steps back, for "
-                f"w = {w:.2f} (solid line) and for w = 0.9 and 1.1 (dotted): after T = {steps} steps it is "
-                f"{self.line.get_ydata()[-1]:.3g}.")  # fmt: skip
+        return (
+            f"Log-scale plot of the factor |w|^t by which a gradient shrinks or grows t steps back, for "
+            f"w = {w:.2f} (solid line) and for w = 0.9 and 1.1 (dotted): after T = {steps} steps it is "
+            f"{self.line.get_ydata()[-1]:.3g}."
+        )
 
 
 class MatrixRecurrence(LivePlot):
@@ -71,7 +82,12 @@ class MatrixRecurrence(LivePlot):
     """
 
     def __init__(
-        self, rho: float = 1.2, activation: str = "linear", steps: int = 100, size: int = 32, input_scale: float = 1.0
+        self,
+        rho: float = 1.2,
+        activation: str = "linear",
+        steps: int = 100,
+        size: int = 32,
+        input_scale: float = 1.0,
     ):
         rho = checks.in_range("rho", rho, 0.5, 3.0)
         checks.one_of("activation", activation, theory.ACTIVATIONS)
@@ -81,47 +97,70 @@ class MatrixRecurrence(LivePlot):
         super().__init__(
             {
                 "rho": float_slider("spectral radius ρ", rho, 0.5, 3.0, 0.05),
-                "activation": W.Dropdown(options=list(theory.ACTIVATIONS), value=activation, description="σ"),
+                "activation": W.Dropdown(
+                    options=list(theory.ACTIVATIONS), value=activation, description="σ"
+                ),
                 "steps": int_slider("steps T", steps, 10, 300, 10),
                 "input_scale": log_slider("input scale s", input_scale, 0.01, 10.0),
             }
         )
         self.size = size
         self.ax = self.axes[0]
-        self.ax.set(yscale="log", xlabel=r"steps back in time $k$", ylabel=r"$\|\partial h_k/\partial h_0\|_2$")
+        self.ax.set(
+            yscale="log",
+            xlabel=r"steps back in time $k$",
+            ylabel=r"$\|\partial h_k/\partial h_0\|_2$",
+        )
         self.ax.axhline(1.0, color="grey", lw=0.8)
-        (self.prediction,) = self.ax.plot([], [], "--", color="grey", label=r"linear prediction $\rho^k$")
+        (self.prediction,) = self.ax.plot(
+            [], [], "--", color="grey", label=r"linear prediction $\rho^k$"
+        )
         (self.line,) = self.ax.plot([], [], lw=2.5, color="C0", label="measured")
         self.ax.legend(loc="upper left")
 
     def draw(self, rho: float, activation: str, steps: int, input_scale: float) -> None:
-        self.controls["input_scale"].disabled = activation == "linear"  # no effect on a linear recurrence
+        self.controls["input_scale"].disabled = (
+            activation == "linear"
+        )  # no effect on a linear recurrence
         matrix = theory.matrix_with_spectral_radius(rho, self.size, seed=0)
-        measured = theory.recurrent_jacobian_norms(matrix, steps, activation, input_scale=input_scale)
+        measured = theory.recurrent_jacobian_norms(
+            matrix, steps, activation, input_scale=input_scale
+        )
         k = np.arange(steps + 1)
         predicted = rho**k
         self.prediction.set_data(k, predicted)
         self.line.set_data(k, measured)
         self.ax.set_xlim(0, steps)
         self.ax.set_ylim(*log_limits(np.concatenate([measured, predicted])))
-        self.result = {"activation": activation, "rho": rho, "steps": steps, "measured": float(measured[-1]),
-                       "predicted": float(predicted[-1])}  # fmt: skip
+        self.result = {
+            "activation": activation,
+            "rho": rho,
+            "steps": steps,
+            "measured": float(measured[-1]),
+            "predicted": float(predicted[-1]),
+        }
         inputs = "" if activation == "linear" else f", s = {input_scale:.3g}"
         self.ax.set_title(
             rf"{activation}, $\rho$ = {rho:.2f}{inputs}: $\|\partial h_T/\partial h_0\|$ = {measured[-1]:.3g}"
         )
 
     def describe(self) -> str:
-        rho, activation, steps, scale = (self.values()[n] for n in ("rho", "activation", "steps", "input_scale"))
+        rho, activation, steps, scale = (
+            self.values()[n] for n in ("rho", "activation", "steps", "input_scale")
+        )
         inputs = "" if activation == "linear" else f", input scale {scale:.3g}"
-        return (f"Log-scale plot of the gradient norm ‖∂h_k/∂h_0‖ over k = 0 to {steps} steps for a {activation} "
-                f"recurrence with spectral radius ρ = {rho:.2f}{inputs} (solid line) against the linear prediction "
-                f"ρ^k (dashed): after {steps} steps it is {self.line.get_ydata()[-1]:.3g}, the prediction "
-                f"{rho**steps:.3g}.")  # fmt: skip
+        return (
+            f"Log-scale plot of the gradient norm ‖∂h_k/∂h_0‖ over k = 0 to {steps} steps for a {activation} "
+            f"recurrence with spectral radius ρ = {rho:.2f}{inputs} (solid line) against the linear prediction "
+            f"ρ^k (dashed): after {steps} steps it is {self.line.get_ydata()[-1]:.3g}, the prediction "
+            f"{rho**steps:.3g}."
+        )
 
     def summary(self) -> str:
         result = self.result
         trend = "grows" if result["measured"] > 1 else "shrinks"
-        return (f"{result['activation']}, ρ = {result['rho']:.2f}: after T = {result['steps']} steps "
-                f"‖∂h_T/∂h_0‖ = {result['measured']:.3g} (it {trend}); the linear prediction ρ^T = "
-                f"{result['predicted']:.3g}")  # fmt: skip
+        return (
+            f"{result['activation']}, ρ = {result['rho']:.2f}: after T = {result['steps']} steps "
+            f"‖∂h_T/∂h_0‖ = {result['measured']:.3g} (it {trend}); the linear prediction ρ^T = "
+            f"{result['predicted']:.3g}"
+        )

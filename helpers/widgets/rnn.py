@@ -14,7 +14,12 @@ import numpy as np
 from helpers import checks
 from helpers.data import adding_problem
 from helpers.gradients import StepGradientNorms, linear_prediction, step_gradient_norms
-from helpers.models import RECURRENT_ACTIVATIONS, RECURRENT_CELLS, recurrent_model, set_spectral_radius
+from helpers.models import (
+    RECURRENT_ACTIVATIONS,
+    RECURRENT_CELLS,
+    recurrent_model,
+    set_spectral_radius,
+)
 from helpers.widgets import LivePlot, float_slider, int_slider
 from helpers.widgets.recurrence import log_limits
 
@@ -62,22 +67,31 @@ class GradientNormsPlot(LivePlot):
             "rho": float_slider("spectral radius ρ", rho, 0.5, 1.5, 0.05),
             "length": int_slider("length T", length, 2, max_length, 1),
             "cell": W.Dropdown(options=list(RECURRENT_CELLS), value=cell, description="cell"),
-            "activation": W.Dropdown(options=list(RECURRENT_ACTIVATIONS), value=activation, description="activation"),
+            "activation": W.Dropdown(
+                options=list(RECURRENT_ACTIVATIONS), value=activation, description="activation"
+            ),
         }
         super().__init__(controls, figsize=(8.5, 3.6))
         self._data: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         ax = self.axes[0]
-        ax.set(yscale="log", xlabel=r"time step $t$ (the loss is computed after step $T$)",
-               ylabel="gradient norm (loss per unit of state)")  # fmt: skip
+        ax.set(
+            yscale="log",
+            xlabel=r"time step $t$ (the loss is computed after step $T$)",
+            ylabel="gradient norm (loss per unit of state)",
+        )
         ax.grid(True, which="major", alpha=0.3)
         labels = {
             "hidden": r"measured $\|\partial L/\partial h_t\|$",
             "cell": "measured $\\|\\partial L/\\partial c_t\\|$\n(LSTM cell state)",
             "prediction": "predicted\n$\\rho^{T-t}\\,\\|\\partial L/\\partial h_T\\|$",
         }
-        (self.hidden_line,) = ax.plot([], [], "o-", ms=2.5, lw=1.2, color="C0", label=labels["hidden"])
+        (self.hidden_line,) = ax.plot(
+            [], [], "o-", ms=2.5, lw=1.2, color="C0", label=labels["hidden"]
+        )
         (self.cell_line,) = ax.plot([], [], "s-", ms=2.0, lw=1.0, color="C2", label=labels["cell"])
-        (self.prediction_line,) = ax.plot([], [], "--", lw=2.0, color="C3", alpha=0.8, label=labels["prediction"])
+        (self.prediction_line,) = ax.plot(
+            [], [], "--", lw=2.0, color="C3", alpha=0.8, label=labels["prediction"]
+        )
         self.result: StepGradientNorms | None = None
         self.prediction: np.ndarray | None = None
 
@@ -87,8 +101,9 @@ class GradientNormsPlot(LivePlot):
         checks.one_of("activation", activation, RECURRENT_ACTIVATIONS)
         key = (self.units, cell, activation, self.seed)
         if key not in _MODELS:
-            _MODELS[key] = recurrent_model(cell, self.units, 1.0, activation, features=2, seed=self.seed,
-                                           dtype="float64")  # fmt: skip
+            _MODELS[key] = recurrent_model(
+                cell, self.units, 1.0, activation, features=2, seed=self.seed, dtype="float64"
+            )
         return _MODELS[key]
 
     def data(self, length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -108,16 +123,24 @@ class GradientNormsPlot(LivePlot):
         if linear and np.isfinite(result.hidden[-1]):
             self.prediction = linear_prediction(rho, result.hidden[-1], length)
         steps = np.arange(1, length + 1)
-        curves = {self.hidden_line: result.hidden, self.cell_line: result.cell, self.prediction_line: self.prediction}
+        curves = {
+            self.hidden_line: result.hidden,
+            self.cell_line: result.cell,
+            self.prediction_line: self.prediction,
+        }
         for line, values in curves.items():
             line.set_data(*(([], []) if values is None else (steps, values)))
         shown = {line: values for line, values in curves.items() if values is not None}
         ax = self.axes[0]
         # outside the axes: loc="best" would search over every point at every update
-        ax.legend(handles=list(shown), loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+        ax.legend(
+            handles=list(shown), loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small"
+        )
         ax.set_ylim(*log_limits(np.concatenate(list(shown.values()))))
         ax.set_xlim(0.5, length + 0.5)
-        ax.set_title(rf"{cell}, {activation}, $\rho$ = {rho:.2f}, $T$ = {length}", fontsize="medium")
+        ax.set_title(
+            rf"{cell}, {activation}, $\rho$ = {rho:.2f}, $T$ = {length}", fontsize="medium"
+        )
         self.message.value = self._summary(result, rho, length, linear)
         self.drawn = {"cell": cell, "activation": activation, "rho": rho, "length": length}
 
@@ -128,8 +151,10 @@ class GradientNormsPlot(LivePlot):
             return f"{setting}: the gradient overflows float64 on its way back over T = {drawn['length']} steps"
         ratio = hidden[0] / hidden[-1]
         trend = "grows" if ratio > 1 else "shrinks"
-        text = (f"{setting}: the gradient that reaches step 1 is {ratio:.3g} × the one at step T = {drawn['length']} "
-                f"(it {trend} on the way back)")  # fmt: skip
+        text = (
+            f"{setting}: the gradient that reaches step 1 is {ratio:.3g} × the one at step T = {drawn['length']} "
+            f"(it {trend} on the way back)"
+        )
         if self.prediction is not None:
             text += f"; the prediction ρ^(T−1) = {drawn['rho'] ** (drawn['length'] - 1):.3g}"
         return text
@@ -151,10 +176,16 @@ class GradientNormsPlot(LivePlot):
         return text
 
     def describe(self) -> str:
-        rho, length, cell, activation = (self.values()[n] for n in ("rho", "length", "cell", "activation"))
-        lines = "circles" + (", the LSTM's cell state ‖∂L/∂c_t‖ as squares" if self.result.cell is not None else "")
+        rho, length, cell, activation = (
+            self.values()[n] for n in ("rho", "length", "cell", "activation")
+        )
+        lines = "circles" + (
+            ", the LSTM's cell state ‖∂L/∂c_t‖ as squares" if self.result.cell is not None else ""
+        )
         lines += ", the prediction ρ^(T−t)·‖∂L/∂h_T‖ dashed" if self.prediction is not None else ""
         summary = self._summary(self.result, rho, length, self.prediction is not None)
         summary = summary.replace("<b>", "").replace("</b>", "").rstrip(".")
-        return (f"Log-scale plot of the measured gradient norm ‖∂L/∂h_t‖ at every time step t = 1 to {length} of a "
-                f"{activation} {cell} layer with ρ = {rho:.2f} ({lines}). {summary}.")  # fmt: skip
+        return (
+            f"Log-scale plot of the measured gradient norm ‖∂L/∂h_t‖ at every time step t = 1 to {length} of a "
+            f"{activation} {cell} layer with ρ = {rho:.2f} ({lines}). {summary}."
+        )

@@ -16,7 +16,15 @@ from helpers import checks
 from helpers.training import History
 from helpers.widgets import LivePlot, drawing_order, float_slider, log_slider
 
-__all__ = ["PASCANU_RANGE", "RECIPES", "ThresholdExplorer", "clipped_steps", "log_ticks", "recorded_norms", "threshold"]
+__all__ = [
+    "PASCANU_RANGE",
+    "RECIPES",
+    "ThresholdExplorer",
+    "clipped_steps",
+    "log_ticks",
+    "recorded_norms",
+    "threshold",
+]
 
 #: Dropdown label of each recipe.
 RECIPES = {
@@ -31,7 +39,11 @@ LIMITS = {"median": (0.1, 100.0), "percentile": (1.0, 99.9), "pascanu": PASCANU_
 CLIPPED, KEPT = "C3", "C0"
 #: Each recipe's parameter: its control, and how the histogram's title names it.
 PARAMETER = {"median": "multiple", "percentile": "percentile", "pascanu": "factor"}
-DESCRIBE = {"median": "{:.3g} × median", "percentile": "percentile {:.3g}", "pascanu": "{:.3g} × mean"}
+DESCRIBE = {
+    "median": "{:.3g} × median",
+    "percentile": "percentile {:.3g}",
+    "pascanu": "{:.3g} × mean",
+}
 
 
 def recorded_norms(norms) -> np.ndarray:
@@ -102,19 +114,30 @@ class ThresholdExplorer(LivePlot):
         title: what the trace's x label calls the run.
     """
 
-    def __init__(self, norms, recipe: str = "percentile", multiple: float = 1.0, percentile: float = 90.0,
-                 factor: float = 1.0, title: str = "recorded run"):  # fmt: skip
+    def __init__(
+        self,
+        norms,
+        recipe: str = "percentile",
+        multiple: float = 1.0,
+        percentile: float = 90.0,
+        factor: float = 1.0,
+        title: str = "recorded run",
+    ):
         self.norms = recorded_norms(norms)
         multiple, percentile, factor = _parameters(recipe, multiple, percentile, factor)
         controls = {
             "recipe": W.Dropdown(
-                options=[(label, name) for name, label in RECIPES.items()], value=recipe, description="recipe"
+                options=[(label, name) for name, label in RECIPES.items()],
+                value=recipe,
+                description="recipe",
             ),
             "multiple": log_slider("× median", multiple, *LIMITS["median"], step=0.05),
             "percentile": float_slider("percentile", percentile, *LIMITS["percentile"], 0.1),
             "factor": float_slider("× mean (Pascanu)", factor, *LIMITS["pascanu"], 0.1),
         }
-        super().__init__(controls, ncols=2, figsize=(9.0, 3.3))  # 1080 x 396 px: fits a 1280x720 slide
+        super().__init__(
+            controls, ncols=2, figsize=(9.0, 3.3)
+        )  # 1080 x 396 px: fits a 1280x720 slide
         self.ax_hist, self.ax_trace = self.axes
         self.result: dict = {}
         self.animated = self._histogram() + self._trace(title)
@@ -128,22 +151,47 @@ class ThresholdExplorer(LivePlot):
         ax, norms = self.ax_hist, self.norms
         self.bins = np.geomspace(norms.min() / 1.05, norms.max() * 1.05, 50)
         widths, zeros = np.diff(self.bins), np.zeros(len(self.bins) - 1)
-        self.kept_bars = ax.bar(self.bins[:-1], zeros, widths, align="edge", color=KEPT, label="kept")
-        self.clipped_bars = ax.bar(self.bins[:-1], zeros, widths, align="edge", color=CLIPPED, hatch="//",
-                                   edgecolor="white", label="would be clipped")  # fmt: skip
+        self.kept_bars = ax.bar(
+            self.bins[:-1], zeros, widths, align="edge", color=KEPT, label="kept"
+        )
+        self.clipped_bars = ax.bar(
+            self.bins[:-1],
+            zeros,
+            widths,
+            align="edge",
+            color=CLIPPED,
+            hatch="//",
+            edgecolor="white",
+            label="would be clipped",
+        )
         ax.set_xscale("log")
         ax.set_xlim(self.bins[0], self.bins[-1])
         log_ticks(ax.xaxis, self.bins[0], self.bins[-1])
         ax.set_ylim(0, 1.15 * np.histogram(norms, self.bins)[0].max())
         mean = float(np.mean(norms))
-        span = ax.axvspan(PASCANU_RANGE[0] * mean, PASCANU_RANGE[1] * mean, color="C2", alpha=0.12,
-                          label=r"Pascanu: $\frac{1}{2}$ to $10\times$ the mean")  # fmt: skip
+        span = ax.axvspan(
+            PASCANU_RANGE[0] * mean,
+            PASCANU_RANGE[1] * mean,
+            color="C2",
+            alpha=0.12,
+            label=r"Pascanu: $\frac{1}{2}$ to $10\times$ the mean",
+        )
         self.hist_line = ax.axvline(1.0, color="k", lw=1.5, label="threshold $c$")
         ax.set_xlabel(r"pre-clip global norm $\|g\|$ (log)")
         ax.set_ylabel("steps")
         legend = ax.legend(loc="upper right", fontsize=8)
-        changing = [*self.kept_bars, *self.clipped_bars, span, self.hist_line, *ax.spines.values(), legend, ax.title]
-        return drawing_order(ax, changing)  # the span tints the bars; spines and legend are drawn over them
+        changing = [
+            *self.kept_bars,
+            *self.clipped_bars,
+            span,
+            self.hist_line,
+            *ax.spines.values(),
+            legend,
+            ax.title,
+        ]
+        return drawing_order(
+            ax, changing
+        )  # the span tints the bars; spines and legend are drawn over them
 
     def _trace(self, title: str) -> list:
         """The norm-trace panel; returns its artists that change, in drawing order."""
@@ -157,7 +205,9 @@ class ThresholdExplorer(LivePlot):
         ax.set_xlabel(f"training step ({title})")
         ax.set_ylabel(r"$\|g\|$ (log)")
         legend = ax.legend(loc="upper right", fontsize=8)
-        return drawing_order(ax, [self.marks, self.trace_line, *ax.spines.values(), legend, ax.title])
+        return drawing_order(
+            ax, [self.marks, self.trace_line, *ax.spines.values(), legend, ax.title]
+        )
 
     def draw(self, recipe: str, multiple: float, percentile: float, factor: float) -> None:
         """Redraw both panels for ``recipe``'s threshold.
@@ -167,15 +217,21 @@ class ThresholdExplorer(LivePlot):
             multiple, percentile, factor: the controls' values (only ``recipe``'s is used).
         """
         multiple, percentile, factor = _parameters(recipe, multiple, percentile, factor)
-        parameter = {"multiple": multiple, "percentile": percentile, "factor": factor}[PARAMETER[recipe]]
+        parameter = {"multiple": multiple, "percentile": percentile, "factor": factor}[
+            PARAMETER[recipe]
+        ]
         for control_recipe, name in PARAMETER.items():
-            self.controls[name].disabled = control_recipe != recipe  # only the chosen recipe's slider acts
+            self.controls[name].disabled = (
+                control_recipe != recipe
+            )  # only the chosen recipe's slider acts
         c = threshold(self.norms, recipe, parameter)
         clipped = clipped_steps(self.norms, c)
         mask = self.norms > c  # the clipped steps
         kept_counts = np.histogram(self.norms[~mask], self.bins)[0]
         clipped_counts = np.histogram(self.norms[mask], self.bins)[0]
-        for kept_bar, clipped_bar, kept, cut in zip(self.kept_bars, self.clipped_bars, kept_counts, clipped_counts):
+        for kept_bar, clipped_bar, kept, cut in zip(
+            self.kept_bars, self.clipped_bars, kept_counts, clipped_counts
+        ):
             kept_bar.set_height(kept)
             clipped_bar.set_y(kept)
             clipped_bar.set_height(cut)
@@ -184,30 +240,47 @@ class ThresholdExplorer(LivePlot):
         self.marks.set_data(clipped, self.norms[clipped])
         fraction = clipped.size / self.norms.size
         described = DESCRIBE[recipe].format(parameter)
-        self.ax_hist.set_title(f"threshold c = {described} = {c:.3g}", fontsize=11)  # no mathtext: no re-parse
-        self.ax_trace.set_title(f"{clipped.size} of {self.norms.size} steps ({fraction:.1%}) would be clipped",
-                                fontsize=11)  # fmt: skip
-        self.result = {"recipe": recipe, "threshold": c, "clipped": clipped, "fraction": fraction,
-                       "described": described}
+        self.ax_hist.set_title(
+            f"threshold c = {described} = {c:.3g}", fontsize=11
+        )  # no mathtext: no re-parse
+        self.ax_trace.set_title(
+            f"{clipped.size} of {self.norms.size} steps ({fraction:.1%}) would be clipped",
+            fontsize=11,
+        )
+        self.result = {
+            "recipe": recipe,
+            "threshold": c,
+            "clipped": clipped,
+            "fraction": fraction,
+            "described": described,
+        }
 
     def summary(self) -> str:
         result = self.result
-        return (f"c = {result['described']} = {result['threshold']:.3g} would clip {result['clipped'].size} of "
-                f"{self.norms.size} steps ({result['fraction']:.1%}) of the recorded run")  # fmt: skip
+        return (
+            f"c = {result['described']} = {result['threshold']:.3g} would clip {result['clipped'].size} of "
+            f"{self.norms.size} steps ({result['fraction']:.1%}) of the recorded run"
+        )
 
     def describe(self) -> str:
         values = self.values()
         recipe, n, k = values["recipe"], self.norms.size, self.result["clipped"].size
         recipe_text = DESCRIBE[recipe].format(values[PARAMETER[recipe]])
-        return (f"Left: histogram of the {n} recorded pre-clip gradient norms (log axis) with the threshold "
-                f"c = {self.result['threshold']:.3g} ({recipe_text}) as a vertical line, the bars above it "
-                f"red; right: the norm at every step, the steps above c marked. {k} of {n} steps "
-                f"({self.result['fraction']:.1%}) would be clipped.")  # fmt: skip
+        return (
+            f"Left: histogram of the {n} recorded pre-clip gradient norms (log axis) with the threshold "
+            f"c = {self.result['threshold']:.3g} ({recipe_text}) as a vertical line, the bars above it "
+            f"red; right: the norm at every step, the steps above c marked. {k} of {n} steps "
+            f"({self.result['fraction']:.1%}) would be clipped."
+        )
 
 
-def _parameters(recipe: str, multiple: float, percentile: float, factor: float) -> tuple[float, float, float]:
+def _parameters(
+    recipe: str, multiple: float, percentile: float, factor: float
+) -> tuple[float, float, float]:
     """The three parameters, checked against their ``LIMITS`` (and ``recipe`` against ``RECIPES``)."""
     checks.one_of("recipe", recipe, tuple(RECIPES))
-    return (checks.in_range("multiple", multiple, *LIMITS["median"]),
-            checks.in_range("percentile", percentile, *LIMITS["percentile"]),
-            checks.in_range("factor", factor, *LIMITS["pascanu"]))  # fmt: skip
+    return (
+        checks.in_range("multiple", multiple, *LIMITS["median"]),
+        checks.in_range("percentile", percentile, *LIMITS["percentile"]),
+        checks.in_range("factor", factor, *LIMITS["pascanu"]),
+    )
