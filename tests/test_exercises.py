@@ -4,7 +4,7 @@ that need no notebook state accept the right value and name typical mistakes; th
 registered exercises, and every variable a check reads is defined in its notebook before the check cell.
 
 That each check accepts its solution's own value, computed in the executed notebook, and rejects typical wrong
-answers there: tests/test_exercises_in_notebooks.py.
+answers there: tests/test_notebook_runs.py.
 """
 
 from __future__ import annotations

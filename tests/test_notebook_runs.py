@@ -1,11 +1,19 @@
-"""Each exercise's check in its executed notebook: it accepts the value its own worked solution computes and rejects
-at least two typical wrong answers with the message meant for them; the stored check cells (``answer = None``) say
-"write your answer first".
+"""Each notebook run once, top to bottom in one kernel, for two checks:
 
-Every notebook with checked exercises runs top to bottom in one kernel (as nbval runs it); right after an exercise's
-last solution cell, a probe cell calls ``helpers.exercises.feedback`` on expressions over the solution's variables,
-or on values read from what the solution printed or wrote, and ``exercises.correct`` (which, like ``check``, reads
-the calling cell's globals) on the solution's value. This costs one more run of each notebook.
+1. **The exercises answer back**: right after an exercise's last solution cell a probe cell calls
+   ``helpers.exercises.feedback`` on expressions over the solution's variables (or on values read from what the
+   solution printed), and ``exercises.correct`` (which, like ``check``, reads the calling cell's globals) on the
+   solution's value: each check accepts the value its own worked solution computes and rejects at least two typical
+   wrong answers with the message meant for them; the stored check cells (``answer = None``) say "write your answer
+   first".
+2. **Determinism**: this run and the book build's run (``build/jupyter_execute``, which CI makes before the tests),
+   two processes, print the same numbers: everything a cell prints to stdout, every text result and every folded
+   solution's printed answer, with durations and memory addresses masked (the only legitimate differences). Without a
+   book build (a maintainer's ``pytest``), a second plain run stands in for the book's.
+
+The run uses the book's static widgets (``HELPERS_STATIC_WIDGETS=1``), so the two runs print alike. Both checks live in
+this one file so that a parallel test run (pytest-xdist, ``--dist loadfile``) gives them to one worker, which runs
+each notebook once for both.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from notebook_outputs import cell_texts
 
 from helpers import exercises
 
@@ -235,8 +244,8 @@ def test_every_checked_exercise_has_a_probe():
 def run_with_probes(path: Path):
     """``(executed notebook, stored check texts, probe results)``: ``path`` executed top to bottom in one kernel, as the
     book build executes it (``HELPERS_STATIC_WIDGETS=1``: widgets print their static image), a probe cell run right
-    after each exercise's last solution cell and taken out again. Cached: ``tests/test_determinism.py`` compares this
-    run's printed lines with the book's run, so each notebook runs once here for both."""
+    after each exercise's last solution cell and taken out again. Cached: the determinism test below compares this run's
+    printed lines with the book's run, so each notebook runs once here for both."""
     notebook = nbformat.read(path, as_version=4)
     solutions = _solutions(notebook)
     last = {cells[-1]: exercise for exercise, cells in solutions.items()}
@@ -300,3 +309,43 @@ def test_checks_accept_each_solution_and_name_typical_mistakes(path):
             assert not correct and words in message, (
                 f"{exercise}: {expression} gave {message!r}, not {words!r}"
             )
+
+
+BOOK_EXECUTED = ROOT / "build" / "jupyter_execute" / "notebooks"
+MASKS = [
+    (re.compile(r"\b\d+(?:\.\d+)?(?:e[+-]?\d+)?\s?(?:ms|s|sec|seconds|min)\b"), "<duration>"),
+    (re.compile(r"0x[0-9a-f]{6,}"), "<address>"),
+]
+
+
+def printed_text(notebook) -> list[str]:
+    """What each code cell of an executed notebook printed, masked."""
+    texts = []
+    for index, text in cell_texts(notebook):
+        for pattern, mask in MASKS:
+            text = pattern.sub(mask, text)
+        texts.append(f"[cell {index}] {text}")
+    return texts
+
+
+def other_run(path: Path):
+    """The book build's executed copy of ``path``, or a fresh run of it when there is no build."""
+    if (BOOK_EXECUTED / path.name).is_file():
+        return nbformat.read(BOOK_EXECUTED / path.name, as_version=4)
+    notebook = nbformat.read(path, as_version=4)
+    with _static_widgets():
+        NotebookClient(
+            notebook,
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
+    return notebook
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name[:2] for p in NOTEBOOKS])
+def test_notebook_prints_the_same_numbers_twice(path):
+    first = printed_text(run_with_probes(path)[0])
+    second = printed_text(other_run(path))
+    assert first, f"{path.name} printed nothing to compare"
+    assert first == second
