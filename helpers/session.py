@@ -27,7 +27,7 @@ from helpers import checks
 #: The peak memory of each notebook's kernel (MB), by notebook number: the larger of the polled peak (kernel and
 #: children) and VmHWM that ``python benchmarks/notebook_memory.py`` prints, with full-size Fashion-MNIST.
 #: Update after a notebook changes (the script prints this dict).
-PEAK_MB = {1: 654, 2: 745, 3: 884, 4: 1158, 5: 1277, 6: 870}
+PEAK_MB = {1: 639, 2: 727, 3: 868, 4: 1045, 5: 1158, 6: 973}
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC_ROOT = Path("/proc")
 MB = 1e6

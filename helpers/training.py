@@ -557,7 +557,7 @@ def train(
     model: Callable | None = None,
     loss: str = "sparse_categorical_crossentropy",
     engine: str = "auto",
-    chunk: int = 100,
+    chunk: int = 25,
     progress: bool = True,
     on_chunk: Callable[[int], bool | None] | None = None,
 ) -> History | list[History]:
@@ -574,7 +574,8 @@ def train(
             ``seed=setting.seed`` if it takes a ``seed`` (Keras is seeded with it either way).
         loss: a classifier's, or ``"mse"`` (one output unit, float targets; accuracy is NaN).
         engine: ``"vectorized"`` (``helpers.engines``), ``"keras"``, or ``"auto"`` (vectorized when it can).
-        chunk: steps per compiled call.
+        chunk: steps per compiled call (25: the same numbers as longer chunks, as fast, and a peak ~140 MB
+            lower with full-size data than 100; ``benchmarks/chunk_size.py``).
         progress: show a progress bar.
         on_chunk: called as ``on_chunk(steps_done)`` after each chunk; returning ``False`` stops the run.
 
@@ -645,7 +646,7 @@ def _train(
     model=None,
     loss="sparse_categorical_crossentropy",
     engine="auto",
-    chunk=100,
+    chunk=25,
     progress=True,
     on_chunk=None,
 ):
