@@ -758,6 +758,9 @@ def test_presentation_is_live_and_fits_a_projector(context, lab, path):
                         problems.append(
                             f"cell {active} after its widget moved: {'; '.join(found_now)}"
                         )
+                        page.screenshot(
+                            path=str(SCREENSHOTS / f"{prefix}_overflow_cell{active:02d}_moved.png")
+                        )
                     if (
                         dragged and not drag_done
                     ):  # → after a drag moves the deck, not the slider; ← comes back
