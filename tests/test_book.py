@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from chromium import CHROMIUM, CHROMIUM_ARGS
 
 from helpers.figures import MIN_WORDS
 
@@ -38,15 +39,6 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "build" / "book"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
 SCREENSHOTS = ROOT / "tests" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 REPOSITORY_URL = yaml.safe_load((ROOT / "CITATION.cff").read_text())["repository-code"].rstrip("/")
 REPOSITORY = REPOSITORY_URL.removeprefix("https://github.com/")
 OWNER, REPO = REPOSITORY.split("/")

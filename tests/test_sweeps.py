@@ -80,24 +80,27 @@ def test_train_runs_takes_known_runs_and_trains_the_rest(split):
         training.train_runs(wanted, split[0], STEPS, reuse=[[1.0]])
 
 
+def _flat_run(loss: float) -> History:
+    """A 50-step run whose loss is ``loss`` at every step (its final loss is ``loss``)."""
+    return History(
+        Setting(),
+        np.full(50, loss, np.float32),
+        np.zeros(50, np.float32),
+        np.ones(50, np.float32),
+        np.zeros(50, bool),
+        None,
+        50,
+        50,
+        0.0,
+        (),
+    )
+
+
 def test_good_range_interpolates_in_log_learning_rate():
-    def run(loss):
-        return History(
-            Setting(),
-            np.full(50, loss, np.float32),
-            np.zeros(50, np.float32),
-            np.ones(50, np.float32),
-            np.zeros(50, bool),
-            None,
-            50,
-            50,
-            0.0,
-            (),
-        )
 
     losses = {0.01: 2.0, 0.1: 1.0, 1.0: 1.5, 10.0: math.inf}
     fake = sweeps.Sweep(
-        {"m": Setting()}, tuple(losses), {("m", lr): (run(v),) for lr, v in losses.items()}
+        {"m": Setting()}, tuple(losses), {("m", lr): (_flat_run(v),) for lr, v in losses.items()}
     )
     assert fake.best("m") == 0.1
     low, high = fake.good_range(
@@ -194,26 +197,13 @@ def test_figure_has_one_curve_per_method_and_both_panels(sweep, split):
 
 
 def test_compare_ranges_reads_widths_and_tops_with_a_tolerance():
-    def run(loss):
-        return History(
-            Setting(),
-            np.full(50, loss, np.float32),
-            np.zeros(50, np.float32),
-            np.ones(50, np.float32),
-            np.zeros(50, bool),
-            None,
-            50,
-            50,
-            0.0,
-            (),
-        )
 
     rates = (0.01, 0.1, 1.0, 10.0)
     curves = {"a": (3.0, 1.0, 3.0, 3.0), "b": (3.0, 1.0, 1.0, 3.0), "c": (3.0, 1.0, 3.0, 3.0)}
     fake = sweeps.Sweep(
         {k: Setting() for k in curves},
         rates,
-        {(k, lr): (run(v),) for k, vs in curves.items() for lr, v in zip(rates, vs)},
+        {(k, lr): (_flat_run(v),) for k, vs in curves.items() for lr, v in zip(rates, vs)},
     )
     assert fake.compare_ranges("b", "a", 0.5).endswith("wider; highest lr 1.8 vs 0.18: higher")
     assert "narrower" in fake.compare_ranges("a", "b", 0.5) and "lower" in fake.compare_ranges(
